@@ -1,0 +1,189 @@
+"""``refund-agent``: set up, inspect and run the support refund agent."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from core.settings import Settings, get_settings
+from persistence import audit as audit_mod
+from persistence.embedded import EmbeddedPostgresError
+from persistence.migrations import MIGRATIONS, current_version, migrate
+from persistence.runtime import Storage, open_storage
+from persistence.seed import SeedError, apply_seed, load_seed_file
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    name="refund-agent",
+    help="A support agent that refunds USDC through MoltPe within policy and escalates the rest.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The database: migrations and demo data.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+
+console = Console()
+err = Console(stderr=True)
+
+
+def run(coro: Awaitable[T]) -> T:
+    """Run a coroutine, turning known set-up failures into clear errors."""
+
+    async def _main() -> T:
+        return await coro
+
+    try:
+        return asyncio.run(_main())
+    except EmbeddedPostgresError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    except OSError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+async def _with_storage(
+    settings: Settings, work: Callable[[Storage], Awaitable[T]], *, announce: bool = True
+) -> T:
+    storage = await open_storage(settings)
+    if announce and settings.database_url is None:
+        err.print(f"[dim]embedded PostgreSQL: {storage.url}[/dim]", soft_wrap=True)
+    try:
+        return await work(storage)
+    finally:
+        await storage.close()
+
+
+@app.callback()
+def _root(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+def config(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the effective settings, secrets masked."""
+    settings = get_settings()
+    values = settings.masked()
+    if as_json:
+        console.print_json(json.dumps(values))
+        return
+    table = Table("setting", "value", title="effective settings")
+    for key, value in values.items():
+        table.add_row(key, value)
+    console.print(table)
+    mode = "MoltPe sandbox (no MOLTPE_API_KEY)" if settings.uses_sandbox else "MoltPe"
+    llm = f"LLM {settings.openai_model}" if settings.uses_llm else "offline rules"
+    console.print(f"payments: {mode}; understanding: {llm}")
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply pending migrations (also done automatically at start-up)."""
+
+    async def work(storage: Storage) -> None:
+        async with storage.pool.connection() as conn:
+            applied = await migrate(conn)
+            version = await current_version(conn)
+        if applied:
+            console.print(f"applied migrations {applied}; schema at version {version}")
+        else:
+            console.print(f"schema up to date at version {version} of {len(MIGRATIONS)}")
+
+    run(_with_storage(get_settings(), work))
+
+
+@db_app.command("seed")
+def db_seed(
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", "-f", help="Seed JSON (default: the bundled demo data)."),
+    ] = None,
+) -> None:
+    """Load demo customers and orders. Idempotent: seeding twice changes nothing."""
+    try:
+        seed = load_seed_file(file)
+    except SeedError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+    async def work(storage: Storage) -> None:
+        async with storage.pool.connection() as conn:
+            counts, records = await apply_seed(conn, seed)
+        await storage.audit.mirror(records)
+        added = ", ".join(f"{n} {what}" for what, n in counts.items())
+        console.print(f"seeded: {added}" if any(counts.values()) else "nothing new to seed")
+
+    run(_with_storage(get_settings(), work))
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain: exit 0 when intact, 1 naming the first broken row."""
+
+    async def work(storage: Storage) -> audit_mod.VerifyResult:
+        async with storage.pool.connection() as conn:
+            return await audit_mod.verify_chain(conn)
+
+    result = run(_with_storage(get_settings(), work))
+    if result.ok:
+        console.print(f"[green]audit chain intact[/green]: {result.checked} events verified")
+        return
+    err.print(f"[red]audit chain broken at row {result.broken_seq}[/red]: {result.problem}")
+    err.print(f"({result.checked} events verified before it)")
+    raise typer.Exit(1)
+
+
+@audit_app.command("tail")
+def audit_tail(
+    thread: Annotated[str | None, typer.Option("--thread", help="One conversation.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10000)] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """Show the latest audit events."""
+
+    async def work(storage: Storage) -> list[dict[str, Any]]:
+        async with storage.pool.connection() as conn:
+            return await audit_mod.tail(conn, thread_id=thread, limit=limit)
+
+    rows = run(_with_storage(get_settings(), work, announce=not as_json))
+    if as_json:
+        for row in rows:
+            print(json.dumps(row, default=str, ensure_ascii=False, sort_keys=True))
+        return
+    table = Table("seq", "time (UTC)", "event", "actor", "thread", "order", "details")
+    for row in rows:
+        table.add_row(
+            str(row["seq"]),
+            row["ts"].astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S"),
+            row["event_type"],
+            row["actor"],
+            (row["thread_id"] or "")[:12],
+            row["order_id"] or "",
+            json.dumps(row["payload"], ensure_ascii=False)[:80],
+        )
+    console.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,158 @@
+"""Every knob of the project in one pydantic-settings class.
+
+Values come from environment variables (names are the field names in upper case)
+and an optional ``.env`` file in the working directory. Nothing reads the
+environment at import time: call :func:`get_settings` (or build ``Settings()``)
+where the value is needed.
+"""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.money import parse_usdc
+
+DEFAULT_MOLTPE_BASE_URL = "https://api.moltpe.com"
+
+
+def default_home() -> Path:
+    """Per-user folder for the embedded database and local state."""
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "support-refund-agent"
+
+
+class Settings(BaseSettings):
+    """Effective configuration. See the README's configuration table."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    # --- storage -----------------------------------------------------------------
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="Postgres URL. Unset: an embedded PostgreSQL in REFUND_AGENT_HOME.",
+    )
+    refund_agent_home: Path = Field(
+        default_factory=default_home,
+        description="Folder for the embedded database and sandbox state.",
+    )
+    db_pool_min_size: int = Field(default=1, ge=0, description="Connections kept open.")
+    db_pool_max_size: int = Field(default=10, ge=1, description="Most connections at once.")
+    db_prepare_threshold: int | None = Field(
+        default=5,
+        description="psycopg prepare_threshold; set empty/None behind PgBouncer in "
+        "transaction mode.",
+    )
+
+    # --- MoltPe ------------------------------------------------------------------
+    moltpe_base_url: str = Field(default=DEFAULT_MOLTPE_BASE_URL, description="MoltPe API.")
+    moltpe_api_key: SecretStr | None = Field(
+        default=None,
+        description="MoltPe bearer key. Unset: the demo and server use the local sandbox.",
+    )
+    moltpe_agent_id: str | None = Field(default=None, description="The refund wallet's agent.")
+    moltpe_network: str = Field(default="polygon", description="Network of the refund wallet.")
+    moltpe_timeout_seconds: float = Field(default=10.0, gt=0, description="Per-phase timeout.")
+    moltpe_deadline_seconds: float = Field(
+        default=30.0, gt=0, description="Overall deadline of one call, retries included."
+    )
+    moltpe_max_retries: int = Field(default=3, ge=0, le=10, description="Retries on 5xx/429.")
+
+    # --- language model -------------------------------------------------------------
+    openai_api_key: SecretStr | None = Field(
+        default=None, description="Set to understand messages with an LLM; else offline rules."
+    )
+    openai_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint.")
+    openai_model: str = Field(default="gpt-4o-mini", description="Chat model name.")
+    openai_timeout_seconds: float = Field(default=20.0, gt=0, description="LLM call timeout.")
+
+    # --- refund policy (the deterministic gate) ----------------------------------
+    refund_per_tx_cap: Decimal = Field(default=Decimal("50"), description="USDC per refund.")
+    refund_daily_cap: Decimal = Field(default=Decimal("100"), description="USDC per UTC day.")
+    refund_window_days: int = Field(default=30, ge=0, description="Days an order is refundable.")
+    refund_velocity_max: int = Field(
+        default=3, ge=0, description="Refunds per customer in the velocity window before review."
+    )
+    refund_velocity_days: int = Field(default=30, ge=1, description="Velocity window in days.")
+    max_failed_lookups: int = Field(
+        default=3, ge=1, description="Failed order lookups in a conversation before escalation."
+    )
+    settlement_eta: str = Field(
+        default="about a minute", description="Settlement time quoted to customers."
+    )
+
+    # --- audit ---------------------------------------------------------------------
+    audit_log_file: Path | None = Field(
+        default=None, description="Also append every audit event as a JSON line here."
+    )
+
+    @field_validator("refund_per_tx_cap", "refund_daily_cap", mode="before")
+    @classmethod
+    def _money(cls, value: Any) -> Decimal:
+        if isinstance(value, float):
+            value = str(value)
+        return parse_usdc(value)
+
+    @field_validator("db_prepare_threshold", mode="before")
+    @classmethod
+    def _none_text(cls, value: Any) -> Any:
+        if isinstance(value, str) and value.strip().lower() in {"", "none", "null"}:
+            return None
+        return value
+
+    @property
+    def uses_sandbox(self) -> bool:
+        """True when no MoltPe key is configured, so the local sandbox stands in."""
+        return self.moltpe_api_key is None
+
+    @property
+    def uses_llm(self) -> bool:
+        """True when an OpenAI key is configured."""
+        return self.openai_api_key is not None
+
+    def masked(self) -> dict[str, str]:
+        """Every setting as display text, secrets and URL passwords masked."""
+        out: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                raw = value.get_secret_value()
+                text = mask_url(raw) if name.endswith("_url") else mask_secret(raw)
+            elif value is None:
+                text = "(unset)"
+            else:
+                text = str(value)
+            out[name.upper()] = text
+        return out
+
+
+def mask_secret(raw: str) -> str:
+    """Show only the last four characters of a secret."""
+    if len(raw) <= 8:
+        return "****"
+    return "****" + raw[-4:]
+
+
+def mask_url(raw: str) -> str:
+    """Hide the password of a connection URL, keep the rest readable."""
+    scheme, sep, rest = raw.partition("://")
+    if not sep or "@" not in rest:
+        return raw
+    creds, _, host = rest.rpartition("@")
+    user, colon, _password = creds.partition(":")
+    return f"{scheme}://{user}{':****' if colon else ''}@{host}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once on first use."""
+    return Settings()

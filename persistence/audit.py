@@ -1,0 +1,373 @@
+"""The append-only, hash-chained audit log.
+
+Each row stores ``prev_hash`` and ``hash = sha256(prev_hash || canonical_json(content))``
+where the content is the row's seq, timestamp, type, actor, thread, order, customer and
+payload. The chain starts at :data:`GENESIS_HASH`. Appends lock the single chain-head
+row inside the writing transaction, so concurrent writers (any number of processes)
+never fork the chain. The database refuses UPDATE, DELETE and TRUNCATE on the table;
+the chain is what makes tampering visible when a superuser bypasses the triggers.
+
+When ``AUDIT_LOG_FILE`` is set, every event is also appended to that file as one JSON
+line, after its row has committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Final
+
+from persistence.db import Conn, Pool
+from persistence.migrations import GENESIS_HASH
+
+MAX_TEXT: Final = 4000  # longest string kept in a payload (longer ones are cut, noted)
+
+
+class EventType(StrEnum):
+    """Every kind of event the project writes."""
+
+    NODE = "node"
+    LOOKUP = "lookup"
+    DECISION = "decision"
+    REFUND_REQUESTED = "refund_requested"
+    REFUND_CONFIRMED = "refund_confirmed"
+    REFUND_FAILED = "refund_failed"
+    REFUND_POLICY_VIOLATION = "refund_policy_violation"
+    REFUND_OUTCOME_UNKNOWN = "refund_outcome_unknown"
+    REFUND_RECONCILED = "refund_reconciled"
+    ESCALATION = "escalation"
+    TICKET_RESOLVED = "ticket_resolved"
+    INJECTION_SUSPECTED = "injection_suspected"
+    LLM_FALLBACK = "llm_fallback"
+    SEED = "seed"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One event to append. ``payload`` holds JSON-able facts (Decimals become strings)."""
+
+    event_type: str
+    actor: str = "agent"
+    thread_id: str | None = None
+    order_id: str | None = None
+    customer_email: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """A stored event with its place in the chain."""
+
+    seq: int
+    ts: dt.datetime
+    event_type: str
+    actor: str
+    thread_id: str | None
+    order_id: str | None
+    customer_email: str | None
+    payload: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as a JSON-able dict (one line of the mirror file)."""
+        return {
+            "seq": self.seq,
+            "ts": self.ts.isoformat(),
+            "event_type": self.event_type,
+            "actor": self.actor,
+            "thread_id": self.thread_id,
+            "order_id": self.order_id,
+            "customer_email": self.customer_email,
+            "payload": self.payload,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }
+
+
+def jsonable(value: Any) -> Any:
+    """Convert ``value`` into plain JSON types that survive a jsonb round trip exactly.
+
+    Decimals, UUIDs, dates and enums become strings; floats become strings too (jsonb
+    would not keep their exact text); NUL characters are dropped (jsonb refuses them);
+    very long strings are cut.
+    """
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, str):
+        text = value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+        return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "...[cut]"
+    if isinstance(value, Decimal | float | uuid.UUID):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "model_dump"):
+        return jsonable(value.model_dump(mode="json"))
+    return jsonable(str(value))
+
+
+def canonical_content(
+    *,
+    seq: int,
+    ts: dt.datetime,
+    event_type: str,
+    actor: str,
+    thread_id: str | None,
+    order_id: str | None,
+    customer_email: str | None,
+    payload: Mapping[str, Any],
+) -> str:
+    """The exact text the hash covers: sorted-key compact JSON, UTC timestamp."""
+    content = {
+        "seq": seq,
+        "ts": ts.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+        "event_type": event_type,
+        "actor": actor,
+        "thread_id": thread_id,
+        "order_id": order_id,
+        "customer_email": customer_email,
+        "payload": payload,
+    }
+    return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def chain_hash(prev_hash: str, content: str) -> str:
+    """``sha256(prev_hash || content)`` as lowercase hex."""
+    return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
+
+
+def row_hash(row: Mapping[str, Any]) -> str:
+    """Recompute the hash of a stored row."""
+    content = canonical_content(
+        seq=row["seq"],
+        ts=row["ts"],
+        event_type=row["event_type"],
+        actor=row["actor"],
+        thread_id=row["thread_id"],
+        order_id=row["order_id"],
+        customer_email=row["customer_email"],
+        payload=row["payload"],
+    )
+    return chain_hash(row["prev_hash"], content)
+
+
+LOCK_HEAD: Final = "SELECT seq, hash FROM audit_chain_head WHERE id FOR UPDATE"
+APPEND: Final = "SELECT audit_append(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)"
+
+
+async def append_events(conn: Conn, events: Sequence[AuditEvent]) -> list[AuditRecord]:
+    """Append ``events`` inside the caller's open transaction; return the records.
+
+    The chain head stays locked until that transaction ends, so keep it short and
+    append last. Call :meth:`AuditLog.mirror` with the records once it has committed.
+    """
+    if not events:
+        return []
+    if not conn.info.transaction_status:  # IDLE: not inside a transaction
+        raise RuntimeError("append_events must run inside a transaction")
+    cur = await conn.execute(LOCK_HEAD)
+    head = await cur.fetchone()
+    if head is None:
+        raise RuntimeError("audit chain head is missing; run the migrations")
+    seq, prev = int(head["seq"]), str(head["hash"])
+    records: list[AuditRecord] = []
+    for event in events:
+        seq += 1
+        ts = dt.datetime.now(dt.UTC)
+        payload = jsonable(dict(event.payload))
+        email = event.customer_email.lower() if event.customer_email else None
+        content = canonical_content(
+            seq=seq,
+            ts=ts,
+            event_type=str(event.event_type),
+            actor=event.actor,
+            thread_id=event.thread_id,
+            order_id=event.order_id,
+            customer_email=email,
+            payload=payload,
+        )
+        digest = chain_hash(prev, content)
+        await conn.execute(
+            APPEND,
+            (
+                seq,
+                ts,
+                str(event.event_type),
+                event.actor,
+                event.thread_id,
+                event.order_id,
+                email,
+                json.dumps(payload, ensure_ascii=False),
+                prev,
+                digest,
+            ),
+        )
+        records.append(
+            AuditRecord(
+                seq=seq,
+                ts=ts,
+                event_type=str(event.event_type),
+                actor=event.actor,
+                thread_id=event.thread_id,
+                order_id=event.order_id,
+                customer_email=email,
+                payload=payload,
+                prev_hash=prev,
+                hash=digest,
+            )
+        )
+        prev = digest
+    return records
+
+
+class AuditLog:
+    """Writes events through the shared pool and mirrors them to a file if configured."""
+
+    def __init__(self, pool: Pool, mirror_file: Path | None = None) -> None:
+        self._pool = pool
+        self._mirror_file = mirror_file
+        self._mirror_lock = asyncio.Lock()
+
+    @property
+    def pool(self) -> Pool:
+        """The pool the log writes through."""
+        return self._pool
+
+    async def record(self, *events: AuditEvent) -> list[AuditRecord]:
+        """Append ``events`` in their own transaction, then mirror them."""
+        async with self._pool.connection() as conn, conn.transaction():
+            records = await append_events(conn, events)
+        await self.mirror(records)
+        return records
+
+    async def mirror(self, records: Iterable[AuditRecord]) -> None:
+        """Append committed records to the mirror file as JSON lines (no-op if unset)."""
+        if self._mirror_file is None:
+            return
+        lines = "".join(
+            json.dumps(r.to_json(), ensure_ascii=False, sort_keys=True) + "\n" for r in records
+        )
+        if not lines:
+            return
+        async with self._mirror_lock:
+            await asyncio.to_thread(_append_text, self._mirror_file, lines)
+
+
+def _append_text(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyResult:
+    """What :func:`verify_chain` found."""
+
+    ok: bool
+    checked: int
+    head_seq: int
+    broken_seq: int | None = None
+    problem: str | None = None
+
+
+async def verify_chain(conn: Conn, batch: int = 1000) -> VerifyResult:
+    """Walk the chain from genesis; report the first edited, deleted or inserted row."""
+    cur = await conn.execute("SELECT seq, hash FROM audit_chain_head WHERE id")
+    head = await cur.fetchone()
+    if head is None:
+        return VerifyResult(False, 0, 0, None, "the chain head row is missing")
+    head_seq, head_hash = int(head["seq"]), str(head["hash"])
+    expected_seq, prev = 1, GENESIS_HASH
+    checked = 0
+    async for row in _rows(conn, batch):
+        seq = int(row["seq"])
+        if seq > head_seq:
+            return VerifyResult(
+                False,
+                checked,
+                head_seq,
+                seq,
+                f"row {seq} lies beyond the chain head ({head_seq}): inserted",
+            )
+        if seq != expected_seq:
+            return VerifyResult(
+                False,
+                checked,
+                head_seq,
+                expected_seq,
+                f"row {expected_seq} is missing (next row is {seq}): deleted",
+            )
+        if row["prev_hash"] != prev:
+            return VerifyResult(
+                False,
+                checked,
+                head_seq,
+                seq,
+                f"row {seq} does not link to row {seq - 1}: edited, deleted or inserted",
+            )
+        if row_hash(row) != row["hash"]:
+            return VerifyResult(
+                False, checked, head_seq, seq, f"row {seq} content does not match its hash: edited"
+            )
+        prev = str(row["hash"])
+        expected_seq += 1
+        checked += 1
+    if checked != head_seq:
+        return VerifyResult(
+            False,
+            checked,
+            head_seq,
+            expected_seq,
+            f"the chain head says {head_seq} rows but the log ends at {checked}: deleted",
+        )
+    if prev != head_hash:
+        return VerifyResult(
+            False,
+            checked,
+            head_seq,
+            head_seq,
+            "the last row's hash differs from the chain head: edited",
+        )
+    return VerifyResult(True, checked, head_seq)
+
+
+async def _rows(conn: Conn, batch: int) -> AsyncIterator[dict[str, Any]]:
+    last = 0
+    while True:
+        cur = await conn.execute(
+            "SELECT * FROM audit_events WHERE seq > %s ORDER BY seq LIMIT %s", (last, batch)
+        )
+        rows = await cur.fetchall()
+        if not rows:
+            return
+        for row in rows:
+            yield row
+        last = int(rows[-1]["seq"])
+
+
+async def tail(
+    conn: Conn, *, thread_id: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """The latest ``limit`` events (optionally of one conversation), oldest first."""
+    if thread_id is None:
+        cur = await conn.execute("SELECT * FROM audit_events ORDER BY seq DESC LIMIT %s", (limit,))
+    else:
+        cur = await conn.execute(
+            "SELECT * FROM audit_events WHERE thread_id = %s ORDER BY seq DESC LIMIT %s",
+            (thread_id, limit),
+        )
+    rows = await cur.fetchall()
+    return list(reversed(rows))

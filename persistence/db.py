@@ -1,0 +1,57 @@
+"""The process-wide Postgres connection pool.
+
+One :class:`psycopg_pool.AsyncConnectionPool` serves the whole process: the
+repositories, the audit log and LangGraph's ``AsyncPostgresSaver``. Its connections
+are ``autocommit=True`` with ``dict_row`` rows, which the checkpointer requires;
+repositories open explicit transactions (``async with conn.transaction()``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from core.settings import Settings
+from persistence.embedded import embedded_data_dir, start_embedded
+
+Conn = AsyncConnection[DictRow]
+Pool = AsyncConnectionPool[Conn]
+
+
+def connection_kwargs(settings: Settings | None = None) -> dict[str, Any]:
+    """Keyword arguments every connection of the project is opened with."""
+    threshold = settings.db_prepare_threshold if settings is not None else 5
+    return {"autocommit": True, "row_factory": dict_row, "prepare_threshold": threshold}
+
+
+async def resolve_database_url(settings: Settings) -> str:
+    """``DATABASE_URL`` when set, else the embedded server's URL (started if needed)."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    return await asyncio.to_thread(start_embedded, embedded_data_dir(settings.refund_agent_home))
+
+
+async def open_pool(url: str, settings: Settings | None = None) -> Pool:
+    """Open a pool on ``url`` and wait until its first connection works."""
+    min_size = settings.db_pool_min_size if settings is not None else 1
+    max_size = settings.db_pool_max_size if settings is not None else 10
+    pool: Pool = AsyncConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max(max_size, min_size, 1),
+        kwargs=connection_kwargs(settings),
+        connection_class=AsyncConnection[DictRow],
+        open=False,
+        name="refund-agent",
+    )
+    await pool.open(wait=True, timeout=30)
+    return pool
+
+
+async def connect(url: str, settings: Settings | None = None) -> Conn:
+    """One standalone connection with the project's connection settings."""
+    return await AsyncConnection.connect(url, **connection_kwargs(settings))

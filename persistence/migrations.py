@@ -1,0 +1,204 @@
+"""Versioned SQL migrations: an append-only list, version = position + 1.
+
+Never edit or reorder an entry that has shipped; append a new one. Applied in order
+under an advisory lock (so several processes starting at once do not race) and
+recorded in ``schema_migrations``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from persistence.db import Conn
+
+logger = logging.getLogger(__name__)
+
+# An arbitrary constant naming this project's migration lock.
+MIGRATION_LOCK_ID: Final = 0x5246_4E44_4D49_4752  # "RFNDMIGR"
+
+GENESIS_HASH: Final = "0" * 64
+
+CREATE_MIGRATIONS_TABLE: Final = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    integer PRIMARY KEY,
+    applied_at timestamptz NOT NULL DEFAULT now()
+)
+"""
+
+MIGRATIONS: Final[list[str]] = [
+    # 1: orders, refunds, review tickets
+    """
+    CREATE TABLE customers (
+        email       text PRIMARY KEY CHECK (email = lower(email) AND email LIKE '%_@_%'),
+        name        text NOT NULL DEFAULT '',
+        created_at  timestamptz NOT NULL DEFAULT now()
+    );
+
+    CREATE TABLE orders (
+        id              text PRIMARY KEY CHECK (length(id) BETWEEN 1 AND 64),
+        customer_email  text NOT NULL REFERENCES customers (email),
+        payment_id      text NOT NULL UNIQUE,
+        payer_address   text NOT NULL,
+        amount_usdc     numeric(20, 6) NOT NULL CHECK (amount_usdc > 0),
+        refunded_usdc   numeric(20, 6) NOT NULL DEFAULT 0
+                        CHECK (refunded_usdc >= 0 AND refunded_usdc <= amount_usdc),
+        currency        text NOT NULL DEFAULT 'USDC',
+        network         text NOT NULL DEFAULT 'polygon',
+        description     text NOT NULL DEFAULT '',
+        created_at      timestamptz NOT NULL,
+        refund_status   text NOT NULL DEFAULT 'none'
+                        CHECK (refund_status IN ('none', 'partial', 'refunded'))
+    );
+    CREATE INDEX orders_customer_email_idx ON orders (customer_email);
+
+    CREATE TABLE refunds (
+        id               uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+        order_id         text NOT NULL REFERENCES orders (id),
+        attempt          integer NOT NULL CHECK (attempt >= 1),
+        request_key      text NOT NULL UNIQUE,
+        idempotency_key  text NOT NULL UNIQUE,
+        customer_email   text NOT NULL,
+        payment_id       text NOT NULL,
+        amount_usdc      numeric(20, 6) NOT NULL CHECK (amount_usdc > 0),
+        reason           text NOT NULL DEFAULT '',
+        status           text NOT NULL CHECK (
+                             status IN ('intent', 'submitted', 'confirmed', 'failed', 'unknown')
+                         ),
+        approved_by      text NOT NULL,
+        policy_version   text,
+        thread_id        text,
+        moltpe_refund_id text,
+        tx_hash          text,
+        error_code       text,
+        error_reason     text,
+        error_message    text,
+        created_at       timestamptz NOT NULL DEFAULT now(),
+        updated_at       timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (order_id, attempt)
+    );
+    -- At most one refund per order whose fate is not settled: the exactly-once guard.
+    CREATE UNIQUE INDEX refunds_one_open_per_order
+        ON refunds (order_id) WHERE status IN ('intent', 'submitted', 'unknown');
+    CREATE INDEX refunds_customer_idx ON refunds (customer_email, created_at);
+    CREATE INDEX refunds_created_idx ON refunds (created_at);
+
+    CREATE TABLE review_tickets (
+        id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        request_key      text UNIQUE,
+        customer_email   text,
+        order_id         text,
+        reason           text NOT NULL,
+        status           text NOT NULL DEFAULT 'open'
+                         CHECK (status IN ('open', 'approved', 'denied', 'closed')),
+        thread_id        text,
+        context          jsonb NOT NULL DEFAULT '{}'::jsonb,
+        created_at       timestamptz NOT NULL DEFAULT now(),
+        resolved_by      text,
+        resolved_at      timestamptz,
+        resolution_note  text,
+        refund_id        uuid REFERENCES refunds (id)
+    );
+    CREATE INDEX review_tickets_status_idx ON review_tickets (status, created_at);
+    """,
+    # 2: the append-only, hash-chained audit log
+    """
+    CREATE TABLE audit_events (
+        seq             bigint PRIMARY KEY CHECK (seq >= 1),
+        ts              timestamptz NOT NULL,
+        event_type      text NOT NULL,
+        actor           text NOT NULL,
+        thread_id       text,
+        order_id        text,
+        customer_email  text,
+        payload         jsonb NOT NULL,
+        prev_hash       text NOT NULL,
+        hash            text NOT NULL UNIQUE
+    );
+    CREATE INDEX audit_events_thread_idx ON audit_events (thread_id, seq);
+    CREATE INDEX audit_events_type_idx ON audit_events (event_type, seq);
+
+    CREATE TABLE audit_chain_head (
+        id    boolean PRIMARY KEY DEFAULT true CHECK (id),
+        seq   bigint NOT NULL,
+        hash  text NOT NULL
+    );
+    INSERT INTO audit_chain_head (id, seq, hash) VALUES (true, 0, repeat('0', 64));
+
+    CREATE FUNCTION audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        RAISE EXCEPTION 'audit_events is append-only: % refused', TG_OP
+            USING ERRCODE = 'insufficient_privilege';
+    END;
+    $$;
+    CREATE TRIGGER audit_events_no_update_delete
+        BEFORE UPDATE OR DELETE ON audit_events
+        FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
+    CREATE TRIGGER audit_events_no_truncate
+        BEFORE TRUNCATE ON audit_events
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
+    CREATE TRIGGER audit_head_no_delete
+        BEFORE DELETE ON audit_chain_head
+        FOR EACH ROW EXECUTE FUNCTION audit_refuse_change();
+    CREATE TRIGGER audit_head_no_truncate
+        BEFORE TRUNCATE ON audit_chain_head
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
+    REVOKE UPDATE, DELETE, TRUNCATE ON audit_events FROM PUBLIC;
+
+    -- The one way in: checks the caller chained onto the current head (locked by
+    -- the caller with SELECT ... FOR UPDATE), inserts, and advances the head.
+    CREATE FUNCTION audit_append(
+        p_seq bigint, p_ts timestamptz, p_event_type text, p_actor text,
+        p_thread_id text, p_order_id text, p_customer_email text, p_payload jsonb,
+        p_prev_hash text, p_hash text
+    ) RETURNS void LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, public AS $$
+    DECLARE
+        head_seq bigint;
+        head_hash text;
+    BEGIN
+        SELECT seq, hash INTO head_seq, head_hash FROM audit_chain_head WHERE id FOR UPDATE;
+        IF p_seq <> head_seq + 1 OR p_prev_hash <> head_hash THEN
+            RAISE EXCEPTION 'audit append does not extend the chain head (% / %)',
+                head_seq, p_seq
+                USING ERRCODE = 'serialization_failure';
+        END IF;
+        INSERT INTO audit_events (seq, ts, event_type, actor, thread_id, order_id,
+                                  customer_email, payload, prev_hash, hash)
+        VALUES (p_seq, p_ts, p_event_type, p_actor, p_thread_id, p_order_id,
+                p_customer_email, p_payload, p_prev_hash, p_hash);
+        UPDATE audit_chain_head SET seq = p_seq, hash = p_hash WHERE id;
+    END;
+    $$;
+    """,
+]
+
+
+async def current_version(conn: Conn) -> int:
+    """The highest applied migration version (0 for an empty database)."""
+    await conn.execute(CREATE_MIGRATIONS_TABLE)
+    cur = await conn.execute("SELECT coalesce(max(version), 0) AS v FROM schema_migrations")
+    row = await cur.fetchone()
+    return int(row["v"]) if row else 0
+
+
+async def migrate(conn: Conn) -> list[int]:
+    """Apply every migration not yet applied; return the versions applied now.
+
+    Safe to call from several processes at once and on every start-up.
+    """
+    applied: list[int] = []
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_ID,))
+        version = await current_version(conn)
+        if version > len(MIGRATIONS):
+            raise RuntimeError(
+                f"database schema version {version} is newer than this code "
+                f"({len(MIGRATIONS)}); upgrade the application"
+            )
+        for number, sql in enumerate(MIGRATIONS[version:], start=version + 1):
+            await conn.execute(sql)
+            await conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (number,))
+            applied.append(number)
+            logger.info("applied migration %d", number)
+    return applied

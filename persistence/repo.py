@@ -1,0 +1,341 @@
+"""Repositories: the project's SQL as named constants and small typed functions.
+
+Every function takes a connection so callers choose the transaction. Functions that
+must run under a lock say so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from decimal import Decimal
+from typing import Any, Final
+
+from persistence.db import Conn
+from persistence.models import (
+    COUNTED_REFUND_STATUSES,
+    OPEN_REFUND_STATUSES,
+    Order,
+    Refund,
+    RefundStatus,
+    Ticket,
+    TicketStatus,
+)
+
+# --- orders ------------------------------------------------------------------------
+
+SELECT_ORDER: Final = "SELECT * FROM orders WHERE id = %s"
+SELECT_ORDER_FOR_UPDATE: Final = "SELECT * FROM orders WHERE id = %s FOR UPDATE"
+SELECT_CUSTOMER_ORDERS: Final = (
+    "SELECT * FROM orders WHERE customer_email = %s ORDER BY created_at DESC LIMIT %s"
+)
+ADD_REFUNDED: Final = """
+UPDATE orders
+   SET refunded_usdc = refunded_usdc + %(amount)s,
+       refund_status = CASE WHEN refunded_usdc + %(amount)s >= amount_usdc
+                            THEN 'refunded' ELSE 'partial' END
+ WHERE id = %(order_id)s
+RETURNING *
+"""
+
+
+async def get_order(conn: Conn, order_id: str, *, for_update: bool = False) -> Order | None:
+    """The order with this id, or None. ``for_update`` locks the row (in a transaction)."""
+    cur = await conn.execute(SELECT_ORDER_FOR_UPDATE if for_update else SELECT_ORDER, (order_id,))
+    row = await cur.fetchone()
+    return Order.model_validate(row) if row else None
+
+
+async def customer_orders(conn: Conn, email: str, limit: int = 20) -> list[Order]:
+    """A customer's most recent orders."""
+    cur = await conn.execute(SELECT_CUSTOMER_ORDERS, (email.lower(), limit))
+    return [Order.model_validate(r) for r in await cur.fetchall()]
+
+
+async def add_refunded(conn: Conn, order_id: str, amount: Decimal) -> Order:
+    """Add a confirmed refund to the order's refunded amount and status."""
+    cur = await conn.execute(ADD_REFUNDED, {"amount": amount, "order_id": order_id})
+    row = await cur.fetchone()
+    if row is None:
+        raise LookupError(f"order {order_id} vanished")
+    return Order.model_validate(row)
+
+
+# --- refunds -----------------------------------------------------------------------
+
+SELECT_REFUND_BY_REQUEST: Final = "SELECT * FROM refunds WHERE request_key = %s"
+SELECT_REFUND: Final = "SELECT * FROM refunds WHERE id = %s"
+SELECT_OPEN_REFUND_FOR_ORDER: Final = (
+    "SELECT * FROM refunds WHERE order_id = %s AND status = ANY(%s) ORDER BY attempt LIMIT 1"
+)
+SELECT_OPEN_REFUNDS: Final = "SELECT * FROM refunds WHERE status = ANY(%s) ORDER BY created_at"
+NEXT_ATTEMPT: Final = "SELECT coalesce(max(attempt), 0) + 1 AS n FROM refunds WHERE order_id = %s"
+INSERT_REFUND: Final = """
+INSERT INTO refunds (order_id, attempt, request_key, idempotency_key, customer_email,
+                     payment_id, amount_usdc, reason, status, approved_by, policy_version,
+                     thread_id)
+VALUES (%(order_id)s, %(attempt)s, %(request_key)s, %(idempotency_key)s, %(customer_email)s,
+        %(payment_id)s, %(amount)s, %(reason)s, 'intent', %(approved_by)s, %(policy_version)s,
+        %(thread_id)s)
+RETURNING *
+"""
+UPDATE_REFUND: Final = """
+UPDATE refunds
+   SET status = %(status)s,
+       moltpe_refund_id = coalesce(%(moltpe_refund_id)s, moltpe_refund_id),
+       tx_hash = coalesce(%(tx_hash)s, tx_hash),
+       error_code = %(error_code)s,
+       error_reason = %(error_reason)s,
+       error_message = %(error_message)s,
+       updated_at = now()
+ WHERE id = %(id)s
+RETURNING *
+"""
+SPENT_SINCE: Final = (
+    "SELECT coalesce(sum(amount_usdc), 0) AS total FROM refunds "
+    "WHERE created_at >= %s AND status = ANY(%s)"
+)
+CUSTOMER_REFUNDS_SINCE: Final = (
+    "SELECT count(*) AS n FROM refunds "
+    "WHERE customer_email = %s AND created_at >= %s AND status = ANY(%s)"
+)
+LIST_REFUNDS: Final = "SELECT * FROM refunds ORDER BY created_at DESC LIMIT %s"
+LIST_REFUNDS_BY_STATUS: Final = (
+    "SELECT * FROM refunds WHERE status = %s ORDER BY created_at DESC LIMIT %s"
+)
+# A constant naming the lock that serialises budget checks across processes.
+BUDGET_LOCK_ID: Final = 0x5246_4E44_4255_4447  # "RFNDBUDG"
+
+
+def utc_day_start(now: dt.datetime | None = None) -> dt.datetime:
+    """Midnight UTC of the day containing ``now``."""
+    now = now or dt.datetime.now(dt.UTC)
+    return now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def refund_by_request(conn: Conn, request_key: str) -> Refund | None:
+    """The refund recorded for this customer request, if any."""
+    cur = await conn.execute(SELECT_REFUND_BY_REQUEST, (request_key,))
+    row = await cur.fetchone()
+    return Refund.model_validate(row) if row else None
+
+
+async def get_refund(conn: Conn, refund_id: uuid.UUID) -> Refund | None:
+    """The refund with this id, or None."""
+    cur = await conn.execute(SELECT_REFUND, (refund_id,))
+    row = await cur.fetchone()
+    return Refund.model_validate(row) if row else None
+
+
+async def open_refund_for_order(conn: Conn, order_id: str) -> Refund | None:
+    """The order's refund whose outcome is not settled yet (intent/submitted/unknown)."""
+    cur = await conn.execute(SELECT_OPEN_REFUND_FOR_ORDER, (order_id, list(OPEN_REFUND_STATUSES)))
+    row = await cur.fetchone()
+    return Refund.model_validate(row) if row else None
+
+
+async def open_refunds(conn: Conn) -> list[Refund]:
+    """Every refund whose outcome is not settled, oldest first."""
+    cur = await conn.execute(SELECT_OPEN_REFUNDS, (list(OPEN_REFUND_STATUSES),))
+    return [Refund.model_validate(r) for r in await cur.fetchall()]
+
+
+async def lock_budget(conn: Conn) -> None:
+    """Serialise budget checks across every process until the transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (BUDGET_LOCK_ID,))
+
+
+async def spent_since(conn: Conn, since: dt.datetime) -> Decimal:
+    """USDC committed to refunds (settled or possibly paid) since ``since``."""
+    cur = await conn.execute(SPENT_SINCE, (since, list(COUNTED_REFUND_STATUSES)))
+    row = await cur.fetchone()
+    return Decimal(row["total"]) if row else Decimal(0)
+
+
+async def customer_refunds_since(conn: Conn, email: str, since: dt.datetime) -> int:
+    """How many refunds a customer received (or may have) since ``since``."""
+    cur = await conn.execute(
+        CUSTOMER_REFUNDS_SINCE, (email.lower(), since, list(COUNTED_REFUND_STATUSES))
+    )
+    row = await cur.fetchone()
+    return int(row["n"]) if row else 0
+
+
+async def insert_refund_intent(
+    conn: Conn,
+    *,
+    order: Order,
+    request_key: str,
+    idempotency_key: str,
+    amount: Decimal,
+    reason: str,
+    approved_by: str,
+    policy_version: str | None,
+    thread_id: str | None,
+) -> Refund:
+    """Record a refund intent (call with the order row locked)."""
+    cur = await conn.execute(NEXT_ATTEMPT, (order.id,))
+    row = await cur.fetchone()
+    attempt = int(row["n"]) if row else 1
+    cur = await conn.execute(
+        INSERT_REFUND,
+        {
+            "order_id": order.id,
+            "attempt": attempt,
+            "request_key": request_key,
+            "idempotency_key": idempotency_key,
+            "customer_email": order.customer_email,
+            "payment_id": order.payment_id,
+            "amount": amount,
+            "reason": reason,
+            "approved_by": approved_by,
+            "policy_version": policy_version,
+            "thread_id": thread_id,
+        },
+    )
+    created = await cur.fetchone()
+    assert created is not None
+    return Refund.model_validate(created)
+
+
+async def update_refund(
+    conn: Conn,
+    refund_id: uuid.UUID,
+    *,
+    status: RefundStatus,
+    moltpe_refund_id: str | None = None,
+    tx_hash: str | None = None,
+    error_code: str | None = None,
+    error_reason: str | None = None,
+    error_message: str | None = None,
+) -> Refund:
+    """Record a refund's new status and MoltPe's answer."""
+    cur = await conn.execute(
+        UPDATE_REFUND,
+        {
+            "id": refund_id,
+            "status": status,
+            "moltpe_refund_id": moltpe_refund_id,
+            "tx_hash": tx_hash,
+            "error_code": error_code,
+            "error_reason": error_reason,
+            "error_message": error_message,
+        },
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise LookupError(f"refund {refund_id} vanished")
+    return Refund.model_validate(row)
+
+
+async def list_refunds(
+    conn: Conn, *, status: RefundStatus | None = None, limit: int = 100
+) -> list[Refund]:
+    """The most recent refunds, optionally of one status."""
+    if status is None:
+        cur = await conn.execute(LIST_REFUNDS, (limit,))
+    else:
+        cur = await conn.execute(LIST_REFUNDS_BY_STATUS, (status, limit))
+    return [Refund.model_validate(r) for r in await cur.fetchall()]
+
+
+# --- review tickets ----------------------------------------------------------------
+
+INSERT_TICKET: Final = """
+INSERT INTO review_tickets (request_key, customer_email, order_id, reason, thread_id, context)
+VALUES (%(request_key)s, %(customer_email)s, %(order_id)s, %(reason)s, %(thread_id)s,
+        %(context)s::jsonb)
+ON CONFLICT (request_key) DO NOTHING
+RETURNING *
+"""
+SELECT_TICKET: Final = "SELECT * FROM review_tickets WHERE id = %s"
+SELECT_TICKET_BY_REQUEST: Final = "SELECT * FROM review_tickets WHERE request_key = %s"
+LIST_TICKETS: Final = "SELECT * FROM review_tickets ORDER BY id DESC LIMIT %s"
+LIST_TICKETS_BY_STATUS: Final = (
+    "SELECT * FROM review_tickets WHERE status = %s ORDER BY id DESC LIMIT %s"
+)
+RESOLVE_TICKET: Final = """
+UPDATE review_tickets
+   SET status = %(status)s, resolved_by = %(resolved_by)s, resolved_at = now(),
+       resolution_note = %(note)s, refund_id = coalesce(%(refund_id)s, refund_id)
+ WHERE id = %(id)s
+RETURNING *
+"""
+
+
+async def create_ticket(
+    conn: Conn,
+    *,
+    request_key: str | None,
+    customer_email: str | None,
+    order_id: str | None,
+    reason: str,
+    thread_id: str | None,
+    context: dict[str, Any],
+) -> tuple[Ticket, bool]:
+    """Open a ticket; returns ``(ticket, created)``. Idempotent per ``request_key``."""
+    cur = await conn.execute(
+        INSERT_TICKET,
+        {
+            "request_key": request_key,
+            "customer_email": customer_email,
+            "order_id": order_id,
+            "reason": reason,
+            "thread_id": thread_id,
+            "context": json.dumps(context, ensure_ascii=False, default=str),
+        },
+    )
+    row = await cur.fetchone()
+    if row is not None:
+        return Ticket.model_validate(row), True
+    cur = await conn.execute(SELECT_TICKET_BY_REQUEST, (request_key,))
+    existing = await cur.fetchone()
+    if existing is None:
+        raise LookupError(f"ticket for {request_key} vanished")
+    return Ticket.model_validate(existing), False
+
+
+async def get_ticket(conn: Conn, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
+    """The ticket with this id, or None."""
+    sql = SELECT_TICKET + (" FOR UPDATE" if for_update else "")
+    cur = await conn.execute(sql, (ticket_id,))
+    row = await cur.fetchone()
+    return Ticket.model_validate(row) if row else None
+
+
+async def list_tickets(
+    conn: Conn, *, status: TicketStatus | None = None, limit: int = 100
+) -> list[Ticket]:
+    """The most recent tickets, optionally of one status."""
+    if status is None:
+        cur = await conn.execute(LIST_TICKETS, (limit,))
+    else:
+        cur = await conn.execute(LIST_TICKETS_BY_STATUS, (status, limit))
+    return [Ticket.model_validate(r) for r in await cur.fetchall()]
+
+
+async def resolve_ticket(
+    conn: Conn,
+    ticket_id: int,
+    *,
+    status: TicketStatus,
+    resolved_by: str,
+    note: str,
+    refund_id: uuid.UUID | None = None,
+) -> Ticket:
+    """Record a reviewer's resolution of a ticket."""
+    cur = await conn.execute(
+        RESOLVE_TICKET,
+        {
+            "id": ticket_id,
+            "status": status,
+            "resolved_by": resolved_by,
+            "note": note,
+            "refund_id": refund_id,
+        },
+    )
+    row = await cur.fetchone()
+    if row is None:
+        raise LookupError(f"ticket {ticket_id} not found")
+    return Ticket.model_validate(row)

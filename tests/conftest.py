@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from core.settings import Settings, get_settings
+from persistence.audit import AuditLog
+from persistence.db import Pool, connect, open_pool
+from persistence.migrations import migrate
+from persistence.runtime import Storage
+from tests.pg import admin_url, create_database, drop_database, with_dbname
+
+
+@pytest.fixture(autouse=True)
+def _restore_environ() -> Iterator[None]:
+    """No test leaks environment variables or cached settings into the next."""
+    saved = dict(os.environ)
+    get_settings.cache_clear()
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> str:
+    return admin_url()
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_admin: str) -> Iterator[str]:
+    """A migrated database that per-test databases are copied from."""
+    name = create_database(pg_admin, prefix="test_tpl")
+
+    async def _migrate() -> None:
+        async with await connect(with_dbname(pg_admin, name)) as conn:
+            await migrate(conn)
+
+    asyncio.run(_migrate())
+    yield name
+    drop_database(pg_admin, name)
+
+
+@pytest.fixture
+def db_url(pg_admin: str, template_db: str) -> Iterator[str]:
+    """A fresh, migrated, empty database for one test."""
+    name = create_database(pg_admin, template=template_db)
+    yield with_dbname(pg_admin, name)
+    drop_database(pg_admin, name)
+
+
+@pytest.fixture
+def empty_db_url(pg_admin: str) -> Iterator[str]:
+    """A fresh database with no tables at all."""
+    name = create_database(pg_admin)
+    yield with_dbname(pg_admin, name)
+    drop_database(pg_admin, name)
+
+
+@pytest.fixture
+def settings(tmp_path: object) -> Settings:
+    return Settings(_env_file=None)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def pool(db_url: str) -> AsyncIterator[Pool]:
+    p = await open_pool(db_url)
+    yield p
+    await p.close()
+
+
+@pytest.fixture
+async def storage(db_url: str, pool: Pool) -> Storage:
+    return Storage(url=db_url, pool=pool, audit=AuditLog(pool))
