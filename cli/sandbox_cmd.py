@@ -1,0 +1,46 @@
+"""``refund-agent sandbox``: serve the local MoltPe sandbox in the foreground."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from moltpe_sandbox import SANDBOX_API_KEY, start_sandbox
+
+
+def sandbox(
+    port: Annotated[int, typer.Option(help="TCP port to listen on; 0 picks a free one.")] = 8765,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    state_file: Annotated[
+        Path | None,
+        typer.Option(help="Keep wallets and the ledger in this JSON file across restarts."),
+    ] = None,
+    api_key: Annotated[str, typer.Option(help="Bearer key the sandbox accepts.")] = SANDBOX_API_KEY,
+) -> None:
+    """Serve a local MoltPe-compatible sandbox until Ctrl-C.
+
+    It enforces MoltPe's caps and refunds only to the original payer.
+    """
+    console = Console()
+    try:
+        server = start_sandbox(host=host, port=port, api_key=api_key, state_file=state_file)
+    except (OSError, ValueError, RuntimeError) as exc:
+        console.print(f"[red]Cannot start the MoltPe sandbox:[/red] {exc}")
+        raise typer.Exit(1) from None
+    with server:
+        console.print(f"[green]MoltPe sandbox[/green] serving on [bold]{server.url}[/bold]")
+        console.print(f"API key: [bold]{server.api_key}[/bold]")
+        console.print(
+            f"Point the agent at it: MOLTPE_BASE_URL={server.url} "
+            f"(state: {state_file or 'in memory'})"
+        )
+        console.print("Press Ctrl-C to stop.")
+        try:
+            while server.running:
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            console.print("Stopping the sandbox.")
