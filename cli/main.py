@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.ops import refunds_app, wallet_app
+from cli.sandbox_cmd import sandbox
 from core.settings import Settings, get_settings
 from persistence import audit as audit_mod
 from persistence.embedded import EmbeddedPostgresError
@@ -34,6 +36,9 @@ db_app = typer.Typer(help="The database: migrations and demo data.", no_args_is_
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
+app.add_typer(refunds_app, name="refunds")
+app.add_typer(wallet_app, name="wallet")
+app.command(name="sandbox")(sandbox)
 
 console = Console()
 err = Console(stderr=True)
@@ -182,6 +187,35 @@ def audit_tail(
             json.dumps(row["payload"], ensure_ascii=False)[:80],
         )
     console.print(table)
+
+
+@app.command()
+def demo(
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the demo database instead of dropping it.")
+    ] = False,
+) -> None:
+    """Run the guide's four scenarios end to end on local defaults; exit 1 if any fails."""
+    from cli.demo import run_demo
+
+    ok = run(run_demo(get_settings(), console, keep=keep))
+    raise typer.Exit(0 if ok else 1)
+
+
+@app.command()
+def chat(
+    thread: Annotated[
+        str | None, typer.Option("--thread", help="Continue this conversation.")
+    ] = None,
+    customer_email: Annotated[
+        str | None,
+        typer.Option("--as", help="Act as a customer already signed in with this email."),
+    ] = None,
+) -> None:
+    """Talk to the agent in the terminal (Postgres-checkpointed; resumable)."""
+    from cli.chat import run_chat
+
+    run(run_chat(get_settings(), console, thread_id=thread, customer_email=customer_email))
 
 
 def main() -> None:

@@ -9,9 +9,11 @@ repositories open explicit transactions (``async with conn.transaction()``).
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -55,3 +57,30 @@ async def open_pool(url: str, settings: Settings | None = None) -> Pool:
 async def connect(url: str, settings: Settings | None = None) -> Conn:
     """One standalone connection with the project's connection settings."""
     return await AsyncConnection.connect(url, **connection_kwargs(settings))
+
+
+def with_dbname(url: str, dbname: str) -> str:
+    """``url`` pointing at another database on the same server."""
+    params = conninfo_to_dict(url)
+    params["dbname"] = dbname
+    return make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})
+
+
+async def create_database(admin_url: str, *, prefix: str, template: str | None = None) -> str:
+    """Create a uniquely named database on the server of ``admin_url``; return its name."""
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(template)
+        )
+    async with await AsyncConnection.connect(admin_url, autocommit=True) as conn:
+        await conn.execute(query)
+    return name
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    """Drop a database, closing whatever still uses it."""
+    query = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    async with await AsyncConnection.connect(admin_url, autocommit=True) as conn:
+        await conn.execute(query)

@@ -47,6 +47,13 @@ async def get_order(conn: Conn, order_id: str, *, for_update: bool = False) -> O
     return Order.model_validate(row) if row else None
 
 
+async def has_orders(conn: Conn) -> bool:
+    """True when at least one order exists."""
+    cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM orders) AS any")
+    row = await cur.fetchone()
+    return bool(row and row["any"])
+
+
 async def customer_orders(conn: Conn, email: str, limit: int = 20) -> list[Order]:
     """A customer's most recent orders."""
     cur = await conn.execute(SELECT_CUSTOMER_ORDERS, (email.lower(), limit))
@@ -66,6 +73,7 @@ async def add_refunded(conn: Conn, order_id: str, amount: Decimal) -> Order:
 
 SELECT_REFUND_BY_REQUEST: Final = "SELECT * FROM refunds WHERE request_key = %s"
 SELECT_REFUND: Final = "SELECT * FROM refunds WHERE id = %s"
+SELECT_REFUND_FOR_UPDATE: Final = "SELECT * FROM refunds WHERE id = %s FOR UPDATE"
 SELECT_OPEN_REFUND_FOR_ORDER: Final = (
     "SELECT * FROM refunds WHERE order_id = %s AND status = ANY(%s) ORDER BY attempt LIMIT 1"
 )
@@ -121,9 +129,13 @@ async def refund_by_request(conn: Conn, request_key: str) -> Refund | None:
     return Refund.model_validate(row) if row else None
 
 
-async def get_refund(conn: Conn, refund_id: uuid.UUID) -> Refund | None:
-    """The refund with this id, or None."""
-    cur = await conn.execute(SELECT_REFUND, (refund_id,))
+async def get_refund(
+    conn: Conn, refund_id: uuid.UUID, *, for_update: bool = False
+) -> Refund | None:
+    """The refund with this id, or None. ``for_update`` locks the row (in a transaction)."""
+    cur = await conn.execute(
+        SELECT_REFUND_FOR_UPDATE if for_update else SELECT_REFUND, (refund_id,)
+    )
     row = await cur.fetchone()
     return Refund.model_validate(row) if row else None
 

@@ -7,10 +7,13 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from core.settings import Settings, get_settings
+from graph.services import Services, create_services
+from moltpe_sandbox import SandboxServer
 from persistence.audit import AuditLog
 from persistence.db import Pool, connect, open_pool
 from persistence.migrations import migrate
 from persistence.runtime import Storage
+from tests.harness import Chat
 from tests.pg import admin_url, create_database, drop_database, with_dbname
 
 
@@ -75,3 +78,32 @@ async def pool(db_url: str) -> AsyncIterator[Pool]:
 @pytest.fixture
 async def storage(db_url: str, pool: Pool) -> Storage:
     return Storage(url=db_url, pool=pool, audit=AuditLog(pool))
+
+
+pytest_plugins = ["tests.integration.moltpe_fixtures"]
+
+
+@pytest.fixture
+async def seeded(storage: Storage) -> Storage:
+    """Storage with the bundled demo customers and orders."""
+    from persistence.seed import apply_seed, load_seed_file
+
+    async with storage.pool.connection() as conn:
+        await apply_seed(conn, load_seed_file())
+    return storage
+
+
+@pytest.fixture
+async def services(
+    seeded: Storage, sandbox: SandboxServer, settings: Settings
+) -> AsyncIterator[Services]:
+    """Services on a seeded test database and a fresh sandbox wallet (rules mode)."""
+    svc = await create_services(settings, storage=seeded, sandbox=sandbox, reconcile=False)
+    yield svc
+    await svc.aclose()
+
+
+@pytest.fixture
+def chat(services: Services) -> Chat:
+    """A conversation driver over the compiled graph with an in-memory checkpointer."""
+    return Chat(services)

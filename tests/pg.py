@@ -8,14 +8,15 @@ afterwards.
 
 from __future__ import annotations
 
+import asyncio
 import os
-import uuid
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
-
+from persistence import db
+from persistence.db import with_dbname
 from persistence.embedded import start_embedded
+
+__all__ = ["admin_url", "create_database", "drop_database", "with_dbname"]
 
 
 def admin_url() -> str:
@@ -27,29 +28,11 @@ def admin_url() -> str:
     return start_embedded(cache / "support-refund-agent" / "test-pgdata")
 
 
-def with_dbname(url: str, dbname: str) -> str:
-    """``url`` pointing at another database on the same server."""
-    params = psycopg.conninfo.conninfo_to_dict(url)
-    params["dbname"] = dbname
-    return psycopg.conninfo.make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})
-
-
 def create_database(admin: str, *, template: str | None = None, prefix: str = "test") -> str:
-    """Create a uniquely named database and return its name."""
-    name = f"{prefix}_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-        if template:
-            query = sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template)
-            )
-        conn.execute(query)
-    return name
+    """Create a uniquely named database and return its name (blocking, for fixtures)."""
+    return asyncio.run(db.create_database(admin, prefix=prefix, template=template))
 
 
 def drop_database(admin: str, name: str) -> None:
-    """Drop a test database, closing whatever still uses it."""
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    """Drop a test database, closing whatever still uses it (blocking, for fixtures)."""
+    asyncio.run(db.drop_database(admin, name))

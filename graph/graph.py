@@ -1,0 +1,162 @@
+"""The support refund agent as a LangGraph state machine.
+
+::
+
+    START -> understand -> (respond | lookup | decide | escalate)
+    lookup   -> (decide | escalate | respond)
+    decide   -> POLICY GATE -> (refund | escalate | respond)
+    refund   -> (respond | escalate)
+    escalate -> respond -> END
+
+``builder`` is the uncompiled graph (compile it with your own checkpointer);
+``graph`` is compiled without one, for ``langgraph dev`` (which brings its own). Both
+reach Postgres and MoltPe through services built lazily on first use, so importing
+this module connects to nothing. Embedders call :func:`build_builder` with their own
+services provider.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+
+from graph.context import Context
+from graph.nodes import AgentNodes, ServicesProvider, last_customer_text
+from graph.services import default_services
+from graph.state import InputState, OutputState, State
+from persistence.audit import AuditEvent, EventType
+
+Node = Callable[[State, RunnableConfig, Runtime[Context]], Awaitable[dict[str, Any]]]
+
+
+def route_turn(state: State) -> Literal["lookup", "decide", "escalate", "respond"]:
+    """Where a customer turn goes after understanding."""
+    if state.intent == "empty" or state.amount_invalid or state.intent == "cancel":
+        return "respond"
+    if state.intent == "human":
+        return "escalate"
+    if not state.claimed_email or not state.claimed_order_id:
+        return "respond"
+    if state.verified_order_id is None:
+        return "lookup"
+    if state.refund_requested:
+        return "decide"
+    return "respond"
+
+
+def route_after_lookup(state: State) -> Literal["decide", "escalate", "respond"]:
+    """After a lookup: decide a pending request, escalate enumeration, or reply."""
+    if state.lookup_ok:
+        return "decide" if state.refund_requested else "respond"
+    if state.lookup_ok is False:
+        return "escalate" if state.escalation_reason else "respond"
+    raise ValueError(f"lookup finished without a result: {state.lookup_ok!r}")
+
+
+def route_decision(state: State) -> Literal["refund", "escalate", "respond"]:
+    """The policy gate's action picks the next node."""
+    action = (state.decision or {}).get("action")
+    if action == "refund":
+        return "refund"
+    if action == "escalate":
+        return "escalate"
+    if action == "deny":
+        return "respond"
+    raise ValueError(f"unknown decision action: {action!r}")
+
+
+def route_after_refund(state: State) -> Literal["respond", "escalate"]:
+    """A confirmed refund is reported; anything else goes to a person."""
+    status = (state.refund or {}).get("status")
+    return "respond" if status == "confirmed" else "escalate"
+
+
+def _digest(state: State) -> str:
+    """A short digest of what a node saw: the turn's message and the identity claims."""
+    seen = {
+        "turn": state.turn,
+        "message": last_customer_text(state.messages)[:4000],
+        "claimed_email": state.claimed_email,
+        "claimed_order_id": state.claimed_order_id,
+        "verified_order_id": state.verified_order_id,
+    }
+    return hashlib.sha256(json.dumps(seen, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _summary(update: dict[str, Any]) -> dict[str, Any]:
+    """What a node changed, in a few audit-friendly fields."""
+    summary: dict[str, Any] = {"changed": sorted(k for k in update if k != "messages")}
+    for key in ("intent", "lookup_ok", "escalation_reason"):
+        if update.get(key) is not None:
+            summary[key] = update[key]
+    if update.get("decision"):
+        summary["decision"] = update["decision"].get("action")
+    if update.get("outcome"):
+        summary["outcome"] = update["outcome"].get("kind")
+    return summary
+
+
+def audited(name: str, node: Node, nodes: AgentNodes) -> Node:
+    """Wrap a node so that every transition is written to the audit log."""
+
+    async def run(
+        state: State, config: RunnableConfig, runtime: Runtime[Context]
+    ) -> dict[str, Any]:
+        update = await node(state, config, runtime)
+        svc = await nodes.services()
+        await svc.storage.audit.record(
+            AuditEvent(
+                EventType.NODE,
+                thread_id=update.get("conversation_id") or state.conversation_id or None,
+                order_id=state.verified_order_id or state.claimed_order_id,
+                payload={
+                    "node": name,
+                    "turn": update.get("turn", state.turn),
+                    "input_digest": _digest(state),
+                    "outcome": _summary(update),
+                },
+            )
+        )
+        return update
+
+    run.__name__ = name
+    return run
+
+
+def build_builder(
+    services: ServicesProvider | None = None,
+) -> StateGraph[State, Context, InputState, OutputState]:
+    """The uncompiled graph, acting through ``services`` (default: from settings)."""
+    nodes = AgentNodes(services or default_services)
+    builder = StateGraph(
+        State, context_schema=Context, input_schema=InputState, output_schema=OutputState
+    )
+    for name, node in (
+        ("understand", nodes.understand),
+        ("lookup", nodes.lookup),
+        ("decide", nodes.decide),
+        ("refund", nodes.refund),
+        ("escalate", nodes.escalate),
+        ("respond", nodes.respond),
+    ):
+        # langgraph's overloads do not cover a (state, config, runtime) node; it injects
+        # both by parameter name at run time.
+        builder.add_node(name, audited(name, node, nodes))  # type: ignore[call-overload]
+    builder.add_edge(START, "understand")
+    builder.add_conditional_edges("understand", route_turn)
+    builder.add_conditional_edges("lookup", route_after_lookup)
+    builder.add_conditional_edges("decide", route_decision)
+    builder.add_conditional_edges("refund", route_after_refund)
+    builder.add_edge("escalate", "respond")
+    builder.add_edge("respond", END)
+    return builder
+
+
+builder = build_builder()
+graph = builder.compile(name="support-refund-agent")

@@ -1,0 +1,567 @@
+"""The graph's nodes: understand, lookup, decide, refund, escalate, respond.
+
+Each node reads state, acts through :class:`~graph.services.Services` and returns an
+update; none mutates state. Money moves only in :meth:`AgentNodes.refund`, only for a
+``refund`` decision of the policy gate for that exact order, amount and customer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from typing import Any
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.runtime import Runtime
+
+from core.money import format_usdc
+from graph import replies
+from graph.context import Context
+from graph.policy import Facts, RefundRequest, decide
+from graph.services import Services
+from graph.state import State
+from graph.understanding import (
+    Understanding,
+    UnderstandingFailed,
+    clean_message,
+    understand_with_rules,
+)
+from persistence import repo
+from persistence.audit import AuditEvent, EventType
+from persistence.models import Order
+from tools.escalation import open_ticket
+from tools.orders import gather_facts, lookup_order
+from tools.refunds import RefundRefused
+
+logger = logging.getLogger(__name__)
+
+ServicesProvider = Callable[[], Awaitable[Services]]
+TRANSCRIPT_LIMIT = 40
+
+
+def message_text(message: AnyMessage) -> str:
+    """The text of a message whatever its content shape."""
+    content = message.content
+    if isinstance(content, str):
+        return content
+    parts = [
+        p if isinstance(p, str) else str(p.get("text", ""))
+        for p in content
+        if isinstance(p, str) or (isinstance(p, dict) and p.get("type") == "text")
+    ]
+    return " ".join(parts)
+
+
+def last_customer_text(messages: list[AnyMessage]) -> str:
+    """The latest human message's text (empty when there is none)."""
+    for message in reversed(messages):
+        if isinstance(message, HumanMessage):
+            return message_text(message)
+    return ""
+
+
+def thread_id_of(config: RunnableConfig | None) -> str | None:
+    """The LangGraph thread id of this run, if any."""
+    configurable = (config or {}).get("configurable") or {}
+    value = configurable.get("thread_id")
+    return str(value) if value else None
+
+
+def request_key(state: State, suffix: str) -> str:
+    """Identity of this customer request: conversation, turn and what it is about."""
+    return f"{state.conversation_id}:{state.turn}:{suffix}"
+
+
+def order_snapshot(order: Order) -> dict[str, Any]:
+    """The few facts of an order kept in state and shown to reviewers."""
+    return {
+        "id": order.id,
+        "amount_usdc": format_usdc(order.amount_usdc),
+        "refunded_usdc": format_usdc(order.refunded_usdc),
+        "unrefunded_usdc": format_usdc(order.unrefunded_usdc),
+        "created_at": order.created_at.astimezone(dt.UTC).isoformat(),
+        "refund_status": order.refund_status,
+        "description": order.description[:200],
+        "network": order.network,
+    }
+
+
+def transcript(messages: list[AnyMessage]) -> list[dict[str, str]]:
+    """The last messages as ``{"role", "text"}`` for a reviewer."""
+    out = []
+    for message in messages[-TRANSCRIPT_LIMIT:]:
+        role = "customer" if isinstance(message, HumanMessage) else "agent"
+        out.append({"role": role, "text": clean_message(message_text(message))[:2000]})
+    return out
+
+
+class AgentNodes:
+    """The nodes, bound to a way of getting the services."""
+
+    def __init__(self, services: ServicesProvider) -> None:
+        self._services = services
+
+    async def services(self) -> Services:
+        """The services the nodes act through."""
+        return await self._services()
+
+    # --- understand --------------------------------------------------------------
+
+    async def understand(
+        self, state: State, config: RunnableConfig, runtime: Runtime[Context]
+    ) -> dict[str, Any]:
+        """Read the latest customer message into claims and a request."""
+        svc = await self.services()
+        conversation = state.conversation_id or thread_id_of(config) or uuid.uuid4().hex
+        turn = state.turn + 1
+        text = clean_message(last_customer_text(state.messages))
+        reset: dict[str, Any] = {
+            "conversation_id": conversation,
+            "turn": turn,
+            "lookup_ok": None,
+            "decision": None,
+            "outcome": {},
+            "escalation_reason": None,
+            "amount_invalid": False,
+            "reply": "",
+        }
+        if not text.strip():
+            return {**reset, "intent": "empty"}
+
+        understanding = await self._understand(svc, state, text, conversation)
+        known = list(state.injection_signals)
+        new_signals = [s for s in understanding.injection_signals if s not in known]
+        if new_signals:
+            await svc.storage.audit.record(
+                AuditEvent(
+                    EventType.INJECTION_SUSPECTED,
+                    thread_id=conversation,
+                    order_id=state.claimed_order_id,
+                    customer_email=state.claimed_email,
+                    payload={"signals": new_signals, "excerpt": text[:500], "turn": turn},
+                )
+            )
+
+        context = runtime.context if runtime is not None else None
+        trusted_email = (
+            context.customer_email.strip().lower() if context and context.customer_email else None
+        )
+        email = trusted_email or understanding.email or state.claimed_email
+        order_id = understanding.order_id or state.claimed_order_id
+        still_verified = email == state.verified_email and order_id == state.verified_order_id
+        requested = state.refund_requested
+        amount = state.requested_amount
+        if understanding.intent == "cancel":
+            requested, amount = False, None
+        else:
+            switched = (
+                understanding.order_id is not None
+                and state.claimed_order_id is not None
+                and understanding.order_id != state.claimed_order_id
+            )
+            fresh = understanding.intent == "refund" and not state.refund_requested
+            if switched or fresh:
+                # An amount asked for one order, or in an earlier (decided) request, does
+                # not carry over: a new request without an amount means the whole order.
+                amount = None
+            if understanding.intent == "refund" or understanding.amount is not None:
+                requested = True
+            if understanding.amount is not None:
+                amount = str(understanding.amount)
+        return {
+            **reset,
+            "intent": understanding.intent,
+            "amount_invalid": understanding.amount_invalid and understanding.intent == "refund",
+            "claimed_email": email,
+            "claimed_order_id": order_id,
+            "verified_email": state.verified_email if still_verified else None,
+            "verified_order_id": state.verified_order_id if still_verified else None,
+            "order": state.order if still_verified else None,
+            "refund_requested": requested,
+            "requested_amount": amount,
+            "refund_reason": understanding.reason or state.refund_reason,
+            "injection_signals": known + new_signals,
+        }
+
+    async def _understand(
+        self, svc: Services, state: State, text: str, conversation: str
+    ) -> Understanding:
+        try:
+            return await svc.understander.understand(
+                text, known_email=state.claimed_email, known_order_id=state.claimed_order_id
+            )
+        except UnderstandingFailed as exc:
+            await svc.storage.audit.record(
+                AuditEvent(
+                    EventType.LLM_FALLBACK,
+                    thread_id=conversation,
+                    payload={"error": str(exc)[:500], "fallback": "rules"},
+                )
+            )
+            return understand_with_rules(text)
+
+    # --- lookup ------------------------------------------------------------------
+
+    async def lookup(
+        self, state: State, config: RunnableConfig, runtime: Runtime[Context]
+    ) -> dict[str, Any]:
+        """Verify the claimed order belongs to the claimed email."""
+        svc = await self.services()
+        assert state.claimed_email and state.claimed_order_id
+        result = await lookup_order(
+            svc.storage.audit,
+            order_id=state.claimed_order_id,
+            customer_email=state.claimed_email,
+            thread_id=state.conversation_id,
+            failed_before=state.failed_lookups,
+        )
+        if result.order is not None:
+            return {
+                "lookup_ok": True,
+                "verified_email": result.order.customer_email,
+                "verified_order_id": result.order.id,
+                "order": order_snapshot(result.order),
+            }
+        failed = state.failed_lookups + 1
+        update: dict[str, Any] = {
+            "lookup_ok": False,
+            "failed_lookups": failed,
+            "verified_email": None,
+            "verified_order_id": None,
+            "order": None,
+            "claimed_order_id": None,
+            "outcome": {
+                "kind": "lookup_failed",
+                "order_id": state.claimed_order_id,
+                "email": state.claimed_email,
+            },
+        }
+        if failed >= svc.limits.max_failed_lookups:
+            update["escalation_reason"] = "repeated_failed_lookups"
+        return update
+
+    # --- decide ------------------------------------------------------------------
+
+    async def decide(
+        self, state: State, config: RunnableConfig, runtime: Runtime[Context]
+    ) -> dict[str, Any]:
+        """Ask the policy gate, with facts read from the database by code."""
+        svc = await self.services()
+        assert state.verified_email and state.verified_order_id
+        order_id, email = state.verified_order_id, state.verified_email
+        key = request_key(state, order_id)
+        async with svc.storage.pool.connection() as conn:
+            previous = await repo.refund_by_request(conn, key)
+            found = await gather_facts(
+                conn,
+                order_id=order_id,
+                customer_email=email,
+                velocity_days=svc.settings.refund_velocity_days,
+            )
+        request = RefundRequest(
+            amount=Decimal(state.requested_amount) if state.requested_amount else None,
+            reason=state.refund_reason or "",
+        )
+        if previous is not None:
+            # This very request already has a refund record (the turn is being re-run
+            # after a crash or retry): report that refund, never decide anew.
+            decision: dict[str, Any] = {
+                "action": "refund",
+                "amount": format_usdc(previous.amount_usdc),
+                "reasons": ["already_decided"],
+                "policy_version": previous.policy_version,
+            }
+        else:
+            order = found.order
+            verdict = decide(
+                Facts(
+                    order_found=order is not None,
+                    owned_by_customer=found.owned,
+                    order_amount=order.amount_usdc if order else Decimal(0),
+                    refunded_amount=order.refunded_usdc if order else Decimal(0),
+                    order_created_at=order.created_at if order else None,
+                    now=found.now,
+                    refund_in_progress=found.refund_in_progress,
+                    customer_recent_refunds=found.customer_recent_refunds,
+                    spent_today=found.spent_today,
+                    failed_lookups=state.failed_lookups,
+                    injection_signals=tuple(state.injection_signals),
+                ),
+                request,
+                svc.limits,
+            )
+            decision = {
+                "action": verdict.action,
+                "amount": format_usdc(verdict.amount),
+                "reasons": list(verdict.reasons),
+                "policy_version": verdict.policy_version,
+                "details": verdict.details,
+            }
+        decision.update(
+            order_id=order_id,
+            customer_email=email,
+            requested_amount=state.requested_amount,
+            request_key=key,
+        )
+        await svc.storage.audit.record(
+            AuditEvent(
+                EventType.DECISION,
+                actor="policy_gate",
+                thread_id=state.conversation_id,
+                order_id=order_id,
+                customer_email=email,
+                payload=decision,
+            )
+        )
+        update: dict[str, Any] = {"decision": decision, "refund_requested": False}
+        if found.order is not None:
+            update["order"] = order_snapshot(found.order)
+        if decision["action"] == "escalate":
+            update["escalation_reason"] = ",".join(decision["reasons"])
+        elif decision["action"] == "deny":
+            update["outcome"] = {"kind": "denied", "reasons": decision["reasons"]}
+        return update
+
+    # --- refund ------------------------------------------------------------------
+
+    async def refund(
+        self, state: State, config: RunnableConfig, runtime: Runtime[Context]
+    ) -> dict[str, Any]:
+        """Move the money the gate approved, exactly once, through MoltPe."""
+        svc = await self.services()
+        decision = state.decision or {}
+        if (
+            decision.get("action") != "refund"
+            or decision.get("order_id") != state.verified_order_id
+            or decision.get("customer_email") != state.verified_email
+            or not state.verified_order_id
+            or not state.verified_email
+        ):
+            # Unreachable through the graph's edges; refuse rather than trust.
+            raise RuntimeError("refund node reached without a matching approval")
+        amount = Decimal(decision["amount"])
+        attempt: dict[str, Any] = {
+            "turn": state.turn,
+            "order_id": state.verified_order_id,
+            "amount": format_usdc(amount),
+        }
+        try:
+            outcome = await svc.refunds.refund(
+                request_key=decision["request_key"],
+                order_id=state.verified_order_id,
+                customer_email=state.verified_email,
+                amount=amount,
+                reason=state.refund_reason or "customer_request",
+                approved_by="policy_gate",
+                policy_version=decision.get("policy_version"),
+                thread_id=state.conversation_id,
+            )
+        except RefundRefused as exc:
+            return {
+                "refund": {**attempt, "status": "refused", "error_code": exc.code},
+                "escalation_reason": exc.code,
+            }
+        record = outcome.refund
+        attempt.update(
+            status=outcome.status,
+            refund_id=str(record.id),
+            tx_hash=record.tx_hash,
+            amount=format_usdc(record.amount_usdc),
+            error_code=record.error_code,
+            error_reason=record.error_reason,
+        )
+        if outcome.status == "confirmed":
+            snapshot = dict(state.order or {})
+            async with svc.storage.pool.connection() as conn:
+                order = await repo.get_order(conn, state.verified_order_id)
+            if order is not None:
+                snapshot = order_snapshot(order)
+            return {
+                "refund": attempt,
+                "order": snapshot,
+                "outcome": {
+                    "kind": "refunded",
+                    "amount": attempt["amount"],
+                    "tx_hash": record.tx_hash,
+                    "order_id": state.verified_order_id,
+                    "refund_id": str(record.id),
+                },
+            }
+        if outcome.policy_violation:
+            reason = "refund_policy_violation"
+        elif outcome.status == "failed":
+            reason = "refund_failed"
+        else:
+            reason = "refund_outcome_unknown"
+        return {"refund": attempt, "escalation_reason": reason}
+
+    # --- escalate ----------------------------------------------------------------
+
+    async def escalate(
+        self, state: State, config: RunnableConfig, runtime: Runtime[Context]
+    ) -> dict[str, Any]:
+        """Open a review ticket with the full context. Never calls MoltPe."""
+        svc = await self.services()
+        decision = state.decision or {}
+        reasons: list[str]
+        if state.escalation_reason:
+            reasons = state.escalation_reason.split(",")
+        elif state.intent == "human":
+            reasons = ["customer_requested_human"]
+        else:
+            reasons = list(decision.get("reasons") or ["needs_review"])
+        order_id = state.verified_order_id or state.claimed_order_id
+        order: dict[str, Any] | None = state.order
+        if order is None and order_id and state.verified_order_id:
+            async with svc.storage.pool.connection() as conn:
+                found = await repo.get_order(conn, order_id)
+            order = order_snapshot(found) if found else None
+        attempted = (
+            state.refund if state.refund and state.refund.get("turn") == state.turn else None
+        )
+        context = {
+            "transcript": transcript(state.messages),
+            "customer_email": state.verified_email or state.claimed_email,
+            "identity_verified": state.verified_email is not None,
+            "order": order,
+            "decision": decision or None,
+            "requested_amount": state.requested_amount or decision.get("requested_amount"),
+            "refund_reason": state.refund_reason,
+            "attempted_action": attempted,
+            "moltpe_error": (
+                {"code": attempted.get("error_code"), "reason": attempted.get("error_reason")}
+                if attempted and attempted.get("error_code")
+                else None
+            ),
+            "injection_signals": state.injection_signals,
+            "failed_lookups": state.failed_lookups,
+            "reasons": reasons,
+        }
+        ticket = await open_ticket(
+            svc.storage.audit,
+            request_key=request_key(state, "escalate"),
+            customer_email=state.verified_email or state.claimed_email,
+            order_id=order_id,
+            reason=",".join(reasons),
+            thread_id=state.conversation_id,
+            context=context,
+        )
+        return {
+            "ticket": {"id": ticket.id, "reference": ticket.reference, "reasons": reasons},
+            "refund_requested": False,
+            "outcome": {"kind": "escalated", "ticket": ticket.reference, "reasons": reasons},
+        }
+
+    # --- respond -----------------------------------------------------------------
+
+    async def respond(
+        self, state: State, config: RunnableConfig, runtime: Runtime[Context]
+    ) -> dict[str, Any]:
+        """Reply from a template filled with facts from state."""
+        svc = await self.services()
+        draft, facts, outcome = self._compose(svc, state)
+        text, _ = await replies.phrase(svc.phraser, draft, facts)
+        return {"messages": [AIMessage(text)], "reply": text, "outcome": outcome}
+
+    def _compose(self, svc: Services, state: State) -> tuple[str, list[str], dict[str, Any]]:
+        settings = svc.settings
+        outcome = dict(state.outcome) or {"kind": "none"}
+        kind = outcome.get("kind")
+
+        def words(reasons: list[str]) -> str:
+            return replies.reasons_text(
+                reasons,
+                window=settings.refund_window_days,
+                cap=format_usdc(settings.refund_per_tx_cap),
+            )
+
+        if kind == "refunded":
+            facts = [outcome["amount"], outcome["tx_hash"], outcome["order_id"]]
+            return (
+                replies.REFUNDED.format(
+                    amount=outcome["amount"],
+                    order_id=outcome["order_id"],
+                    tx_hash=outcome["tx_hash"],
+                    eta=settings.settlement_eta,
+                ),
+                facts,
+                outcome,
+            )
+        if kind == "escalated":
+            ticket = outcome["ticket"]
+            return (
+                replies.ESCALATED.format(why=words(outcome["reasons"]), ticket=ticket),
+                [ticket],
+                outcome,
+            )
+        if kind == "denied":
+            return replies.DENIED.format(why=words(outcome["reasons"])), [], outcome
+        if kind == "lookup_failed":
+            text = replies.LOOKUP_FAILED.format(
+                order_id=outcome["order_id"], email=outcome["email"]
+            )
+            return text, [outcome["order_id"]], outcome
+        if state.intent == "empty":
+            return replies.EMPTY, [], {"kind": "none"}
+        if state.amount_invalid:
+            return replies.CLARIFY_AMOUNT, [], {"kind": "asked", "for": ["amount"]}
+        if state.intent == "cancel":
+            return (
+                "No problem, I won't process a refund. Is there anything else I can help with?",
+                [],
+                {"kind": "none"},
+            )
+        if state.intent == "status":
+            if state.refund and state.refund.get("status") == "confirmed":
+                facts = [state.refund["amount"], state.refund.get("tx_hash") or ""]
+                return (
+                    replies.STATUS_REFUND.format(
+                        amount=state.refund["amount"],
+                        order_id=state.refund["order_id"],
+                        status="confirmed",
+                        tx_hash=state.refund.get("tx_hash"),
+                    ),
+                    facts,
+                    {"kind": "none"},
+                )
+            if state.ticket:
+                ref = state.ticket["reference"]
+                return replies.STATUS_TICKET.format(ticket=ref), [ref], {"kind": "none"}
+            if state.claimed_email and state.claimed_order_id:
+                return replies.STATUS_NONE, [], {"kind": "none"}
+        if not state.claimed_email and not state.claimed_order_id:
+            if state.refund_requested:
+                return replies.ASK_BOTH, [], {"kind": "asked", "for": ["email", "order_id"]}
+            if state.intent == "greeting":
+                return replies.GREETING, [], {"kind": "none"}
+            if state.intent in ("refund", "provide_info", "status"):
+                return replies.ASK_BOTH, [], {"kind": "asked", "for": ["email", "order_id"]}
+            return replies.OFF_TOPIC, [], {"kind": "none"}
+        if not state.claimed_email:
+            order_id = state.claimed_order_id or ""
+            return (
+                replies.ASK_EMAIL.format(order_id=order_id),
+                [order_id],
+                {
+                    "kind": "asked",
+                    "for": ["email"],
+                },
+            )
+        if not state.claimed_order_id:
+            return replies.ASK_ORDER, [], {"kind": "asked", "for": ["order_id"]}
+        if state.order is not None:
+            order = state.order
+            return (
+                replies.FOUND_ASK.format(
+                    order_id=order["id"],
+                    description=order.get("description") or "your order",
+                    amount=order["unrefunded_usdc"],
+                ),
+                [order["id"]],
+                {"kind": "none"},
+            )
+        return replies.OFF_TOPIC, [], {"kind": "none"}

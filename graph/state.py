@@ -1,0 +1,98 @@
+"""The graph's state: a narrow input (messages) and small, typed internal fields.
+
+Only ids, facts and short summaries live here (never copies of whole rows), so
+checkpoints stay small. Amounts are decimal strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph import add_messages
+
+
+@dataclass(kw_only=True)
+class InputState:
+    """What a caller sends: the conversation's messages (usually one new human message)."""
+
+    messages: Annotated[list[AnyMessage], add_messages] = field(default_factory=list)
+    """The transcript. New human messages are appended by the caller; replies by the agent."""
+
+
+@dataclass(kw_only=True)
+class OutputState:
+    """What a caller gets back."""
+
+    messages: Annotated[list[AnyMessage], add_messages] = field(default_factory=list)
+    """The transcript, ending with the agent's reply."""
+
+    reply: str = ""
+    """The text of this turn's reply."""
+
+    outcome: dict[str, Any] = field(default_factory=dict)
+    """What happened this turn: ``{"kind": "none" | "refunded" | "escalated" | "denied" |
+    "asked" | "lookup_failed" | ..., ...}`` with amount/tx_hash, ticket or reason codes."""
+
+
+@dataclass(kw_only=True)
+class State(OutputState):
+    """The whole state of one conversation."""
+
+    conversation_id: str = ""
+    """Stable id of the conversation (the thread id when there is one)."""
+
+    turn: int = 0
+    """Number of customer messages handled, including this one."""
+
+    claimed_email: str | None = None
+    """The email the customer gave (or the backend authenticated); not yet proof."""
+
+    claimed_order_id: str | None = None
+    """The order id the customer gave; not yet verified."""
+
+    verified_email: str | None = None
+    """Email proven by a successful lookup of ``verified_order_id``."""
+
+    verified_order_id: str | None = None
+    """Order proven to belong to ``verified_email``."""
+
+    order: dict[str, Any] | None = None
+    """Snapshot of the verified order (id, amounts, created_at, status, description)."""
+
+    refund_requested: bool = False
+    """A refund request is pending: asked for and not yet decided."""
+
+    requested_amount: str | None = None
+    """Amount asked for (decimal string); None means the whole unrefunded amount."""
+
+    refund_reason: str | None = None
+    """Why the customer wants the refund (category)."""
+
+    intent: str = "other"
+    """This turn's intent."""
+
+    amount_invalid: bool = False
+    """This turn named an amount that is not valid money."""
+
+    failed_lookups: int = 0
+    """Lookups in this conversation that found no order for the customer."""
+
+    injection_signals: list[str] = field(default_factory=list)
+    """Every manipulation signal seen in this conversation."""
+
+    lookup_ok: bool | None = None
+    """This turn's lookup result (None when no lookup ran)."""
+
+    decision: dict[str, Any] | None = None
+    """This turn's policy decision: action, amount, reasons, policy_version."""
+
+    refund: dict[str, Any] | None = None
+    """The latest refund attempt: status, amount, tx_hash, refund_id, error."""
+
+    ticket: dict[str, Any] | None = None
+    """The latest review ticket: id, reference, reason."""
+
+    escalation_reason: str | None = None
+    """Why this turn escalates (set by the node that routes to escalation)."""

@@ -1,0 +1,108 @@
+"""Order lookup and the facts about an order and customer, read from Postgres by code.
+
+The lookup follows the guide's ``lookup_order``: an order is found only when it exists
+*and* belongs to the given email. A customer is never told whether an order they do
+not own exists; the mismatch is recorded in the audit log for reviewers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from persistence import repo
+from persistence.audit import AuditEvent, AuditLog, EventType
+from persistence.db import Conn
+from persistence.models import Order
+
+
+@dataclass(frozen=True, slots=True)
+class LookupResult:
+    """The outcome of one lookup. ``order`` is set only when found and owned."""
+
+    order: Order | None
+    owner_mismatch: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the order exists and belongs to the customer."""
+        return self.order is not None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFacts:
+    """Everything the policy gate needs to know, as found in the database."""
+
+    order: Order | None
+    owned: bool
+    refund_in_progress: bool
+    customer_recent_refunds: int
+    spent_today: Decimal
+    now: dt.datetime
+
+
+async def lookup_order(
+    audit: AuditLog,
+    *,
+    order_id: str,
+    customer_email: str,
+    thread_id: str | None,
+    failed_before: int = 0,
+) -> LookupResult:
+    """Find ``order_id`` for ``customer_email`` and audit the lookup."""
+    email = customer_email.strip().lower()
+    async with audit.pool.connection() as conn:
+        order = await repo.get_order(conn, order_id)
+    found = order is not None and order.customer_email == email
+    mismatch = order is not None and not found
+    await audit.record(
+        AuditEvent(
+            EventType.LOOKUP,
+            thread_id=thread_id,
+            order_id=order_id,
+            customer_email=email,
+            payload={
+                "result": "found" if found else "not_found",
+                "owner_mismatch": mismatch,
+                "failed_lookups_before": failed_before,
+                **(
+                    {
+                        "amount_usdc": order.amount_usdc,
+                        "refunded_usdc": order.refunded_usdc,
+                        "created_at": order.created_at,
+                        "refund_status": order.refund_status,
+                    }
+                    if found and order is not None
+                    else {}
+                ),
+            },
+        )
+    )
+    return LookupResult(order=order if found else None, owner_mismatch=mismatch)
+
+
+async def gather_facts(
+    conn: Conn,
+    *,
+    order_id: str,
+    customer_email: str,
+    velocity_days: int,
+    now: dt.datetime | None = None,
+) -> OrderFacts:
+    """Read the facts about an order and its customer at this moment."""
+    now = now or dt.datetime.now(dt.UTC)
+    email = customer_email.strip().lower()
+    order = await repo.get_order(conn, order_id)
+    owned = order is not None and order.customer_email == email
+    in_progress = owned and await repo.open_refund_for_order(conn, order_id) is not None
+    recent = await repo.customer_refunds_since(conn, email, now - dt.timedelta(days=velocity_days))
+    spent = await repo.spent_since(conn, repo.utc_day_start(now))
+    return OrderFacts(
+        order=order if owned else None,
+        owned=owned,
+        refund_in_progress=in_progress,
+        customer_recent_refunds=recent,
+        spent_today=spent,
+        now=now,
+    )

@@ -1,0 +1,369 @@
+"""Exactly-once refunds: the only code in the project that moves money.
+
+The path of one refund:
+
+1. If a refund was already recorded for this customer request (``request_key``),
+   return its outcome (reconciling it first if its fate is unknown): a retried or
+   re-executed request never pays twice.
+2. If another refund of the order is unsettled, reconcile it first.
+3. In one transaction: lock the order row, re-check everything the gate relied on
+   (ownership, window, unrefunded amount, per-transaction cap and, under a lock shared
+   by every process, today's budget), insert the refund *intent* with its idempotency
+   key and audit ``refund_requested``; commit.
+4. Only then call MoltPe with that idempotency key.
+5. Record the answer: ``confirmed`` (and add it to the order), ``failed`` (a refusal,
+   e.g. POLICY_VIOLATION) or ``unknown`` (no definitive answer) and audit it.
+
+An intent or unknown refund is *reconciled* by sending the same request with the same
+idempotency key again: MoltPe replays its first answer or, if the first never arrived,
+executes it once. Reconciliation runs before anything else happens to the order, on
+start-up, and with ``refund-agent refunds reconcile``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+import psycopg
+
+from core.money import format_usdc, parse_usdc
+from persistence import repo
+from persistence.audit import AuditEvent, AuditLog, AuditRecord, EventType, append_events
+from persistence.models import OPEN_REFUND_STATUSES, Refund
+from tools.moltpe import (
+    APIError,
+    Conflict,
+    MoltPeClient,
+    MoltPeError,
+    OutcomeUnknown,
+    PolicyViolation,
+    RefundReceipt,
+    Unavailable,
+)
+
+logger = logging.getLogger(__name__)
+
+OutcomeStatus = Literal["confirmed", "failed", "unknown"]
+
+
+class RefundRefused(Exception):
+    """The refund was not attempted: a re-check at the moment of paying failed.
+
+    ``code`` is one of ``order_not_found``, ``outside_window``, ``already_refunded``,
+    ``refund_in_progress``, ``exceeds_order``, ``over_per_tx_cap``, ``over_daily_budget``,
+    ``invalid_amount``.
+    """
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Caps:
+    """Limits re-checked inside the locked transaction (the gate's own, from settings)."""
+
+    per_tx_cap: Decimal
+    daily_cap: Decimal
+    window_days: int
+
+
+@dataclass(frozen=True, slots=True)
+class RefundOutcome:
+    """What became of a refund."""
+
+    status: OutcomeStatus
+    refund: Refund
+    replayed: bool = False
+
+    @property
+    def policy_violation(self) -> bool:
+        """True when MoltPe's own policy refused the refund."""
+        return self.refund.error_code == "POLICY_VIOLATION"
+
+
+def idempotency_key_for(request_key: str) -> str:
+    """The MoltPe idempotency key of a request: stable, opaque, 40 characters."""
+    return "rfd_" + hashlib.sha256(request_key.encode("utf-8")).hexdigest()[:36]
+
+
+class RefundService:
+    """Issues and reconciles refunds through MoltPe, exactly once per request."""
+
+    def __init__(self, *, audit: AuditLog, moltpe: MoltPeClient, agent_id: str, caps: Caps) -> None:
+        self._audit = audit
+        self._pool = audit.pool
+        self._moltpe = moltpe
+        self._agent_id = agent_id
+        self._caps = caps
+
+    async def refund(
+        self,
+        *,
+        request_key: str,
+        order_id: str,
+        customer_email: str,
+        amount: Decimal,
+        reason: str,
+        approved_by: str,
+        policy_version: str | None,
+        thread_id: str | None,
+    ) -> RefundOutcome:
+        """Refund ``amount`` of ``order_id`` at most once for ``request_key``.
+
+        Raises:
+            RefundRefused: a re-check failed; nothing was recorded or sent.
+        """
+        amount = parse_usdc(amount, allow_zero=False)
+        async with self._pool.connection() as conn:
+            existing = await repo.refund_by_request(conn, request_key)
+            other = await repo.open_refund_for_order(conn, order_id)
+        if existing is not None:
+            if existing.status in OPEN_REFUND_STATUSES:
+                return await self.reconcile(existing)
+            return RefundOutcome(_settled(existing), existing, replayed=True)
+        if other is not None:
+            await self.reconcile(other)
+
+        try:
+            intent, records = await self._record_intent(
+                request_key=request_key,
+                order_id=order_id,
+                customer_email=customer_email.strip().lower(),
+                amount=amount,
+                reason=reason,
+                approved_by=approved_by,
+                policy_version=policy_version,
+                thread_id=thread_id,
+            )
+        except psycopg.errors.UniqueViolation:
+            # A concurrent copy of this request, or of another on this order, won.
+            async with self._pool.connection() as conn:
+                existing = await repo.refund_by_request(conn, request_key)
+            if existing is None:
+                raise RefundRefused(
+                    "refund_in_progress", "another refund of this order is in progress"
+                ) from None
+            if existing.status in OPEN_REFUND_STATUSES:
+                return await self.reconcile(existing)
+            return RefundOutcome(_settled(existing), existing, replayed=True)
+        await self._audit.mirror(records)
+        return await self._send(intent, first_attempt=True)
+
+    async def reconcile(self, refund: Refund) -> RefundOutcome:
+        """Settle a refund whose outcome is unknown by re-sending it with its key."""
+        logger.info("reconciling refund %s (%s)", refund.id, refund.status)
+        outcome = await self._send(refund, first_attempt=False)
+        await self._audit.record(
+            AuditEvent(
+                EventType.REFUND_RECONCILED,
+                actor="reconciler",
+                thread_id=refund.thread_id,
+                order_id=refund.order_id,
+                customer_email=refund.customer_email,
+                payload={
+                    "refund_id": refund.id,
+                    "was": refund.status,
+                    "now": outcome.refund.status,
+                    "tx_hash": outcome.refund.tx_hash,
+                },
+            )
+        )
+        return outcome
+
+    async def reconcile_all(self) -> list[RefundOutcome]:
+        """Reconcile every unsettled refund (start-up and the CLI)."""
+        async with self._pool.connection() as conn:
+            pending = await repo.open_refunds(conn)
+        return [await self.reconcile(r) for r in pending]
+
+    # --- steps ---------------------------------------------------------------------
+
+    async def _record_intent(
+        self,
+        *,
+        request_key: str,
+        order_id: str,
+        customer_email: str,
+        amount: Decimal,
+        reason: str,
+        approved_by: str,
+        policy_version: str | None,
+        thread_id: str | None,
+    ) -> tuple[Refund, list[AuditRecord]]:
+        now = dt.datetime.now(dt.UTC)
+        async with self._pool.connection() as conn, conn.transaction():
+            order = await repo.get_order(conn, order_id, for_update=True)
+            if order is None or order.customer_email != customer_email:
+                raise RefundRefused("order_not_found", "no such order for this customer")
+            if (now - order.created_at) // dt.timedelta(days=1) > self._caps.window_days:
+                raise RefundRefused("outside_window", "the order is outside the refund window")
+            if await repo.open_refund_for_order(conn, order_id) is not None:
+                raise RefundRefused(
+                    "refund_in_progress", "another refund of this order is in progress"
+                )
+            if order.unrefunded_usdc <= 0:
+                raise RefundRefused("already_refunded", "the order is already fully refunded")
+            if amount > order.unrefunded_usdc:
+                raise RefundRefused(
+                    "exceeds_order",
+                    f"only {format_usdc(order.unrefunded_usdc)} USDC is left to refund",
+                )
+            if amount > self._caps.per_tx_cap:
+                raise RefundRefused("over_per_tx_cap", "over the per-transaction cap")
+            await repo.lock_budget(conn)
+            spent = await repo.spent_since(conn, repo.utc_day_start(now))
+            if spent + amount > self._caps.daily_cap:
+                raise RefundRefused("over_daily_budget", "over today's refund budget")
+            intent = await repo.insert_refund_intent(
+                conn,
+                order=order,
+                request_key=request_key,
+                idempotency_key=idempotency_key_for(request_key),
+                amount=amount,
+                reason=reason,
+                approved_by=approved_by,
+                policy_version=policy_version,
+                thread_id=thread_id,
+            )
+            records = await append_events(
+                conn,
+                [
+                    AuditEvent(
+                        EventType.REFUND_REQUESTED,
+                        actor=approved_by,
+                        thread_id=thread_id,
+                        order_id=order_id,
+                        customer_email=customer_email,
+                        payload={
+                            "refund_id": intent.id,
+                            "attempt": intent.attempt,
+                            "amount_usdc": amount,
+                            "payment_id": order.payment_id,
+                            "idempotency_key": intent.idempotency_key,
+                            "policy_version": policy_version,
+                            "spent_today_before": spent,
+                        },
+                    )
+                ],
+            )
+        return intent, records
+
+    async def _send(self, refund: Refund, *, first_attempt: bool) -> RefundOutcome:
+        receipt: RefundReceipt | None = None
+        error: MoltPeError | None = None
+        try:
+            receipt = await self._moltpe.refund(
+                agent_id=self._agent_id,
+                payment_id=refund.payment_id,
+                amount=refund.amount_usdc,
+                reason=refund.reason or "customer_request",
+                idempotency_key=refund.idempotency_key,
+            )
+        except MoltPeError as exc:
+            error = exc
+        return await self._record_result(refund, receipt, error, first_attempt=first_attempt)
+
+    async def _record_result(
+        self,
+        refund: Refund,
+        receipt: RefundReceipt | None,
+        error: MoltPeError | None,
+        *,
+        first_attempt: bool,
+    ) -> RefundOutcome:
+        async with self._pool.connection() as conn, conn.transaction():
+            current = await repo.get_refund(conn, refund.id, for_update=True)
+            if current is None:
+                raise LookupError(f"refund {refund.id} vanished")
+            if current.status in ("confirmed", "failed"):
+                # Someone else (a concurrent reconciler) recorded the outcome already.
+                return RefundOutcome(_settled(current), current, replayed=True)
+
+            def event_of(event_type: EventType, payload: dict[str, object]) -> AuditEvent:
+                return AuditEvent(
+                    event_type,
+                    actor=current.approved_by,
+                    thread_id=current.thread_id,
+                    order_id=current.order_id,
+                    customer_email=current.customer_email,
+                    payload=payload,
+                )
+
+            if receipt is not None:
+                updated = await repo.update_refund(
+                    conn,
+                    current.id,
+                    status="confirmed",
+                    moltpe_refund_id=receipt.refund_id,
+                    tx_hash=receipt.tx_hash,
+                )
+                order = await repo.add_refunded(conn, current.order_id, current.amount_usdc)
+                event = event_of(
+                    EventType.REFUND_CONFIRMED,
+                    {
+                        "refund_id": current.id,
+                        "moltpe_refund_id": receipt.refund_id,
+                        "amount_usdc": receipt.amount,
+                        "tx_hash": receipt.tx_hash,
+                        "order_refund_status": order.refund_status,
+                    },
+                )
+            else:
+                assert error is not None
+                status, event_type = _classify(error, first_attempt=first_attempt)
+                code = getattr(error, "code", None) or type(error).__name__
+                reason = getattr(error, "reason", None)
+                updated = await repo.update_refund(
+                    conn,
+                    current.id,
+                    status=status,
+                    error_code=str(code)[:64],
+                    error_reason=str(reason)[:128] if reason else None,
+                    error_message=str(error)[:500],
+                )
+                event = event_of(
+                    event_type,
+                    {
+                        "refund_id": current.id,
+                        "amount_usdc": current.amount_usdc,
+                        "error_code": code,
+                        "error_reason": reason,
+                        "message": str(error)[:500],
+                    },
+                )
+            records = await append_events(conn, [event])
+        await self._audit.mirror(records)
+        return RefundOutcome(_settled(updated), updated)
+
+
+def _classify(error: MoltPeError, *, first_attempt: bool) -> tuple[OutcomeStatus, EventType]:
+    """Which status a MoltPe error leaves a refund in."""
+    if isinstance(error, PolicyViolation):
+        return "failed", EventType.REFUND_POLICY_VIOLATION
+    if isinstance(error, Conflict):
+        # Our bodies are derived from the record, so a conflict means something else used
+        # the key: money may have moved; a person must look.
+        return "unknown", EventType.REFUND_OUTCOME_UNKNOWN
+    if isinstance(error, APIError):
+        return "failed", EventType.REFUND_FAILED
+    if isinstance(error, Unavailable) and first_attempt:
+        # Never reached MoltPe on the only attempt ever made with this key.
+        return "failed", EventType.REFUND_FAILED
+    if isinstance(error, OutcomeUnknown | Unavailable):
+        return "unknown", EventType.REFUND_OUTCOME_UNKNOWN
+    return "unknown", EventType.REFUND_OUTCOME_UNKNOWN
+
+
+def _settled(refund: Refund) -> OutcomeStatus:
+    if refund.status == "confirmed":
+        return "confirmed"
+    if refund.status == "failed":
+        return "failed"
+    return "unknown"
