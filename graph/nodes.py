@@ -132,7 +132,7 @@ class AgentNodes:
         if not text.strip():
             return {**reset, "intent": "empty"}
 
-        understanding = await self._understand(svc, state, text, conversation)
+        understanding, fell_back = await self._understand(svc, state, text, conversation)
         known = list(state.injection_signals)
         new_signals = [s for s in understanding.injection_signals if s not in known]
         if new_signals:
@@ -175,6 +175,7 @@ class AgentNodes:
         return {
             **reset,
             "intent": understanding.intent,
+            "understood_by": "fallback" if fell_back else understanding.source,
             "amount_invalid": understanding.amount_invalid and understanding.intent == "refund",
             "claimed_email": email,
             "claimed_order_id": order_id,
@@ -189,11 +190,13 @@ class AgentNodes:
 
     async def _understand(
         self, svc: Services, state: State, text: str, conversation: str
-    ) -> Understanding:
+    ) -> tuple[Understanding, bool]:
+        """Understand with the configured understander; the rules if it fails."""
         try:
-            return await svc.understander.understand(
+            understood = await svc.understander.understand(
                 text, known_email=state.claimed_email, known_order_id=state.claimed_order_id
             )
+            return understood, False
         except UnderstandingFailed as exc:
             await svc.storage.audit.record(
                 AuditEvent(
@@ -202,7 +205,7 @@ class AgentNodes:
                     payload={"error": str(exc)[:500], "fallback": "rules"},
                 )
             )
-            return understand_with_rules(text)
+            return understand_with_rules(text), True
 
     # --- lookup ------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Sequence
 from typing import Final
 
@@ -104,6 +105,31 @@ def facts_kept(text: str, facts: Sequence[str]) -> bool:
     return all(fact in text for fact in facts if fact)
 
 
+# Anything that looks like a fact: hashes, ticket and order references, emails, numbers.
+FACT_LIKE: Final = re.compile(
+    r"0x[0-9a-fA-F]+|RT-\d+|ORD-\d+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+|\d+(?:[.,]\d+)*"
+)
+# Words that claim money moved or a decision was made.
+CLAIMS: Final = re.compile(
+    r"\b(refunded|refunding|transaction|tx|hash|credited|sent|paid|transferred|approved|"
+    r"processed|issued|wallet|usdc|settle[sd]?)\b",
+    re.IGNORECASE,
+)
+
+
+def grounded(text: str, draft: str) -> bool:
+    """True when ``text`` states no fact and makes no claim that ``draft`` does not.
+
+    A model may reword a reply; it may not add an amount, a hash, a reference, an email,
+    or a claim that money moved (``refunded``, ``transaction``, ...) that the template
+    did not already make.
+    """
+    if any(token not in draft for token in FACT_LIKE.findall(text)):
+        return False
+    draft_lower = draft.lower()
+    return all(word.lower() in draft_lower for word in CLAIMS.findall(text))
+
+
 async def phrase(
     model: BaseChatModel | None, draft: str, facts: Sequence[str], *, limit_seconds: float = 10.0
 ) -> tuple[str, bool]:
@@ -124,6 +150,6 @@ async def phrase(
         return draft, False
     text = result.content if isinstance(result.content, str) else ""
     text = text.strip()
-    if not text or len(text) > 2000 or not facts_kept(text, facts):
+    if not text or len(text) > 2000 or not facts_kept(text, facts) or not grounded(text, draft):
         return draft, False
     return text, True

@@ -73,6 +73,9 @@ class State(OutputState):
     intent: str = "other"
     """This turn's intent."""
 
+    understood_by: str = ""
+    """Who understood this turn: ``rules``, ``llm`` or ``fallback`` (rules after an LLM failure)."""
+
     amount_invalid: bool = False
     """This turn named an amount that is not valid money."""
 

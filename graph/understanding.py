@@ -7,9 +7,11 @@ Two interchangeable implementations behind one protocol:
 * :class:`LLMUnderstander`: a chat model with structured output (langchain-openai
   ``ChatOpenAI`` in production, a scripted fake in tests).
 
-Whatever the model says is a *claim*: email and order id are verified by the lookup,
-the amount is only a request the policy gate judges, and injection signals found by
-the rules are always kept (a model can add signals, never remove them).
+Whatever the model says is a *claim*: email and order id count only if the customer
+wrote them in the message (else the rules' reading stands) and are then verified by
+the lookup, the amount is only a request the policy gate judges, and injection
+signals found by the rules are always kept (a model can add signals, never remove
+them).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import base64
 import binascii
 import logging
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final, Literal, Protocol
@@ -37,28 +40,66 @@ MAX_MESSAGE_CHARS: Final = 4000
 
 EMAIL_RE: Final = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}")
 ORDER_RE: Final = re.compile(
-    r"(?<![A-Za-z0-9])(?:ORD|ORDER|ORDR)\s*(?:ID|NUMBER|NO\.?)?\s*[-_#:]?\s*(\d{3,10})(?!\d)",
+    r"(?<![A-Za-z0-9])(?:ORD|ORDER|ORDR)\s*(?:ID|NUMBER|NUM\.?|NO\.?|NR\.?)?\s*[-_#:]?\s*"
+    r"(\d{3,10})(?!\d)",
     re.IGNORECASE,
 )
 WALLET_RE: Final = re.compile(r"0x[0-9a-fA-F]{6,}")
-AMOUNT_PATTERNS: Final = (
-    re.compile(r"(?:\$|usd\s*|usdc\s*)(\d{1,12}(?:[.,]\d{1,8})?)", re.IGNORECASE),
+# One numeric blob, taken whole (atomic) so that "1e9", "1,000.50" or "20.0000001" is
+# never read as a piece of itself; :func:`parse_amount_text` decides what it means.
+NUMBER: Final = r"(?<![\w.,-])(?>-?\d[\d.,]*(?:[eE][+-]?\d+)?)"
+UNIT: Final = r"(?:usdc|usd|dollars?|bucks|\$)"
+# A number tied to the asking ("refund 20", "20 USDC back"): it is the amount asked for.
+ASKED_AMOUNT_PATTERNS: Final = (
     re.compile(
-        r"(-?\d{1,12}(?:[.,]\d{1,8})?)\s*(?:usdc|usd|dollars?|bucks|\$)(?![a-z])", re.IGNORECASE
-    ),
-    re.compile(r"(?<![\w.-])(\d{1,12}(?:[.,]\d{1,8})?)\s+more\b", re.IGNORECASE),
-    re.compile(
-        r"(?:refund|back|return|reimburse)\w*\s+(?:me\s+)?(?:of\s+|for\s+|just\s+|only\s+)?"
-        r"(-?\d{1,12}(?:[.,]\d{1,8})?)(?![\d-])",
+        r"\b(?:refund|reimburse|return)\w*\s+(?:me\s+)?(?:(?:of|for|just|only|about)\s+)?"
+        rf"(?:(?:usdc|usd)\s*|\$\s*)?({NUMBER})"
+        r"(?!\s*(?:items?|pieces?|units?|pairs?|orders?|products?|things?|days?|weeks?|"
+        r"months?|years?|hours?|x)\b)",
         re.IGNORECASE,
     ),
+    re.compile(
+        rf"({NUMBER})\s*{UNIT}?\s+(?:back|more|refunded|returned|reimbursed)\b", re.IGNORECASE
+    ),
 )
+# A number marked as money ("$12.50", "20 USDC"): an amount, if the message asks one back.
+MONEY_PATTERNS: Final = (
+    re.compile(rf"(?:\$|\busdc|\busd)\s*({NUMBER})", re.IGNORECASE),
+    re.compile(rf"({NUMBER})\s*{UNIT}(?![a-z])", re.IGNORECASE),
+)
+# An amount said in a way the rules cannot read ("twenty dollars", "half"): ask, never
+# fall back to the whole order.
+NUMBER_WORDS: Final = (
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|"
+    r"fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|"
+    r"eighty|ninety|hundred|thousand|a few)"
+)
+VAGUE_AMOUNT_RE: Final = re.compile(
+    r"\b(?:half|a quarter|partial(?:ly)?|part of (?:it|the|my)|a portion|some of (?:it|the|my))"
+    rf"\b|\b{NUMBER_WORDS}(?:[\s-]+(?:and|{NUMBER_WORDS}))*\s+{UNIT}|"
+    rf"\b(?:refund|reimburse)\w*\s+(?:me\s+)?(?:just\s+|only\s+)?{NUMBER_WORDS}\b",
+    re.IGNORECASE,
+)
+DASHES: Final = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2012": "-"})
 FULL_RE: Final = re.compile(
     r"\b(full|entire|whole|everything|all of (?:it|my money))\b", re.IGNORECASE
 )
 REFUND_RE: Final = re.compile(
     r"\b(refund\w*|money back|reimburse\w*|charge ?back|return (?:my|the) (?:money|payment)|"
     r"pay me back|want my money|give me back|(?:get|have|want|need) (?:\S+ ){0,4}back)\b",
+    re.IGNORECASE,
+)
+# Asking about a refund, or thanking for one, is not asking for another.
+STATUS_QUESTION_RE: Final = re.compile(
+    r"\b(where(?:'s| is) (?:my|the) (?:refund|money)|status (?:of|on|for) (?:my|the) refund|"
+    r"refund status|(?:did|has|is) (?:my|the) refund\b|when will (?:i|my) (?:get|receive|see) "
+    r"(?:my|the|a) (?:refund|money)|any (?:update|news)\b|did (?:you|it) (?:go|get) through)",
+    re.IGNORECASE,
+)
+PAST_REFUND_RE: Final = re.compile(
+    r"\b(?:thanks?|thank you|thx|cheers)\b[\w\s,!]{0,20}\bfor (?:the|my) (?:quick )?refund\b|"
+    r"\b(?:got|received) (?:my|the) (?:refund|money)\b|"
+    r"\b(?:the |my )?refund (?:came|arrived|went) through\b",
     re.IGNORECASE,
 )
 STATUS_RE: Final = re.compile(
@@ -113,8 +154,26 @@ INJECTION_PATTERNS: Final = (
     (
         "override_instructions",
         re.compile(
-            r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}\b(rules?|instructions?|polic(?:y|ies)|"
-            r"limits?|prompt|guidelines|restrictions?|caps?)\b",
+            r"\b(ignore|disregard|forget|override|bypass|set aside|circumvent|get around)\b"
+            r".{0,40}\b(rules?|instructions?|polic(?:y|ies)|limits?|prompt|guidelines|"
+            r"restrictions?|caps?|safeguards?|programming)\b|"
+            r"\b(?:new|updated|real|actual|revised) (?:instructions?|rules?|polic(?:y|ies))\s*:|"
+            r"\b(?:exceed|raise|lift|increase|remove|waive|skip|disable)\s+(?:the\s+|your\s+|"
+            r"any\s+|this\s+|that\s+)?(?:refund\s+|daily\s+|transaction\s+)?(?:caps?|limits?)\b|"
+            r"\b(?:limits?|caps?|rules?|polic(?:y|ies))\s+(?:do(?:es)?n'?t|do(?:es)? not)\s+"
+            r"apply\b",
+            re.I | re.S,
+        ),
+    ),
+    (
+        # The same in the languages customers most often switch to (es, fr, de, it, pt).
+        "override_instructions",
+        re.compile(
+            r"\b(ignora\w*|olvida\w*|omite|salt[ae]\w*|ignore[rz]?|oublie[rz]?|contourne[rz]?|"
+            r"ignorier\w*|vergiss|missacht\w*|umgeh\w*|dimentica\w*|esque[cç]a\w*)\b"
+            r".{0,40}\b(reglas|instrucciones|pol[ií]ticas?|l[ií]mites?|normas|r[eè]gles|"
+            r"consignes|instructions|politiques?|regeln|anweisungen|vorgaben|richtlinien|"
+            r"grenzen|regole|istruzioni|limiti|regras|instru[cç][oõ]es)\b",
             re.I | re.S,
         ),
     ),
@@ -130,8 +189,11 @@ INJECTION_PATTERNS: Final = (
         "fake_authority",
         re.compile(
             r"(\[?\s*(system|admin|developer|root)\s*(message|override|"
-            r"prompt|mode)?\s*\]?\s*:|\bauthori[sz]ed by\b|\bi am (?:the|an?) "
-            r"(?:admin|developer|manager|ceo|owner)\b|<\s*/?\s*system\s*>)",
+            r"prompt|mode)?\s*\]?\s*:|\bauthori[sz]ed (?:by|override)\b|\bi authori[sz]e\b|"
+            r"\bi am (?:the|an?|your) (?:\w+ )?(?:admin|administrator|developer|manager|ceo|"
+            r"owner|supervisor)\b(?! of\b)|\bas (?:your|the) (?:developer|admin|"
+            r"administrator|creator|owner)\b|<\s*/?\s*system\s*>|"
+            r"(?m:^\s*(?:assistant|ai|bot)\s*:))",
             re.I,
         ),
     ),
@@ -139,7 +201,10 @@ INJECTION_PATTERNS: Final = (
         "split_refund",
         re.compile(
             r"\b(split|divide|break)\b.{0,30}\b(refunds?|payments?|"
-            r"transactions?)\b|\b\d+\s+refunds\s+of\b",
+            r"transactions?)\b|\b\d+\s+refunds\s+of\b|"
+            r"\b(?:in|into|as)\s+(?:several|multiple|many|smaller|separate|\d+)\s+"
+            r"(?:(?:smaller|separate)\s+)?(?:refunds|payments|transactions|transfers)\b|"
+            r"\banother\s+\$?\d+\b.{0,60}\banother\s+\$?\d+\b",
             re.I | re.S,
         ),
     ),
@@ -151,8 +216,17 @@ INJECTION_PATTERNS: Final = (
             re.I | re.S,
         ),
     ),
-    ("prompt_leak", re.compile(r"\b(system prompt|your instructions|reveal your)\b", re.I)),
+    (
+        "prompt_leak",
+        re.compile(
+            r"\b(system prompt|your instructions|reveal your)\b|\b(?:repeat|print|show|output)"
+            r"\b.{0,30}\b(?:text|instructions|prompt|messages?) above\b",
+            re.I,
+        ),
+    ),
 )
+# Letters spelled out one by one ("i g n o r e", "r.u.l.e.s") are read joined up too.
+SPACED_RE: Final = re.compile(r"\b(?:\w[ .*_-]){3,}\w\b")
 BASE64_RE: Final = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
 
 
@@ -228,9 +302,25 @@ def normalize_email(raw: str) -> str | None:
     return found[0].lower() if len(found) == 1 else None
 
 
+def _patterns_in(text: str) -> list[str]:
+    """Names of the manipulation patterns in ``text`` as written and spelled out joined."""
+    variants = [text]
+    joined = SPACED_RE.sub(lambda m: re.sub(r"[ .*_-]", "", m.group()), text)
+    if joined != text:
+        variants.append(joined)
+    return [
+        name
+        for name, pattern in INJECTION_PATTERNS
+        if any(pattern.search(variant) for variant in variants)
+    ]
+
+
 def injection_signals(text: str) -> tuple[str, ...]:
     """Names of the manipulation patterns found in ``text`` (decoding base64 too)."""
-    found = [name for name, pattern in INJECTION_PATTERNS if pattern.search(text)]
+    # Fullwidth letters fold to ASCII; zero-width and direction marks are dropped.
+    text = unicodedata.normalize("NFKC", text)
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+    found = _patterns_in(text)
     if WALLET_RE.search(text):
         found.append("wallet_address")
     for blob in BASE64_RE.findall(text):
@@ -238,23 +328,67 @@ def injection_signals(text: str) -> tuple[str, ...]:
             decoded = base64.b64decode(blob, validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             continue
-        inner = [name for name, pattern in INJECTION_PATTERNS if pattern.search(decoded)]
-        if inner or WALLET_RE.search(decoded):
+        if _patterns_in(decoded) or WALLET_RE.search(decoded):
             found.append("encoded_instructions")
     return tuple(dict.fromkeys(found))
 
 
-def _amount(text: str) -> tuple[Decimal | None, bool]:
-    """The first amount asked for, and whether a named amount was invalid."""
-    for pattern in AMOUNT_PATTERNS:
+def parse_amount_text(raw: str) -> Decimal:
+    """A customer's (or a model's) written amount as USDC, or :class:`InvalidAmount`.
+
+    Reads ``20``, ``12.50``, ``12,50`` (decimal comma), ``1,000.50`` and ``1.000,50``
+    (thousands separators), with an optional ``$`` or ``USDC``. Refuses exponents
+    (``1e9``), negative, zero, more than six decimals and anything that is not one of
+    those shapes: an amount is never guessed.
+    """
+    text = raw.strip().translate(DASHES)
+    text = re.sub(r"(?i)^\$\s*|\s*(?:usdc|usd|\$)$|^(?:usdc|usd)\s*", "", text).strip()
+    text = text.rstrip(".,") if re.fullmatch(r"-?[\d.,]*\d[.,]", text) else text
+    negative = text.startswith("-")
+    body = text.removeprefix("-")
+    if re.fullmatch(r"\d+", body):
+        number = body
+    elif re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", body) and not body.startswith("0,"):
+        number = body.replace(",", "")  # 1,000 / 1,000.50
+    elif re.fullmatch(r"\d{1,3}(?:\.\d{3}){2,}|\d{1,3}(?:\.\d{3})+,\d+", body):
+        number = body.replace(".", "").replace(",", ".")  # 1.000.000 / 1.000,50
+    elif re.fullmatch(r"\d+[.,]\d+", body):
+        number = body.replace(",", ".")  # 12.50 / 12,50
+    else:
+        raise InvalidAmount(f"not an amount: {raw[:40]!r}")
+    return parse_usdc(("-" if negative else "") + number, allow_zero=False)
+
+
+def _amount(text: str, *, asks_refund: bool) -> tuple[Decimal | None, bool, bool]:
+    """The amount asked for, whether a named amount was invalid, and whether it was asked.
+
+    A number tied to the asking wins; else a number marked as money counts when the
+    message asks for a refund. Two different money amounts and nothing tying one to
+    the asking is ambiguous: invalid, so the customer is asked rather than guessed.
+    """
+    text = text.translate(DASHES)
+    for pattern in ASKED_AMOUNT_PATTERNS:
         match = pattern.search(text)
         if match:
-            raw = match.group(1).replace(",", ".")
             try:
-                return parse_usdc(raw, allow_zero=False), False
+                return parse_amount_text(match.group(1)), False, True
             except InvalidAmount:
-                return None, True
-    return None, False
+                return None, True, True
+    if asks_refund:
+        named = list(dict.fromkeys(m.group(1) for p in MONEY_PATTERNS for m in p.finditer(text)))
+        values: set[Decimal | None] = set()
+        for raw in named:
+            try:
+                values.add(parse_amount_text(raw))
+            except InvalidAmount:
+                values.add(None)
+        if len(values) > 1 or None in values:
+            return None, True, False
+        if values:
+            return values.pop(), False, False
+        if VAGUE_AMOUNT_RE.search(text) and not FULL_RE.search(text):
+            return None, True, False
+    return None, False, False
 
 
 class RulesUnderstander:
@@ -277,14 +411,16 @@ def understand_with_rules(message: str) -> Understanding:
     order_id = f"ORD-{order_match.group(1)}" if order_match else None
     # Amounts are read from the text with ids, emails and addresses taken out.
     scrubbed = WALLET_RE.sub(" ", EMAIL_RE.sub(" ", ORDER_RE.sub(" ", text)))
-    amount, amount_invalid = _amount(scrubbed)
-    if FULL_RE.search(scrubbed) and amount is None:
-        amount = None
     reason = next((name for name, pattern in REASONS if pattern.search(text)), None)
+    looking_back = bool(STATUS_QUESTION_RE.search(text) or PAST_REFUND_RE.search(text))
+    asks_refund = bool(REFUND_RE.search(text)) and not looking_back
+    amount, amount_invalid, asked = _amount(scrubbed, asks_refund=asks_refund or bool(reason))
     intent: Intent
     if CANCEL_RE.search(text):
         intent = "cancel"
-    elif REFUND_RE.search(text) or (amount is not None and (reason or MORE_RE.search(text))):
+    elif looking_back and not asked:
+        intent = "status" if STATUS_QUESTION_RE.search(text) else "greeting"
+    elif asks_refund or asked or (amount is not None and (reason or MORE_RE.search(text))):
         intent = "refund"
     elif HUMAN_RE.search(text):
         intent = "human"
@@ -353,16 +489,34 @@ class LLMUnderstander:
         return merge_with_rules(extraction, text)
 
 
+def _written(order_id: str, text: str) -> bool:
+    """True when ``order_id`` (or its number) is written in ``text``."""
+    if order_id in {f"ORD-{n}" for n in ORDER_RE.findall(text)}:
+        return True
+    number = order_id.removeprefix("ORD-")
+    if number.isdigit():
+        return re.search(rf"(?<![\w.,]){number}(?!\w|[.,]\d)", text) is not None
+    return re.search(rf"(?<![\w-]){re.escape(order_id)}(?![\w-])", text, re.IGNORECASE) is not None
+
+
 def merge_with_rules(extraction: LLMExtraction, text: str) -> Understanding:
-    """Check a model's extraction with code and keep every rule-found injection signal."""
+    """Check a model's extraction with code and keep every rule-found injection signal.
+
+    An email or order id the customer did not write is the model's invention: the
+    rules' reading of the message is used instead.
+    """
     rules = understand_with_rules(text)
     email = normalize_email(extraction.email) if extraction.email else None
+    if email is not None and email not in {e.lower() for e in EMAIL_RE.findall(text)}:
+        email = rules.email
     order_id = normalize_order_id(extraction.order_id) if extraction.order_id else None
+    if order_id is not None and not _written(order_id, text):
+        order_id = rules.order_id
     amount: Decimal | None = None
     amount_invalid = False
     if extraction.amount is not None and extraction.amount.strip().lower() not in {"", "null"}:
         try:
-            amount = parse_usdc(extraction.amount, allow_zero=False)
+            amount = parse_amount_text(extraction.amount)
         except InvalidAmount:
             amount_invalid = True
     signals = tuple(
