@@ -114,8 +114,14 @@ class RefundService:
         approved_by: str,
         policy_version: str | None,
         thread_id: str | None,
+        human_approval: bool = False,
     ) -> RefundOutcome:
         """Refund ``amount`` of ``order_id`` at most once for ``request_key``.
+
+        ``human_approval`` is for a named reviewer's decision on an escalated request: the
+        agent's own limits (window, per-transaction cap, daily budget) were what sent it
+        to a person, so they are not re-applied; ownership, the unrefunded amount and one
+        unsettled refund per order still are, and MoltPe's server-side caps always apply.
 
         Raises:
             RefundRefused: a re-check failed; nothing was recorded or sent.
@@ -141,20 +147,32 @@ class RefundService:
                 approved_by=approved_by,
                 policy_version=policy_version,
                 thread_id=thread_id,
+                human_approval=human_approval,
             )
         except psycopg.errors.UniqueViolation:
             # A concurrent copy of this request, or of another on this order, won.
-            async with self._pool.connection() as conn:
-                existing = await repo.refund_by_request(conn, request_key)
-            if existing is None:
-                raise RefundRefused(
-                    "refund_in_progress", "another refund of this order is in progress"
-                ) from None
-            if existing.status in OPEN_REFUND_STATUSES:
-                return await self.reconcile(existing)
-            return RefundOutcome(_settled(existing), existing, replayed=True)
+            return await self._outcome_of_copy(
+                request_key,
+                RefundRefused("refund_in_progress", "another refund of this order is in progress"),
+            )
+        except RefundRefused as refused:
+            if refused.code != "refund_in_progress":
+                raise
+            # The refund in progress may be this very request, begun by a concurrent copy
+            # (a re-executed node, another process): report it, never refuse it.
+            return await self._outcome_of_copy(request_key, refused)
         await self._audit.mirror(records)
         return await self._send(intent, first_attempt=True)
+
+    async def _outcome_of_copy(self, request_key: str, refused: RefundRefused) -> RefundOutcome:
+        """The outcome of this request as recorded by a concurrent copy, else ``refused``."""
+        async with self._pool.connection() as conn:
+            existing = await repo.refund_by_request(conn, request_key)
+        if existing is None:
+            raise refused from None
+        if existing.status in OPEN_REFUND_STATUSES:
+            return await self.reconcile(existing)
+        return RefundOutcome(_settled(existing), existing, replayed=True)
 
     async def reconcile(self, refund: Refund) -> RefundOutcome:
         """Settle a refund whose outcome is unknown by re-sending it with its key."""
@@ -196,13 +214,15 @@ class RefundService:
         approved_by: str,
         policy_version: str | None,
         thread_id: str | None,
+        human_approval: bool,
     ) -> tuple[Refund, list[AuditRecord]]:
         now = dt.datetime.now(dt.UTC)
         async with self._pool.connection() as conn, conn.transaction():
             order = await repo.get_order(conn, order_id, for_update=True)
             if order is None or order.customer_email != customer_email:
                 raise RefundRefused("order_not_found", "no such order for this customer")
-            if (now - order.created_at) // dt.timedelta(days=1) > self._caps.window_days:
+            age_days = (now - order.created_at) // dt.timedelta(days=1)
+            if not human_approval and age_days > self._caps.window_days:
                 raise RefundRefused("outside_window", "the order is outside the refund window")
             if await repo.open_refund_for_order(conn, order_id) is not None:
                 raise RefundRefused(
@@ -215,11 +235,11 @@ class RefundService:
                     "exceeds_order",
                     f"only {format_usdc(order.unrefunded_usdc)} USDC is left to refund",
                 )
-            if amount > self._caps.per_tx_cap:
+            if not human_approval and amount > self._caps.per_tx_cap:
                 raise RefundRefused("over_per_tx_cap", "over the per-transaction cap")
             await repo.lock_budget(conn)
             spent = await repo.spent_since(conn, repo.utc_day_start(now))
-            if spent + amount > self._caps.daily_cap:
+            if not human_approval and spent + amount > self._caps.daily_cap:
                 raise RefundRefused("over_daily_budget", "over today's refund budget")
             intent = await repo.insert_refund_intent(
                 conn,
