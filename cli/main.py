@@ -16,9 +16,9 @@ from rich.table import Table
 
 from cli.ops import refunds_app, wallet_app
 from cli.sandbox_cmd import sandbox
-from core.settings import Settings, get_settings
+from core.settings import DEFAULT_MOLTPE_BASE_URL, Settings, get_settings
 from persistence import audit as audit_mod
-from persistence.embedded import EmbeddedPostgresError
+from persistence.embedded import EmbeddedPostgresError, embedded_data_dir, stop_embedded
 from persistence.migrations import MIGRATIONS, current_version, migrate
 from persistence.runtime import Storage, open_storage
 from persistence.seed import SeedError, apply_seed, load_seed_file
@@ -137,8 +137,41 @@ def db_seed(
         await storage.audit.mirror(records)
         added = ", ".join(f"{n} {what}" for what, n in counts.items())
         console.print(f"seeded: {added}" if any(counts.values()) else "nothing new to seed")
+        await register_with_sandbox(get_settings(), storage)
 
     run(_with_storage(get_settings(), work))
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL (its data stays; the next command starts it again)."""
+    settings = get_settings()
+    if settings.database_url is not None:
+        err.print("DATABASE_URL is set: there is no embedded server to stop")
+        raise typer.Exit(2)
+    data_dir = embedded_data_dir(settings.refund_agent_home)
+    try:
+        stopped = stop_embedded(data_dir)
+    except EmbeddedPostgresError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"stopped the embedded PostgreSQL in {data_dir}" if stopped else "not running")
+
+
+async def register_with_sandbox(settings: Settings, storage: Storage) -> None:
+    """Register every order's payment with the configured MoltPe, if it is a sandbox."""
+    if settings.moltpe_api_key is None or settings.moltpe_base_url == DEFAULT_MOLTPE_BASE_URL:
+        return
+    from graph.services import register_payments
+    from moltpe_sandbox import SandboxAdmin
+
+    admin = SandboxAdmin(settings.moltpe_base_url, settings.moltpe_api_key.get_secret_value())
+    try:
+        if await asyncio.to_thread(admin.is_sandbox):
+            count = await register_payments(admin, storage)
+            console.print(f"registered {count} payments with the MoltPe sandbox at {admin.url}")
+    finally:
+        admin.close()
 
 
 @audit_app.command("verify")
@@ -216,6 +249,29 @@ def chat(
     from cli.chat import run_chat
 
     run(run_chat(get_settings(), console, thread_id=thread, customer_email=customer_email))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = 8000,
+) -> None:
+    """Serve the HTTP API, the customer web chat (/) and the review console (/review)."""
+    from server.app import create_app
+    from server.runner import serve as serve_app
+
+    settings = get_settings()
+    console.print(
+        f"customer chat: http://{host}:{port}/   review console: http://{host}:{port}/review   "
+        f"API docs: http://{host}:{port}/docs",
+        soft_wrap=True,
+    )
+    if not settings.reviewers():
+        console.print(
+            "[yellow]REVIEWER_TOKENS is not set: the review console will refuse every "
+            "token (e.g. REVIEWER_TOKENS='dana:choose-a-long-secret').[/yellow]"
+        )
+    serve_app(create_app(settings=settings), host=host, port=port)
 
 
 def main() -> None:

@@ -34,9 +34,14 @@ def sandbox(
     with server:
         console.print(f"[green]MoltPe sandbox[/green] serving on [bold]{server.url}[/bold]")
         console.print(f"API key: [bold]{server.api_key}[/bold]")
+        console.print(f"State: {state_file or 'in memory'}")
         console.print(
-            f"Point the agent at it: MOLTPE_BASE_URL={server.url} "
-            f"(state: {state_file or 'in memory'})"
+            "Point the agent at it:\n"
+            f"  export MOLTPE_BASE_URL={server.url} MOLTPE_API_KEY={server.api_key}\n"
+            "  refund-agent wallet create && export MOLTPE_AGENT_ID=<the agent_id it prints>\n"
+            "  refund-agent wallet policy --daily-cap 100 --per-tx-cap 50 --refund-only\n"
+            "  refund-agent db seed   # registers the orders' payments with this sandbox",
+            soft_wrap=True,
         )
         console.print("Press Ctrl-C to stop.")
         try:

@@ -90,6 +90,31 @@ class Settings(BaseSettings):
         default="about a minute", description="Settlement time quoted to customers."
     )
 
+    # --- HTTP service --------------------------------------------------------------
+    reviewer_tokens: SecretStr | None = Field(
+        default=None,
+        description="Reviewer bearer tokens as name:token pairs, comma separated "
+        "(e.g. 'dana:s3cret,li:t0ken'). Unset: the review API refuses everyone.",
+    )
+    service_tokens: SecretStr | None = Field(
+        default=None,
+        description="Bearer tokens (comma separated) the embedding backend must send on "
+        "customer endpoints. Unset: customer endpoints are open (the demo web chat).",
+    )
+    max_message_chars: int = Field(
+        default=4000, ge=1, le=100_000, description="Longest customer message accepted (413)."
+    )
+    rate_limit_per_conversation: int = Field(
+        default=20, ge=1, description="Messages per conversation per minute (429)."
+    )
+    rate_limit_per_ip: int = Field(
+        default=60, ge=1, description="Customer requests per client IP per minute (429)."
+    )
+    trace_hide_pii: bool = Field(
+        default=True,
+        description="Mask emails, wallet addresses, order ids and keys in LangSmith traces.",
+    )
+
     # --- audit ---------------------------------------------------------------------
     audit_log_file: Path | None = Field(
         default=None, description="Also append every audit event as a JSON line here."
@@ -108,6 +133,24 @@ class Settings(BaseSettings):
         if isinstance(value, str) and value.strip().lower() in {"", "none", "null"}:
             return None
         return value
+
+    def reviewers(self) -> dict[str, str]:
+        """Reviewer tokens mapped to reviewer names."""
+        if self.reviewer_tokens is None:
+            return {}
+        out: dict[str, str] = {}
+        for pair in self.reviewer_tokens.get_secret_value().split(","):
+            name, sep, token = pair.strip().partition(":")
+            if sep and name.strip() and token.strip():
+                out[token.strip()] = name.strip()
+        return out
+
+    def service_token_set(self) -> frozenset[str]:
+        """Tokens accepted on customer endpoints (empty: open)."""
+        if self.service_tokens is None:
+            return frozenset()
+        raw = self.service_tokens.get_secret_value().split(",")
+        return frozenset(t.strip() for t in raw if t.strip())
 
     @property
     def uses_sandbox(self) -> bool:

@@ -14,13 +14,14 @@ Start one from Python with :func:`start_sandbox`, from a shell with
 
 from moltpe_sandbox.app import create_app
 from moltpe_sandbox.faults import Faults
-from moltpe_sandbox.server import SandboxAdminError, SandboxServer, start_sandbox
+from moltpe_sandbox.server import SandboxAdmin, SandboxAdminError, SandboxServer, start_sandbox
 from moltpe_sandbox.state import DEFAULT_FLOAT, SANDBOX_API_KEY, SandboxState
 
 __all__ = [
     "DEFAULT_FLOAT",
     "SANDBOX_API_KEY",
     "Faults",
+    "SandboxAdmin",
     "SandboxAdminError",
     "SandboxServer",
     "SandboxState",

@@ -25,7 +25,7 @@ from moltpe_sandbox.app import create_app
 from moltpe_sandbox.faults import Faults
 from moltpe_sandbox.state import DEFAULT_FLOAT, SANDBOX_API_KEY, SandboxState
 
-__all__ = ["SandboxAdminError", "SandboxServer", "start_sandbox"]
+__all__ = ["SandboxAdmin", "SandboxAdminError", "SandboxServer", "start_sandbox"]
 
 STARTUP_TIMEOUT: Final = 10.0
 
@@ -44,64 +44,31 @@ class SandboxAdminError(RuntimeError):
         self.body = body
 
 
-class SandboxServer:
-    """A running sandbox. Use :func:`start_sandbox` to get one.
+class SandboxAdmin:
+    """Synchronous helpers for a sandbox's API and admin endpoints, by URL and key.
 
-    Attributes:
-        url: Its root URL, e.g. ``http://127.0.0.1:54321``.
-        api_key: The bearer key it accepts.
-        state_file: Where it persists, or ``None``.
+    Works with any running sandbox (``refund-agent sandbox`` in another terminal, or
+    ``python -m moltpe_sandbox``); :class:`SandboxServer` is one that this process runs.
     """
 
-    def __init__(
-        self,
-        *,
-        server: uvicorn.Server,
-        thread: threading.Thread,
-        sock: socket.socket,
-        url: str,
-        api_key: str,
-        state_file: Path | None,
-    ) -> None:
-        self._server = server
-        self._thread = thread
-        self._sock = sock
-        self.url = url
+    def __init__(self, url: str, api_key: str = SANDBOX_API_KEY, *, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
         self.api_key = api_key
-        self.state_file = state_file
         self._http = httpx.Client(
-            base_url=url, headers={"Authorization": f"Bearer {api_key}"}, timeout=10.0
+            base_url=self.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout
         )
 
-    def __repr__(self) -> str:
-        return f"SandboxServer(url={self.url!r}, running={self.running})"
-
-    @property
-    def running(self) -> bool:
-        """True until :meth:`stop`."""
-        return self._thread.is_alive()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop serving and wait for the thread (idempotent)."""
+    def close(self) -> None:
+        """Close the HTTP connection pool."""
         self._http.close()
-        if self._thread.is_alive():
-            self._server.should_exit = True
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                self._server.force_exit = True
-                self._thread.join(timeout)
-        self._sock.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def is_sandbox(self) -> bool:
+        """True when ``url`` answers the sandbox's admin API with this key."""
+        try:
+            response = self._http.get("/_sandbox/faults")
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
 
     # --- MoltPe API conveniences ---------------------------------------------------------
 
@@ -236,6 +203,62 @@ class SandboxServer:
         if not response.is_success or not isinstance(payload, dict):
             raise SandboxAdminError(response.status_code, payload)
         return payload
+
+
+class SandboxServer(SandboxAdmin):
+    """A running sandbox. Use :func:`start_sandbox` to get one.
+
+    Attributes:
+        url: Its root URL, e.g. ``http://127.0.0.1:54321``.
+        api_key: The bearer key it accepts.
+        state_file: Where it persists, or ``None``.
+    """
+
+    def __init__(
+        self,
+        *,
+        server: uvicorn.Server,
+        thread: threading.Thread,
+        sock: socket.socket,
+        url: str,
+        api_key: str,
+        state_file: Path | None,
+    ) -> None:
+        self._server = server
+        self._thread = thread
+        self._sock = sock
+        super().__init__(url, api_key)
+        self.state_file = state_file
+
+    def __repr__(self) -> str:
+        return f"SandboxServer(url={self.url!r}, running={self.running})"
+
+    @property
+    def running(self) -> bool:
+        """True until :meth:`stop`."""
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop serving and wait for the thread (idempotent)."""
+        self.close()
+        if self._thread.is_alive():
+            self._server.should_exit = True
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                self._server.force_exit = True
+                self._thread.join(timeout)
+        self._sock.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 def start_sandbox(

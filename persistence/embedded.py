@@ -47,3 +47,24 @@ def start_embedded(data_dir: Path) -> str:
         ) from exc
     logger.info("embedded PostgreSQL running with data in %s", data_dir)
     return str(uri)
+
+
+def stop_embedded(data_dir: Path) -> bool:
+    """Stop the embedded server of ``data_dir`` if it runs; True when one was stopped.
+
+    Blocking. The data stays; the next start reuses it.
+    """
+    if not (data_dir / "postmaster.pid").exists():
+        return False
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from pgserver import get_server  # type: ignore[attr-defined]
+
+            server = get_server(data_dir, cleanup_mode="stop")
+            server.cleanup()
+    except Exception as exc:  # pgserver raises bare exceptions with the server's log
+        raise EmbeddedPostgresError(
+            f"could not stop the embedded PostgreSQL in {data_dir}: {exc}"
+        ) from exc
+    return True

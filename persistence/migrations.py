@@ -171,6 +171,33 @@ MIGRATIONS: Final[list[str]] = [
     END;
     $$;
     """,
+    # 3: conversations of the HTTP service, and rate-limit counters shared by processes
+    """
+    CREATE TABLE conversations (
+        thread_id       text PRIMARY KEY,
+        customer_email  text,
+        channel         text NOT NULL DEFAULT 'web',
+        created_at      timestamptz NOT NULL DEFAULT now(),
+        busy_until      timestamptz
+    );
+
+    -- Answers to customer messages sent with an Idempotency-Key, so that a client's
+    -- retry of the same message is answered again instead of becoming a new request.
+    CREATE TABLE conversation_requests (
+        thread_id        text NOT NULL REFERENCES conversations (thread_id),
+        idempotency_key  text NOT NULL CHECK (length(idempotency_key) BETWEEN 1 AND 200),
+        response         jsonb NOT NULL,
+        created_at       timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (thread_id, idempotency_key)
+    );
+
+    CREATE TABLE rate_limit_hits (
+        bucket        text NOT NULL,
+        window_start  timestamptz NOT NULL,
+        hits          integer NOT NULL,
+        PRIMARY KEY (bucket, window_start)
+    );
+    """,
 ]
 
 

@@ -351,3 +351,115 @@ async def resolve_ticket(
     if row is None:
         raise LookupError(f"ticket {ticket_id} not found")
     return Ticket.model_validate(row)
+
+
+# --- conversations of the HTTP service ---------------------------------------------
+
+INSERT_CONVERSATION: Final = (
+    "INSERT INTO conversations (thread_id, customer_email, channel) VALUES (%s, %s, %s)"
+)
+SELECT_CONVERSATION: Final = "SELECT * FROM conversations WHERE thread_id = %s"
+TAKE_CONVERSATION: Final = """
+UPDATE conversations SET busy_until = now() + make_interval(secs => %s)
+ WHERE thread_id = %s AND (busy_until IS NULL OR busy_until < now())
+RETURNING thread_id
+"""
+RELEASE_CONVERSATION: Final = "UPDATE conversations SET busy_until = NULL WHERE thread_id = %s"
+
+
+async def create_conversation(
+    conn: Conn, thread_id: str, customer_email: str | None, channel: str
+) -> None:
+    """Record a new conversation of the HTTP service."""
+    await conn.execute(INSERT_CONVERSATION, (thread_id, customer_email, channel))
+
+
+async def get_conversation(conn: Conn, thread_id: str) -> dict[str, Any] | None:
+    """The conversation row, or None."""
+    cur = await conn.execute(SELECT_CONVERSATION, (thread_id,))
+    return await cur.fetchone()
+
+
+async def take_conversation(conn: Conn, thread_id: str, lease_seconds: float) -> bool:
+    """Lease the conversation for one turn; False while another turn holds it.
+
+    A lease, not a held lock: a process that dies mid-turn frees it when it expires.
+    """
+    cur = await conn.execute(TAKE_CONVERSATION, (lease_seconds, thread_id))
+    return await cur.fetchone() is not None
+
+
+async def release_conversation(conn: Conn, thread_id: str) -> None:
+    """End a turn's lease."""
+    await conn.execute(RELEASE_CONVERSATION, (thread_id,))
+
+
+SELECT_REQUEST_ANSWER: Final = (
+    "SELECT response FROM conversation_requests WHERE thread_id = %s AND idempotency_key = %s"
+)
+INSERT_REQUEST_ANSWER: Final = """
+INSERT INTO conversation_requests (thread_id, idempotency_key, response)
+VALUES (%s, %s, %s::jsonb) ON CONFLICT DO NOTHING
+"""
+
+
+async def request_answer(conn: Conn, thread_id: str, key: str) -> dict[str, Any] | None:
+    """The stored answer to a message sent before with this idempotency key."""
+    cur = await conn.execute(SELECT_REQUEST_ANSWER, (thread_id, key))
+    row = await cur.fetchone()
+    return dict(row["response"]) if row else None
+
+
+async def store_request_answer(
+    conn: Conn, thread_id: str, key: str, response: dict[str, Any]
+) -> None:
+    """Keep the answer to a message sent with an idempotency key."""
+    await conn.execute(
+        INSERT_REQUEST_ANSWER, (thread_id, key, json.dumps(response, ensure_ascii=False))
+    )
+
+
+# --- rate limits -------------------------------------------------------------------
+
+HIT: Final = """
+INSERT INTO rate_limit_hits (bucket, window_start, hits)
+VALUES (%(bucket)s, to_timestamp(floor(extract(epoch FROM now()) / %(window)s) * %(window)s), 1)
+ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limit_hits.hits + 1
+RETURNING hits, extract(epoch FROM window_start + make_interval(secs => %(window)s) - now())
+    AS retry_after
+"""
+PRUNE_HITS: Final = "DELETE FROM rate_limit_hits WHERE window_start < now() - interval '1 hour'"
+
+
+async def hit_rate_limit(
+    conn: Conn, bucket: str, *, limit: int, window_seconds: int
+) -> tuple[bool, int]:
+    """Count one request in ``bucket``'s current fixed window.
+
+    Returns:
+        Whether it is allowed, and the seconds until the window resets.
+    """
+    cur = await conn.execute(HIT, {"bucket": bucket, "window": window_seconds})
+    row = await cur.fetchone()
+    assert row is not None
+    retry_after = max(
+        1, int(Decimal(row["retry_after"]).to_integral_value(rounding="ROUND_CEILING"))
+    )
+    return int(row["hits"]) <= limit, retry_after
+
+
+async def prune_rate_limits(conn: Conn) -> None:
+    """Forget windows older than an hour."""
+    await conn.execute(PRUNE_HITS)
+
+
+COUNT_FAILED_WITH_PREFIX: Final = (
+    "SELECT count(*) AS n FROM refunds WHERE starts_with(request_key, %s) AND status = 'failed'"
+)
+
+
+async def failed_refunds_with_prefix(conn: Conn, prefix: str) -> int:
+    """How many refunds whose request key starts with ``prefix`` failed definitively."""
+    cur = await conn.execute(COUNT_FAILED_WITH_PREFIX, (prefix,))
+    row = await cur.fetchone()
+    return int(row["n"]) if row else 0
