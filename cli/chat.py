@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 
 from core.settings import Settings
+from graph import tracing
 from graph.context import Context
 from graph.graph import build_builder
 from graph.services import Services, create_services
@@ -53,7 +54,9 @@ async def run_chat(
             turn: Any = {"messages": [{"role": "user", "content": text}]}
             result = await agent.ainvoke(
                 turn,
-                {"configurable": {"thread_id": thread}},
+                tracing.with_tracing(
+                    {"configurable": {"thread_id": thread}}, settings, channel="terminal"
+                ),
                 context=Context(customer_email=customer_email, channel="terminal"),
                 durability="exit",
             )
@@ -63,3 +66,4 @@ async def run_chat(
                 console.print(f"[dim]{outcome}[/dim]")
     finally:
         await services.aclose()
+        await tracing.ashutdown()

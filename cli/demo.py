@@ -21,9 +21,11 @@ from rich.panel import Panel
 from rich.table import Table
 
 from core.settings import Settings
+from graph import tracing
 from graph.context import Context
 from graph.graph import build_builder
-from graph.policy import Facts, RefundRequest, decide
+from graph.nodes import gate_facts
+from graph.policy import RefundRequest, decide
 from graph.services import Services, create_services
 from moltpe_sandbox import SandboxServer, start_sandbox
 from persistence import audit as audit_mod
@@ -147,19 +149,7 @@ async def _check_injection(run: Run) -> list[str]:
             customer_email="grace@example.com",
             velocity_days=svc.settings.refund_velocity_days,
         )
-    order = found.order
-    assert order is not None
-    facts = Facts(
-        order_found=True,
-        owned_by_customer=found.owned,
-        order_amount=order.amount_usdc,
-        refunded_amount=order.refunded_usdc,
-        order_created_at=order.created_at,
-        now=found.now,
-        customer_recent_refunds=found.customer_recent_refunds,
-        spent_today=found.spent_today,
-    )
-    verdict = decide(facts, RefundRequest(amount=Decimal("500")), svc.limits)
+    verdict = decide(gate_facts(found), RefundRequest(amount=Decimal("500")), svc.limits)
     run.notes.append(
         f"policy gate asked for 500 USDC directly: {verdict.action} ({', '.join(verdict.reasons)})"
     )
@@ -269,7 +259,9 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False) 
                 turn: Any = {"messages": [{"role": "user", "content": text}]}
                 result = await agent.ainvoke(
                     turn,
-                    {"configurable": {"thread_id": run.thread_id}},
+                    tracing.with_tracing(
+                        {"configurable": {"thread_id": run.thread_id}}, settings, channel="demo"
+                    ),
                     context=Context(),
                     durability="exit",
                 )
@@ -295,6 +287,7 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False) 
     finally:
         await storage.close()
         sandbox.stop()
+        await tracing.ashutdown()
         if not keep:
             await drop_database(admin_url, name)
     table = Table("#", "scenario", "expected", "result", "time")

@@ -34,7 +34,7 @@ from persistence import repo
 from persistence.audit import AuditEvent, EventType
 from persistence.models import Order
 from tools.escalation import open_ticket
-from tools.orders import gather_facts, lookup_order
+from tools.orders import OrderFacts, gather_facts, lookup_order
 from tools.refunds import RefundRefused
 
 logger = logging.getLogger(__name__)
@@ -88,6 +88,26 @@ def order_snapshot(order: Order) -> dict[str, Any]:
         "description": order.description[:200],
         "network": order.network,
     }
+
+
+def gate_facts(
+    found: OrderFacts, *, failed_lookups: int = 0, injection_signals: tuple[str, ...] = ()
+) -> Facts:
+    """The policy gate's facts: what the database says, plus the conversation's signals."""
+    order = found.order
+    return Facts(
+        order_found=order is not None,
+        owned_by_customer=found.owned,
+        order_amount=order.amount_usdc if order else Decimal(0),
+        refunded_amount=order.refunded_usdc if order else Decimal(0),
+        order_created_at=order.created_at if order else None,
+        now=found.now,
+        refund_in_progress=found.refund_in_progress,
+        customer_recent_refunds=found.customer_recent_refunds,
+        spent_today=found.spent_today,
+        failed_lookups=failed_lookups,
+        injection_signals=injection_signals,
+    )
 
 
 def transcript(messages: list[AnyMessage]) -> list[dict[str, str]]:
@@ -171,7 +191,7 @@ class AgentNodes:
             if understanding.intent == "refund" or understanding.amount is not None:
                 requested = True
             if understanding.amount is not None:
-                amount = str(understanding.amount)
+                amount = format_usdc(understanding.amount)
         return {
             **reset,
             "intent": understanding.intent,
@@ -279,18 +299,9 @@ class AgentNodes:
                 "policy_version": previous.policy_version,
             }
         else:
-            order = found.order
             verdict = decide(
-                Facts(
-                    order_found=order is not None,
-                    owned_by_customer=found.owned,
-                    order_amount=order.amount_usdc if order else Decimal(0),
-                    refunded_amount=order.refunded_usdc if order else Decimal(0),
-                    order_created_at=order.created_at if order else None,
-                    now=found.now,
-                    refund_in_progress=found.refund_in_progress,
-                    customer_recent_refunds=found.customer_recent_refunds,
-                    spent_today=found.spent_today,
+                gate_facts(
+                    found,
                     failed_lookups=state.failed_lookups,
                     injection_signals=tuple(state.injection_signals),
                 ),

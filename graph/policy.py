@@ -36,7 +36,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Final, Literal
 
-from core.money import USDC_PLACES, ZERO
+from core.money import USDC_PLACES, ZERO, format_usdc
 
 POLICY_VERSION: Final = "2026-11-24.1"
 
@@ -122,6 +122,11 @@ class Decision:
     details: dict[str, str] = field(default_factory=dict)
 
 
+def _text(amount: Decimal) -> str:
+    """An amount for people (``"100.00"``); invalid ones as they came."""
+    return format_usdc(amount) if is_usdc(amount) else str(amount)
+
+
 def order_age_days(created_at: dt.datetime, now: dt.datetime) -> int:
     """Whole days since the order (the guide's ``floor((now - created) / 1 day)``)."""
     return (now - created_at) // dt.timedelta(days=1)
@@ -142,12 +147,12 @@ def decide(facts: Facts, request: RefundRequest, limits: Limits) -> Decision:
     details: dict[str, str] = {}
 
     if not facts.order_found or not facts.owned_by_customer:
-        return Decision(action="deny", amount=ZERO, reasons=(Reason.ORDER_NOT_FOUND,))
+        return Decision(action="deny", amount=ZERO, reasons=(Reason.ORDER_NOT_FOUND.value,))
 
     unrefunded = facts.unrefunded
     amount = unrefunded if request.amount is None else request.amount
-    details["requested"] = "full" if request.amount is None else str(request.amount)
-    details["unrefunded"] = str(unrefunded)
+    details["requested"] = "full" if request.amount is None else _text(request.amount)
+    details["unrefunded"] = _text(unrefunded)
 
     if unrefunded <= 0:
         reasons.append(Reason.ALREADY_REFUNDED)
@@ -172,7 +177,7 @@ def decide(facts: Facts, request: RefundRequest, limits: Limits) -> Decision:
     if amount > limits.per_tx_cap:
         reasons.append(Reason.OVER_PER_TX_CAP)
     remaining_budget = max(limits.daily_cap - facts.spent_today, ZERO)
-    details["remaining_daily_budget"] = str(remaining_budget)
+    details["remaining_daily_budget"] = _text(remaining_budget)
     if amount > remaining_budget:
         reasons.append(Reason.OVER_DAILY_BUDGET)
     if facts.customer_recent_refunds >= limits.velocity_max:
@@ -182,11 +187,11 @@ def decide(facts: Facts, request: RefundRequest, limits: Limits) -> Decision:
     if facts.injection_signals:
         reasons.append(Reason.INJECTION_SUSPECTED)
 
-    codes = tuple(str(r) for r in reasons)
+    codes = tuple(r.value for r in reasons)
     if any(r in DENY_REASONS for r in reasons):
         return Decision(action="deny", amount=ZERO, reasons=codes, details=details)
     if reasons:
         return Decision(action="escalate", amount=ZERO, reasons=codes, details=details)
     return Decision(
-        action="refund", amount=amount, reasons=(Reason.WITHIN_POLICY,), details=details
+        action="refund", amount=amount, reasons=(Reason.WITHIN_POLICY.value,), details=details
     )

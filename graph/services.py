@@ -212,5 +212,11 @@ async def default_services() -> Services:
         _default_lock = asyncio.Lock()
     async with _default_lock:
         if _default is None:
-            _default = await create_services()
+            from graph import tracing
+
+            settings = await asyncio.to_thread(get_settings)
+            # Under `langgraph dev` runs are traced by the server's own machinery; making
+            # the masking client LangSmith's process default keeps PII out of those too.
+            await asyncio.to_thread(tracing.install, settings)
+            _default = await create_services(settings)
     return _default

@@ -8,9 +8,6 @@ also offers synchronous helpers for the admin endpoints.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -18,9 +15,9 @@ from types import TracebackType
 from typing import Any, Final, Self
 
 import httpx
-import uvicorn
 
 from core.money import format_usdc, parse_usdc
+from core.serving import ServerThread
 from moltpe_sandbox.app import create_app
 from moltpe_sandbox.faults import Faults
 from moltpe_sandbox.state import DEFAULT_FLOAT, SANDBOX_API_KEY, SandboxState
@@ -214,20 +211,9 @@ class SandboxServer(SandboxAdmin):
         state_file: Where it persists, or ``None``.
     """
 
-    def __init__(
-        self,
-        *,
-        server: uvicorn.Server,
-        thread: threading.Thread,
-        sock: socket.socket,
-        url: str,
-        api_key: str,
-        state_file: Path | None,
-    ) -> None:
-        self._server = server
-        self._thread = thread
-        self._sock = sock
-        super().__init__(url, api_key)
+    def __init__(self, runner: ServerThread, *, api_key: str, state_file: Path | None) -> None:
+        self._runner = runner
+        super().__init__(runner.url, api_key)
         self.state_file = state_file
 
     def __repr__(self) -> str:
@@ -236,18 +222,12 @@ class SandboxServer(SandboxAdmin):
     @property
     def running(self) -> bool:
         """True until :meth:`stop`."""
-        return self._thread.is_alive()
+        return self._runner.running
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop serving and wait for the thread (idempotent)."""
         self.close()
-        if self._thread.is_alive():
-            self._server.should_exit = True
-            self._thread.join(timeout)
-            if self._thread.is_alive():
-                self._server.force_exit = True
-                self._thread.join(timeout)
-        self._sock.close()
+        self._runner.stop(timeout)
 
     def __enter__(self) -> Self:
         return self
@@ -287,62 +267,16 @@ def start_sandbox(
         RuntimeError: The server did not start within 10 seconds.
     """
     state = SandboxState.open(initial_float=parse_usdc(initial_float), state_file=state_file)
-    app = create_app(state=state, api_key=api_key)
-    sock = bind_socket(host, port)
-    bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        log_config=None,
-        log_level="warning",
-        access_log=False,
+    runner = ServerThread(
+        create_app(state=state, api_key=api_key),
+        host=host,
+        port=port,
         lifespan="off",
-        loop="asyncio",
-        http="h11",
-        ws="none",
-        timeout_graceful_shutdown=1,
+        name="moltpe-sandbox",
+        graceful_seconds=1,
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="moltpe-sandbox", daemon=True
-    )
-    thread.start()
-    give_up = time.monotonic() + STARTUP_TIMEOUT
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > give_up:
-            server.should_exit = True
-            thread.join(1)
-            sock.close()
-            raise RuntimeError(f"the MoltPe sandbox did not start on {host}:{bound_port}")
-        time.sleep(0.01)
-    return SandboxServer(
-        server=server,
-        thread=thread,
-        sock=sock,
-        url=base_url(host, bound_port),
-        api_key=api_key,
-        state_file=state_file,
-    )
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A bound TCP socket for uvicorn (``port=0`` picks a free port).
-
-    The protocol is given explicitly: asyncio sets ``TCP_NODELAY`` on accepted
-    connections only when the listening socket says ``IPPROTO_TCP``; without it
-    every answer stalls ~40 ms on Nagle's algorithm and delayed ACKs.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
-def base_url(host: str, port: int) -> str:
-    """``http://host:port``, bracketing IPv6 literals."""
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}"
+        runner.start(STARTUP_TIMEOUT)
+    except RuntimeError:
+        raise RuntimeError(f"the MoltPe sandbox did not start at {runner.url}") from None
+    return SandboxServer(runner, api_key=api_key, state_file=state_file)

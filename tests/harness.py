@@ -34,11 +34,17 @@ class Chat:
         return uuid.uuid4().hex
 
     async def say(
-        self, thread: str, text: str, *, customer_email: str | None = None
+        self,
+        thread: str,
+        text: str,
+        *,
+        customer_email: str | None = None,
+        config_extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
+        config: Any = {"configurable": {"thread_id": thread}, **(config_extra or {})}
         result: dict[str, Any] = await self.graph.ainvoke(
             {"messages": [{"role": "user", "content": text}]},
-            {"configurable": {"thread_id": thread}},
+            config,
             context=Context(customer_email=customer_email),
             durability="exit",
         )

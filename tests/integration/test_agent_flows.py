@@ -68,7 +68,7 @@ async def test_over_cap_refund_escalates_without_calling_moltpe(
     context = ticket.context
     assert context["order"]["id"] == "ORD-2001"
     assert context["decision"]["action"] == "escalate"
-    assert context["requested_amount"] == "100.000000"
+    assert context["requested_amount"] == "100.00"
     assert any("100 USDC" in m["text"] for m in context["transcript"])
 
 

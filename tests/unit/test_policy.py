@@ -323,7 +323,7 @@ def test_500_on_a_45_order_names_every_limit_it_breaks() -> None:
     d = decide(FRESH, ask("500"), LIMITS)
     assert d.action == "escalate"
     assert set(d.reasons) == {"exceeds_order", "over_per_tx_cap", "over_daily_budget"}
-    assert d.details["requested"] == "500"
+    assert d.details["requested"] == "500.00"
     assert d.details["unrefunded"] == "45.00"
 
 

@@ -1,0 +1,794 @@
+"""The FastAPI app: the agent's HTTP API, the review API and the web pages.
+
+One process serves many conversations through one pool and one compiled graph,
+checkpointed in Postgres. Customer endpoints accept an optional service token (required
+when ``SERVICE_TOKENS`` is set); review endpoints require a reviewer token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.graph.state import CompiledStateGraph
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.money import InvalidAmount, format_usdc, parse_usdc
+from core.settings import Settings, get_settings
+from graph import tracing
+from graph.context import Context
+from graph.graph import build_builder
+from graph.nodes import message_text, order_snapshot
+from graph.services import Services, create_services
+from persistence import repo
+from persistence.audit import AuditEvent, EventType, tail, verify_chain
+from persistence.checkpoint import open_checkpointer
+from persistence.models import Ticket, TicketStatus
+from server import schemas
+from server.metrics import Metrics
+from tools.refunds import RefundRefused
+
+logger = logging.getLogger(__name__)
+
+STATIC = Path(__file__).with_name("static")
+MAX_BODY_BYTES = 256 * 1024
+TURN_LEASE_SECONDS = 120.0
+RATE_WINDOW_SECONDS = 60
+
+
+class ApiError(Exception):
+    """An error answer with a code, a message and optional headers."""
+
+    def __init__(
+        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The one shape of every error answer."""
+    return JSONResponse(
+        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+    )
+
+
+@dataclass
+class Runtime:
+    """What the app shares between requests."""
+
+    settings: Settings
+    services: Services
+    agent: CompiledStateGraph[Any, Any, Any, Any]
+    metrics: Metrics
+    owns_services: bool
+
+
+def create_app(*, settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """Build the app. Services are created at start-up unless given."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        chosen = settings or get_settings()
+        tracing.install(chosen)
+        svc = services or await create_services(chosen)
+        saver = await open_checkpointer(svc.storage.pool)
+
+        async def provide() -> Services:
+            return svc
+
+        agent = build_builder(provide).compile(checkpointer=saver, name="support-refund-agent")
+        app.state.runtime = Runtime(chosen, svc, agent, Metrics(), services is None)
+        try:
+            yield
+        finally:
+            if services is None:
+                await svc.aclose()
+            await tracing.ashutdown()
+
+    app = FastAPI(
+        title="support-refund-agent",
+        version="0.1.0",
+        summary="Customer-support refunds in USDC within policy; escalations to people.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(routes())
+    app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
+    return app
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Turn every error into ``{"error": {"code", "message"}}``."""
+
+    @app.exception_handler(ApiError)
+    async def _api(request: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            parts.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
+        return error_response(422, "invalid_request", "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed"}
+        return error_response(
+            exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail)
+        )
+
+
+# --- dependencies -------------------------------------------------------------------
+
+
+def runtime_of(request: Request) -> Runtime:
+    """The app's shared runtime."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The token of an ``Authorization: Bearer`` header."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+async def customer_read_access(
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Runtime:
+    """Customer reads: a service token when configured (not rate limited: pages poll)."""
+    runtime = runtime_of(request)
+    allowed = runtime.settings.service_token_set()
+    if allowed and bearer(authorization) not in allowed:
+        raise ApiError(401, "unauthorized", "a valid service token is required")
+    return runtime
+
+
+async def customer_access(
+    request: Request, runtime: Annotated[Runtime, Depends(customer_read_access)]
+) -> Runtime:
+    """Customer writes: the service token check and the per-IP rate limit."""
+    client = request.client.host if request.client else "unknown"
+    await rate_limit(runtime, f"ip:{client}", runtime.settings.rate_limit_per_ip)
+    return runtime
+
+
+async def reviewer_access(
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> tuple[Runtime, str]:
+    """Review endpoints: the reviewer's name from their token, else 401."""
+    runtime = runtime_of(request)
+    token = bearer(authorization)
+    name = runtime.settings.reviewers().get(token or "") if token else None
+    if name is None:
+        raise ApiError(401, "unauthorized", "a valid reviewer token is required")
+    return runtime, name
+
+
+async def rate_limit(runtime: Runtime, bucket: str, limit: int) -> None:
+    """Count a request against a fixed one-minute window shared by all processes."""
+    async with runtime.services.storage.pool.connection() as conn:
+        allowed, retry_after = await repo.hit_rate_limit(
+            conn, bucket, limit=limit, window_seconds=RATE_WINDOW_SECONDS
+        )
+    if not allowed:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many requests; try again in {retry_after} seconds",
+            {"Retry-After": str(retry_after)},
+        )
+
+
+async def read_message(request: Request, runtime: Runtime) -> str:
+    """The customer's text, with size limits answered by 413 and shape errors by 422."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise ApiError(413, "message_too_large", "the message is too large")
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, "message_too_large", "the message is too large")
+    try:
+        body = schemas.CustomerMessage.model_validate_json(raw)
+    except ValueError as exc:
+        raise RequestValidationError(getattr(exc, "errors", lambda: [])()) from None
+    limit = runtime.settings.max_message_chars
+    if len(body.text) > limit:
+        raise ApiError(413, "message_too_large", f"messages are limited to {limit} characters")
+    return body.text
+
+
+# --- routes ---------------------------------------------------------------------------
+
+
+def routes() -> Any:
+    """All routes of the service."""
+    from fastapi import APIRouter
+
+    router = APIRouter()
+    error_responses: dict[int | str, dict[str, Any]] = {
+        code: {"model": schemas.ErrorBody} for code in (401, 404, 409, 413, 422, 429)
+    }
+
+    @router.post(
+        "/v1/conversations",
+        status_code=201,
+        response_model=schemas.Conversation,
+        responses=error_responses,
+        tags=["customers"],
+    )
+    async def start_conversation(
+        runtime: Annotated[Runtime, Depends(customer_access)],
+        body: schemas.NewConversation | None = None,
+    ) -> schemas.Conversation:
+        """Start a conversation; pass ``customer_email`` if your backend signed them in."""
+        thread_id = uuid.uuid4().hex
+        email = body.customer_email.lower() if body and body.customer_email else None
+        async with runtime.services.storage.pool.connection() as conn:
+            await repo.create_conversation(conn, thread_id, email, "web")
+        return schemas.Conversation(thread_id=thread_id)
+
+    @router.post(
+        "/v1/conversations/{thread_id}/messages",
+        response_model=schemas.TurnResult,
+        responses={
+            **error_responses,
+            200: {
+                "description": "The reply; with Accept: text/event-stream, server-sent events "
+                "(node progress, then the reply).",
+                "content": {"text/event-stream": {}},
+            },
+        },
+        tags=["customers"],
+    )
+    async def post_message(
+        thread_id: str,
+        request: Request,
+        runtime: Annotated[Runtime, Depends(customer_access)],
+        key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                min_length=1,
+                max_length=200,
+                description="Send the same key when retrying the same message: the first "
+                "answer is returned again instead of the message counting twice.",
+            ),
+        ] = None,
+    ) -> Any:
+        """Send the customer's message; the agent's reply and what happened come back."""
+        text = await read_message(request, runtime)
+        conversation = await load_conversation(runtime, thread_id)
+        streaming = "text/event-stream" in request.headers.get("accept", "")
+        if key is not None:
+            async with runtime.services.storage.pool.connection() as conn:
+                earlier = await repo.request_answer(conn, thread_id, key)
+            if earlier is not None:
+                headers = {"Idempotent-Replayed": "true"}
+                if streaming:
+                    return StreamingResponse(
+                        iter([sse("reply", earlier)]),
+                        media_type="text/event-stream",
+                        headers=headers,
+                    )
+                return JSONResponse(earlier, headers=headers)
+        await rate_limit(
+            runtime, f"thread:{thread_id}", runtime.settings.rate_limit_per_conversation
+        )
+        async with runtime.services.storage.pool.connection() as conn:
+            if not await repo.take_conversation(conn, thread_id, TURN_LEASE_SECONDS):
+                raise ApiError(
+                    409, "turn_in_progress", "the previous message is still being answered"
+                )
+        context = Context(customer_email=conversation["customer_email"], channel="web")
+        if streaming:
+            return StreamingResponse(
+                stream_turn(runtime, thread_id, text, context, key),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        try:
+            result = await run_turn(runtime, thread_id, text, context)
+            await remember(runtime, thread_id, key, result)
+        finally:
+            await release(runtime, thread_id)
+        return schemas.TurnResult(**result)
+
+    @router.get(
+        "/v1/conversations/{thread_id}",
+        response_model=schemas.ConversationView,
+        responses=error_responses,
+        tags=["customers"],
+    )
+    async def get_conversation(
+        thread_id: str, runtime: Annotated[Runtime, Depends(customer_read_access)]
+    ) -> schemas.ConversationView:
+        """The transcript, the current outcome, and the latest ticket with its status."""
+        await load_conversation(runtime, thread_id)
+        values = await state_of(runtime, thread_id)
+        ticket = values.get("ticket")
+        if ticket and ticket.get("id") is not None:
+            async with runtime.services.storage.pool.connection() as conn:
+                row = await repo.get_ticket(conn, int(ticket["id"]))
+            if row is not None:
+                ticket = {**ticket, "status": row.status}
+        lines = []
+        for message in values.get("messages", []):
+            role = "customer" if isinstance(message, HumanMessage) else "agent"
+            lines.append(schemas.TranscriptLine(role=role, text=message_text(message)))
+        return schemas.ConversationView(
+            thread_id=thread_id,
+            messages=lines,
+            outcome=values.get("outcome") or {"kind": "none"},
+            ticket=ticket,
+            refund=values.get("refund"),
+        )
+
+    @router.get(
+        "/v1/me", response_model=schemas.Reviewer, responses=error_responses, tags=["review"]
+    )
+    async def me(
+        access: Annotated[tuple[Runtime, str], Depends(reviewer_access)],
+    ) -> schemas.Reviewer:
+        """Who this reviewer token belongs to."""
+        return schemas.Reviewer(reviewer=access[1])
+
+    @router.get(
+        "/v1/tickets", response_model=schemas.TicketList, responses=error_responses, tags=["review"]
+    )
+    async def list_tickets(
+        access: Annotated[tuple[Runtime, str], Depends(reviewer_access)],
+        status: Literal["open", "approved", "denied", "closed", "all"] = "open",
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> schemas.TicketList:
+        """Review tickets, newest first (``status=open`` by default; ``all`` for every one)."""
+        runtime, _ = access
+        async with runtime.services.storage.pool.connection() as conn:
+            tickets = await repo.list_tickets(
+                conn, status=None if status == "all" else status, limit=limit
+            )
+        return schemas.TicketList(tickets=[summary(t) for t in tickets])
+
+    @router.get(
+        "/v1/tickets/{ticket_id}",
+        response_model=schemas.TicketDetail,
+        responses=error_responses,
+        tags=["review"],
+    )
+    async def get_ticket(
+        ticket_id: int, access: Annotated[tuple[Runtime, str], Depends(reviewer_access)]
+    ) -> schemas.TicketDetail:
+        """One ticket with its full context, the conversation's audit trail and the chain."""
+        runtime, _ = access
+        async with runtime.services.storage.pool.connection() as conn:
+            ticket = await repo.get_ticket(conn, ticket_id)
+            if ticket is None:
+                raise ApiError(404, "not_found", f"no ticket {ticket_id}")
+            events = (
+                await tail(conn, thread_id=ticket.thread_id, limit=500) if ticket.thread_id else []
+            )
+            current = await repo.get_order(conn, ticket.order_id) if ticket.order_id else None
+            chain = await verify_chain(conn)
+        return schemas.TicketDetail(
+            **summary(ticket).model_dump(),
+            context=ticket.context,
+            order_now=order_snapshot(current) if current is not None else None,
+            resolution=(
+                {
+                    "resolved_by": ticket.resolved_by,
+                    "resolved_at": ticket.resolved_at.isoformat() if ticket.resolved_at else None,
+                    "note": ticket.resolution_note,
+                }
+                if ticket.resolved_by
+                else None
+            ),
+            audit=[
+                jsonable_encoder({k: e[k] for k in ("seq", "ts", "event_type", "actor", "payload")})
+                for e in events
+            ],
+            audit_chain=schemas.ChainStatus(
+                ok=chain.ok, checked=chain.checked, problem=chain.problem
+            ),
+        )
+
+    @router.post(
+        "/v1/tickets/{ticket_id}/resolve",
+        response_model=schemas.ResolutionResult,
+        responses=error_responses,
+        tags=["review"],
+    )
+    async def resolve(
+        ticket_id: int,
+        body: schemas.Resolution,
+        access: Annotated[tuple[Runtime, str], Depends(reviewer_access)],
+    ) -> schemas.ResolutionResult:
+        """Approve (refund through the exactly-once path) or deny an open ticket."""
+        runtime, reviewer = access
+        return await resolve_ticket(runtime, ticket_id, body, reviewer)
+
+    @router.get("/healthz", tags=["operations"])
+    async def healthz(request: Request) -> JSONResponse:
+        """Database and MoltPe reachability."""
+        runtime = runtime_of(request)
+        checks: dict[str, str] = {}
+        try:
+            async with asyncio.timeout(5):
+                async with runtime.services.storage.pool.connection() as conn:
+                    await conn.execute("SELECT 1")
+            checks["database"] = "ok"
+        except Exception as exc:  # report, never raise, from a health check
+            checks["database"] = f"error: {type(exc).__name__}"
+        try:
+            async with asyncio.timeout(5):
+                reachable = await runtime.services.moltpe.ping()
+            checks["moltpe"] = "ok" if reachable else "unreachable"
+        except Exception as exc:  # report, never raise, from a health check
+            checks["moltpe"] = f"error: {type(exc).__name__}"
+        healthy = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ok" if healthy else "degraded", **checks},
+            status_code=200 if healthy else 503,
+        )
+
+    @router.get("/metrics", tags=["operations"])
+    async def metrics(request: Request) -> Response:
+        """Prometheus metrics of this process."""
+        return Response(
+            runtime_of(request).metrics.render(),
+            media_type="text/plain; version=0.0.4; charset=utf-8",
+        )
+
+    @router.get("/", include_in_schema=False)
+    async def chat_page() -> FileResponse:
+        return FileResponse(STATIC / "chat.html")
+
+    @router.get("/review", include_in_schema=False)
+    async def review_page() -> FileResponse:
+        return FileResponse(STATIC / "review.html")
+
+    return router
+
+
+# --- turns ----------------------------------------------------------------------------
+
+
+async def load_conversation(runtime: Runtime, thread_id: str) -> dict[str, Any]:
+    """The conversation row, or 404."""
+    if len(thread_id) > 64:
+        raise ApiError(404, "not_found", "no such conversation")
+    async with runtime.services.storage.pool.connection() as conn:
+        row = await repo.get_conversation(conn, thread_id)
+    if row is None:
+        raise ApiError(404, "not_found", "no such conversation")
+    return row
+
+
+def config_of(thread_id: str) -> RunnableConfig:
+    """The LangGraph config of a conversation."""
+    return RunnableConfig(
+        configurable={"thread_id": thread_id},
+        run_name="refund-agent turn",
+        metadata={"thread_id": thread_id},
+    )
+
+
+def traced(runtime: Runtime, thread_id: str, context: Context) -> RunnableConfig:
+    """The turn's config, with LangSmith tracing (PII masked) when it is on."""
+    return tracing.with_tracing(config_of(thread_id), runtime.settings, channel=context.channel)
+
+
+async def state_of(runtime: Runtime, thread_id: str) -> dict[str, Any]:
+    """The conversation's current graph state."""
+    snapshot = await runtime.agent.aget_state(config_of(thread_id))
+    return dict(snapshot.values)
+
+
+async def release(runtime: Runtime, thread_id: str) -> None:
+    """End the turn's lease."""
+    async with runtime.services.storage.pool.connection() as conn:
+        await repo.release_conversation(conn, thread_id)
+
+
+async def run_turn(runtime: Runtime, thread_id: str, text: str, context: Context) -> dict[str, Any]:
+    """One customer turn through the graph."""
+    started = time.perf_counter()
+    turn: Any = {"messages": [HumanMessage(text)]}
+    result = await runtime.agent.ainvoke(
+        turn,
+        traced(runtime, thread_id, context),
+        context=context,
+        durability="exit",
+    )
+    values = await state_of(runtime, thread_id)
+    runtime.metrics.observe_turn(values, time.perf_counter() - started)
+    return {"reply": result["reply"], "thread_id": thread_id, "outcome": result["outcome"]}
+
+
+def sse(event: str, data: Any) -> str:
+    """One server-sent event."""
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def remember(
+    runtime: Runtime, thread_id: str, key: str | None, result: dict[str, Any]
+) -> None:
+    """Keep a turn's answer under the client's idempotency key, if it sent one."""
+    if key is None:
+        return
+    async with runtime.services.storage.pool.connection() as conn:
+        await repo.store_request_answer(conn, thread_id, key, result)
+
+
+async def stream_turn(
+    runtime: Runtime, thread_id: str, text: str, context: Context, key: str | None = None
+) -> AsyncIterator[str]:
+    """One customer turn as server-sent events: node progress, then the reply."""
+    started = time.perf_counter()
+    turn: Any = {"messages": [HumanMessage(text)]}
+    try:
+        async for chunk in runtime.agent.astream(
+            turn,
+            traced(runtime, thread_id, context),
+            context=context,
+            stream_mode="updates",
+            durability="exit",
+        ):
+            for node in chunk:
+                yield sse("node", {"node": node})
+        values = await state_of(runtime, thread_id)
+        runtime.metrics.observe_turn(values, time.perf_counter() - started)
+        result = {
+            "reply": values.get("reply", ""),
+            "thread_id": thread_id,
+            "outcome": values.get("outcome") or {"kind": "none"},
+        }
+        await remember(runtime, thread_id, key, result)
+        yield sse("reply", result)
+    except Exception:
+        logger.exception("turn failed in conversation %s", thread_id)
+        yield sse(
+            "error",
+            {"error": {"code": "internal", "message": "something went wrong; please try again"}},
+        )
+    finally:
+        await release(runtime, thread_id)
+
+
+# --- review ---------------------------------------------------------------------------
+
+
+def summary(ticket: Ticket) -> schemas.TicketSummary:
+    """A ticket's list entry."""
+    return schemas.TicketSummary(
+        id=ticket.id,
+        reference=ticket.reference,
+        status=ticket.status,
+        reason=ticket.reason,
+        customer_email=ticket.customer_email,
+        order_id=ticket.order_id,
+        thread_id=ticket.thread_id,
+        created_at=ticket.created_at.isoformat(),
+    )
+
+
+async def resolve_ticket(
+    runtime: Runtime, ticket_id: int, body: schemas.Resolution, reviewer: str
+) -> schemas.ResolutionResult:
+    """Approve or deny an open ticket; tell the customer; audit every step."""
+    svc = runtime.services
+    async with svc.storage.pool.connection() as conn:
+        ticket = await repo.get_ticket(conn, ticket_id)
+    if ticket is None:
+        raise ApiError(404, "not_found", f"no ticket {ticket_id}")
+    if ticket.status != "open":
+        raise ApiError(409, "ticket_not_open", f"ticket {ticket.reference} is {ticket.status}")
+    actor = f"reviewer:{reviewer}"
+    if body.decision == "deny":
+        message = (
+            f"A teammate reviewed your request (ticket {ticket.reference}) and could not "
+            f"approve a refund. Their note: {body.note}"
+        )
+        updated = await close_ticket(runtime, ticket, "denied", actor, body.note, None, message)
+        await tell_customer(
+            runtime, ticket, message, {"kind": "review_denied", "ticket": ticket.reference}
+        )
+        return schemas.ResolutionResult(
+            ticket=summary(updated), refund=None, customer_message=message
+        )
+
+    if not ticket.order_id or not ticket.customer_email:
+        raise ApiError(422, "invalid_request", "this ticket has no order to refund")
+    amount = await approval_amount(runtime, ticket, body.amount)
+    # One request per approval attempt: a double click replays the same attempt; after a
+    # definitive failure (e.g. MoltPe's cap) the reviewer may approve again, maybe less.
+    prefix = f"ticket:{ticket.id}:"
+    async with svc.storage.pool.connection() as conn:
+        attempt = await repo.failed_refunds_with_prefix(conn, prefix) + 1
+    try:
+        outcome = await svc.refunds.refund(
+            request_key=f"{prefix}{attempt}",
+            order_id=ticket.order_id,
+            customer_email=ticket.customer_email,
+            amount=amount,
+            reason="reviewer_approved",
+            approved_by=actor,
+            policy_version=None,
+            thread_id=ticket.thread_id,
+            human_approval=True,
+        )
+    except RefundRefused as exc:
+        raise ApiError(409, exc.code, exc.message) from None
+    record = outcome.refund
+    refund = {
+        "status": record.status,
+        "amount": format_usdc(record.amount_usdc),
+        "tx_hash": record.tx_hash,
+        "error_code": record.error_code,
+        "error_reason": record.error_reason,
+    }
+    if outcome.status != "confirmed":
+        await svc.storage.audit.record(
+            resolution_event(
+                ticket,
+                actor,
+                {
+                    "decision": "approve",
+                    "result": "refund_not_completed",
+                    "refund": refund,
+                    "note": body.note,
+                },
+            )
+        )
+        return schemas.ResolutionResult(
+            ticket=summary(ticket), refund=refund, customer_message=None
+        )
+    message = (
+        f"Good news: a teammate approved your refund of {refund['amount']} USDC for order "
+        f"{ticket.order_id} (ticket {ticket.reference}). Transaction hash: {record.tx_hash}. "
+        f"It should settle in {runtime.settings.settlement_eta}."
+    )
+    updated = await close_ticket(
+        runtime, ticket, "approved", actor, body.note, record.id, message, refund
+    )
+    await tell_customer(
+        runtime,
+        ticket,
+        message,
+        {
+            "kind": "review_approved",
+            "ticket": ticket.reference,
+            "amount": refund["amount"],
+            "tx_hash": record.tx_hash,
+            "order_id": ticket.order_id,
+        },
+        refund={**refund, "order_id": ticket.order_id, "refund_id": str(record.id)},
+    )
+    return schemas.ResolutionResult(
+        ticket=summary(updated), refund=refund, customer_message=message
+    )
+
+
+def resolution_event(ticket: Ticket, actor: str, payload: dict[str, Any]) -> AuditEvent:
+    """The audit event of a reviewer's resolution of ``ticket``."""
+    return AuditEvent(
+        EventType.TICKET_RESOLVED,
+        actor=actor,
+        thread_id=ticket.thread_id,
+        order_id=ticket.order_id,
+        customer_email=ticket.customer_email,
+        payload={"ticket": ticket.reference, **payload},
+    )
+
+
+async def approval_amount(runtime: Runtime, ticket: Ticket, given: str | None) -> Any:
+    """The amount to refund: the reviewer's, else what was asked, else what is left."""
+    async with runtime.services.storage.pool.connection() as conn:
+        order = await repo.get_order(conn, ticket.order_id or "")
+    if order is None:
+        raise ApiError(422, "invalid_request", f"order {ticket.order_id} does not exist")
+    raw = given or ticket.context.get("requested_amount")
+    try:
+        amount = parse_usdc(raw, allow_zero=False) if raw else order.unrefunded_usdc
+    except InvalidAmount as exc:
+        raise ApiError(422, "invalid_amount", str(exc)) from None
+    if given is None and amount > order.unrefunded_usdc:
+        amount = order.unrefunded_usdc
+    if amount <= 0:
+        raise ApiError(409, "already_refunded", "nothing is left to refund on this order")
+    return amount
+
+
+async def close_ticket(
+    runtime: Runtime,
+    ticket: Ticket,
+    status: TicketStatus,
+    actor: str,
+    note: str,
+    refund_id: Any,
+    message: str,
+    refund: dict[str, Any] | None = None,
+) -> Ticket:
+    """Record the resolution and audit it in one transaction."""
+    from persistence.audit import append_events
+
+    audit = runtime.services.storage.audit
+    async with audit.pool.connection() as conn, conn.transaction():
+        updated = await repo.resolve_ticket(
+            conn,
+            ticket.id,
+            status=status,
+            resolved_by=actor,
+            note=note,
+            refund_id=refund_id,
+        )
+        records = await append_events(
+            conn,
+            [
+                resolution_event(
+                    ticket,
+                    actor,
+                    {
+                        "decision": status,
+                        "note": note,
+                        "refund": refund,
+                        "customer_message": message,
+                    },
+                )
+            ],
+        )
+    await audit.mirror(records)
+    return updated
+
+
+async def tell_customer(
+    runtime: Runtime,
+    ticket: Ticket,
+    message: str,
+    outcome: dict[str, Any],
+    refund: dict[str, Any] | None = None,
+) -> None:
+    """Append the reviewer's outcome to the customer's conversation."""
+    if not ticket.thread_id:
+        return
+    update: dict[str, Any] = {
+        "messages": [AIMessage(message)],
+        "reply": message,
+        "outcome": outcome,
+    }
+    if refund is not None:
+        update["refund"] = refund
+    try:
+        await runtime.agent.aupdate_state(
+            config_of(ticket.thread_id),
+            update,
+            as_node="respond",
+        )
+    except Exception:  # the resolution stands; the conversation may live elsewhere
+        logger.exception("could not post the review outcome to %s", ticket.thread_id)

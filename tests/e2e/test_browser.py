@@ -1,0 +1,332 @@
+"""The web pages in a real headless Chromium against the live HTTP service.
+
+A customer gets a refund in the chat and sees the tx_hash; another is escalated and sees the
+ticket; a reviewer signs in, reads the ticket's context, approves a smaller amount and the
+customer's chat shows the approved refund; the audit chain stays intact. Also: a wrong
+reviewer token, and the chat at phone width (no horizontal scroll, polite errors).
+
+Chromium is Debian's (``apt-get install chromium``), driven by Playwright's async API in the
+session's event loop; no browser is ever downloaded. Screenshots land in
+``artifacts/screenshots/``; with ``UPDATE_SCREENSHOTS=1`` the two README pictures in
+``docs/screenshots/`` are rewritten too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.server_fixtures import REVIEWER_TOKEN, LiveServer
+
+try:
+    from playwright.async_api import (
+        Browser,
+        BrowserContext,
+        Page,
+        Route,
+        async_playwright,
+        expect,
+    )
+except ImportError:  # pragma: no cover - depends on the environment
+    if os.environ.get("CI"):
+        raise
+    pytest.skip("playwright is not installed (uv sync --group dev)", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "screenshots"
+DOCS = ROOT / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+DESKTOP = {"width": 1280, "height": 860}
+PHONE = {"width": 375, "height": 740}
+TALL = {"width": 1280, "height": 1200}
+TX_HASH = re.compile(r"^0x[0-9a-f]{64}$")
+TICKET = re.compile(r"RT-\d{6}")
+TIMEOUT_MS = 20_000
+
+pytestmark = pytest.mark.slow
+# Turns, polling (every 3 s) and resolutions take a few seconds on a busy 2-core machine.
+expect.set_options(timeout=TIMEOUT_MS)
+
+if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the environment
+    if os.environ.get("CI"):
+        raise RuntimeError(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)", allow_module_level=True)
+
+
+# Records every text the chat's progress line shows (it changes with each SSE node event).
+RECORD_PROGRESS = """() => {
+  window.progressSeen = [];
+  const line = document.getElementById("progress-text");
+  // Each textContent assignment adds a new text node: read every one, however batched.
+  new MutationObserver((records) => {
+    for (const r of records) for (const n of r.addedNodes) window.progressSeen.push(n.data);
+  }).observe(line, { childList: true });
+}"""
+
+
+# --- fixtures ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    """One headless Chromium for the session (contexts keep tests apart)."""
+    async with async_playwright() as pw:
+        launched = await pw.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+OpenPage = Callable[..., Awaitable[Page]]
+
+
+@pytest.fixture
+async def open_page(browser: Browser, live_server: LiveServer) -> AsyncIterator[OpenPage]:
+    """Open a page of the live service in a fresh browser context (its own sessionStorage).
+
+    Every uncaught JavaScript error on any page fails the test.
+    """
+    contexts: list[BrowserContext] = []
+    errors: list[str] = []
+
+    async def open_(path: str = "/", *, phone: bool = False) -> Page:
+        options: dict[str, Any] = (
+            {"viewport": PHONE, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+            if phone
+            else {"viewport": DESKTOP}
+        )
+        context = await browser.new_context(**options)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        page = await context.new_page()
+        page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
+        await page.goto(live_server.url + path)
+        await expect(page.locator("body[data-ready]")).to_be_attached()
+        return page
+
+    yield open_
+    for context in contexts:
+        await context.close()
+    assert not errors, "JavaScript errors:\n" + "\n".join(errors)
+
+
+async def screenshot(page: Page, name: str, *, docs: str | None = None, full: bool = False) -> None:
+    """Save a screenshot as a test artifact (and as a README picture when asked to)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    target = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(target), full_page=full, animations="disabled", caret="hide")
+    if docs and os.environ.get("UPDATE_SCREENSHOTS") == "1":
+        DOCS.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(target, DOCS / docs)
+
+
+async def say(page: Page, text: str) -> None:
+    """Type a message into the chat and send it with Enter."""
+    box = page.get_by_label("Your message")
+    await box.fill(text)
+    await box.press("Enter")
+
+
+async def horizontal_overflow(page: Page) -> int:
+    """How many pixels the page is wider than the viewport (0: no horizontal scroll)."""
+    width: int = await page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    return width
+
+
+# --- tests ------------------------------------------------------------------------------
+
+
+async def test_refund_escalation_and_review(open_page: OpenPage) -> None:
+    # Alice: a small refund within policy, paid at once, with the tx_hash on a receipt card.
+    alice = await open_page("/")
+    await expect(alice.get_by_label("Your message")).to_be_focused()
+    await say(alice, "Hi! My earbuds stopped working, can I get 20 USDC back?")
+    await expect(alice.locator(".msg-agent").last).to_contain_text("email")
+    await alice.evaluate(RECORD_PROGRESS)
+    await say(alice, "Sure, it's alice@example.com and the order is ORD-1001")
+    receipt = alice.get_by_test_id("receipt")
+    await expect(receipt).to_contain_text("Refund sent")
+    await expect(receipt).to_contain_text("20.00")
+    await expect(receipt).to_contain_text("ORD-1001")
+    tx_hash = await receipt.get_by_test_id("tx-hash").inner_text()
+    assert TX_HASH.match(tx_hash), tx_hash
+    await expect(alice.get_by_role("log")).to_contain_text(tx_hash)
+    await expect(alice.get_by_role("button", name="Copy transaction hash")).to_be_visible()
+    # The streamed node events drove the progress line while the agent worked.
+    seen = await alice.evaluate("() => window.progressSeen")
+    assert "Checking your order…" in seen and "Refund sent, preparing your receipt…" in seen, seen
+    await expect(alice.locator("#progress")).to_be_hidden()
+    await screenshot(alice, "chat-refund-desktop")
+
+    # A reload continues the same conversation (thread id in sessionStorage).
+    await alice.reload()
+    await expect(alice.locator("body[data-ready]")).to_be_attached()
+    await expect(alice.locator(".msg")).to_have_count(5)  # 4 messages and the receipt
+    await expect(alice.get_by_test_id("tx-hash")).to_have_text(tx_hash)
+
+    # Bob: 100 USDC is over the per-transaction cap, so a person will follow up.
+    bob = await open_page("/")
+    await say(bob, "I'd like a refund of 100 USDC for order ORD-2001, my email is bob@example.com")
+    notice = bob.get_by_test_id("escalation")
+    await expect(notice).to_contain_text("Waiting for review")
+    reference = (await notice.locator(".ticket-ref").inner_text()).strip()
+    assert TICKET.fullmatch(reference), reference
+    await expect(bob.locator(".msg-agent").last).to_contain_text(reference)
+
+    # Dana signs in and opens Bob's ticket: transcript, order and the reason are all there.
+    dana = await open_page("/review")
+    await expect(dana.get_by_role("heading", name="Reviewer sign-in")).to_be_visible()
+    await dana.get_by_label("Reviewer token").fill(REVIEWER_TOKEN)
+    await dana.get_by_role("button", name="Sign in").click()
+    await expect(dana.locator("#reviewer")).to_have_text("dana")
+    item = dana.locator(f'.ticket-item[data-ticket="{reference}"]')
+    await item.click()
+    await expect(item).to_have_attribute("aria-current", "true")
+    await expect(dana.locator("#detail-title")).to_contain_text(reference)
+    await expect(dana.get_by_test_id("ticket-status")).to_have_text("open")
+    await expect(dana.get_by_test_id("transcript")).to_contain_text("100 USDC for order ORD-2001")
+    await expect(dana.get_by_test_id("order")).to_contain_text("ORD-2001")
+    await expect(dana.get_by_test_id("order")).to_contain_text("120.00")
+    reasons = dana.get_by_test_id("reasons")
+    await expect(reasons).to_contain_text("over_per_tx_cap")
+    await expect(reasons).to_contain_text("per-transaction cap")
+    amount = dana.get_by_label("Refund amount (USDC)")
+    await expect(amount).to_have_value(re.compile(r"^100(\.0+)?$"))  # asked for; 120 left
+    await expect(dana.get_by_test_id("chain-status")).to_contain_text("Chain intact")
+
+    await amount.fill("40")
+    await dana.get_by_label("Note (required)").fill("Arrived broken; 40 USDC agreed.")
+    await screenshot(dana, "review-desktop", docs="review.png", full=True)
+    await dana.set_viewport_size(PHONE)
+    assert await horizontal_overflow(dana) == 0
+    await screenshot(dana, "review-phone", full=True)
+    await dana.set_viewport_size(DESKTOP)
+
+    await dana.get_by_role("button", name="Approve refund").click()
+    result = dana.get_by_test_id("resolve-result")
+    await expect(result).to_contain_text("Refund sent: 40.00 USDC")
+    approved_tx = await result.get_by_test_id("result-tx").inner_text()
+    assert TX_HASH.match(approved_tx) and approved_tx != tx_hash
+    await expect(dana.get_by_test_id("ticket-status")).to_have_text("approved")
+    await expect(item).to_have_count(0)  # no longer in the open queue
+    chain = dana.get_by_test_id("chain-status")
+    await expect(chain).to_have_text(re.compile(r"Chain intact \(\d+ events\)"))
+    await expect(dana.locator(".audit-table")).to_contain_text("ticket_resolved")
+    await screenshot(dana, "review-resolved-desktop", full=True)
+
+    # Bob's open chat picks up the reviewer's decision by itself.
+    approved = bob.get_by_test_id("receipt")
+    await expect(approved).to_contain_text("Refund approved by our team")
+    await expect(approved).to_contain_text("40.00")
+    await expect(approved.get_by_test_id("tx-hash")).to_have_text(approved_tx)
+    await expect(notice).to_contain_text("refund approved")
+    await expect(bob.locator(".msg-agent").last).to_contain_text(approved_tx)
+    await bob.set_viewport_size(TALL)  # the whole conversation, for the README picture
+    await screenshot(bob, "chat-review-approved-desktop", docs="chat.png")
+
+
+async def test_a_wrong_reviewer_token_is_refused(open_page: OpenPage) -> None:
+    page = await open_page("/review")
+    await page.get_by_label("Reviewer token").fill("not-the-token")
+    await page.get_by_role("button", name="Sign in").click()
+    error = page.get_by_role("alert").filter(has_text="not accepted")
+    await expect(error).to_be_visible()
+    await expect(page.locator("#console")).to_be_hidden()
+    await expect(page.get_by_label("Reviewer token")).to_be_focused()
+    assert await page.evaluate("() => sessionStorage.length") == 0
+    await screenshot(page, "review-login-error-desktop")
+
+
+async def test_the_chat_fits_a_phone(open_page: OpenPage) -> None:
+    page = await open_page("/", phone=True)
+    assert await horizontal_overflow(page) == 0
+
+    # Too long a message is refused politely and given back for editing.
+    await say(page, "x" * 4001)
+    alert = page.get_by_role("alert")
+    await expect(alert).to_contain_text("too long")
+    await expect(page.get_by_label("Your message")).to_have_value("x" * 4001)
+    await expect(page.locator(".msg")).to_have_count(0)
+
+    # Rate limited: the wait the server asks for is passed on, politely.
+    async def rate_limited(route: Route) -> None:
+        await route.fulfill(
+            status=429,
+            headers={"Retry-After": "7"},
+            json={"error": {"code": "rate_limited", "message": "too many requests"}},
+        )
+
+    await page.route("**/messages", rate_limited, times=1)
+    await say(page, "hello?")
+    await expect(alert).to_contain_text("try again in 7 seconds")
+    await expect(page.get_by_label("Your message")).to_have_value("hello?")
+
+    await say(page, "Please refund 12.50 USDC on ORD-1002, my email is alice@example.com")
+    await expect(alert).to_be_hidden()
+    receipt = page.get_by_test_id("receipt")
+    await expect(receipt).to_contain_text("12.50")
+    assert TX_HASH.match(await receipt.get_by_test_id("tx-hash").inner_text())
+    assert await horizontal_overflow(page) == 0
+    scroller_overflow = await page.evaluate(
+        "() => { const s = document.getElementById('scroller'); "
+        "return s.scrollWidth - s.clientWidth; }"
+    )
+    assert scroller_overflow == 0
+    await screenshot(page, "chat-refund-phone")
+
+
+async def test_a_refusal_then_a_denial_reach_the_customer(open_page: OpenPage) -> None:
+    bob = await open_page("/")
+    await say(bob, "Refund 100 USDC on ORD-2001 please, I'm bob@example.com")
+    notice = bob.get_by_test_id("escalation")
+    reference = (await notice.locator(".ticket-ref").inner_text()).strip()
+    # A reload continues the conversation and keeps waiting for the reviewer.
+    await bob.reload()
+    await expect(notice).to_contain_text("Waiting for review")
+
+    dana = await open_page("/review")
+    await dana.get_by_label("Reviewer token").fill(REVIEWER_TOKEN)
+    await dana.get_by_label("Reviewer token").press("Enter")
+    await dana.locator(f'.ticket-item[data-ticket="{reference}"]').click()
+    await expect(dana.locator("#detail-title")).to_contain_text(reference)
+
+    # A note is required before anything is sent.
+    await dana.get_by_role("button", name="Approve refund").click()
+    await expect(dana.get_by_role("alert").filter(has_text="Add a note")).to_be_visible()
+    await expect(dana.get_by_label("Note (required)")).to_be_focused()
+
+    # 100 USDC is over the wallet's per-transaction cap at MoltPe: refused, still open.
+    await dana.get_by_label("Note (required)").fill("Full amount, as asked.")
+    await dana.get_by_role("button", name="Approve refund").click()
+    result = dana.get_by_test_id("resolve-result")
+    await expect(result).to_contain_text("MoltPe refused the refund")
+    await expect(dana.get_by_test_id("ticket-status")).to_have_text("open")
+    await expect(dana.get_by_label("Note (required)")).to_have_value("Full amount, as asked.")
+    await screenshot(dana, "review-moltpe-refused-desktop", full=True)
+
+    await dana.get_by_label("Note (required)").fill("Not eligible after all.")
+    await dana.get_by_role("button", name="Deny").click()
+    await expect(result).to_contain_text("Request denied")
+    await expect(dana.get_by_test_id("ticket-status")).to_have_text("denied")
+    await expect(dana.get_by_test_id("chain-status")).to_contain_text("Chain intact")
+
+    await expect(bob.get_by_test_id("review-denied")).to_contain_text(reference)
+    await expect(notice).to_contain_text("not approved")
+    await expect(bob.locator(".msg-agent").last).to_contain_text("Not eligible after all.")
