@@ -1,0 +1,113 @@
+"""Each benchmark runs its smallest configuration and yields figures of the expected shape.
+
+These start a throwaway database and a sandbox process like the benchmarks do, so they
+need Postgres (``TEST_DATABASE_URL`` or the embedded server). They never look at timings.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pytest
+
+from benchmarks import checkpoint_size, concurrency, llm_calls, turn_overhead
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not (isinstance(value, float) and math.isnan(value))
+
+
+async def test_turn_overhead_smoke(pg_admin: str, capsys: pytest.CaptureFixture[str]) -> None:
+    result = await turn_overhead.run(
+        turn_overhead.Options(conversations=2, warmup=1), admin=pg_admin
+    )
+    assert set(result["turns"]) == {"ask", "refund"}
+    for turn in ("ask", "refund"):
+        per = result["turns"][turn]
+        for subject in ("agent", "bare", "raw"):
+            assert {"p50_ms", "p99_ms", "mean_ms", "statements", "transactions"} <= set(
+                per[subject]
+            )
+            assert _number(per[subject]["p50_ms"])
+            assert per[subject]["statements"] > 0
+        assert {"agent/bare p50", "agent/raw p99", "statements agent/raw"} <= set(per["ratios"])
+    assert {"nproc", "postgres", "langgraph"} <= set(result["machine"])
+    turn_overhead.report(result)
+    assert "refund turn" in capsys.readouterr().out
+
+
+async def test_llm_calls_smoke(pg_admin: str, capsys: pytest.CaptureFixture[str]) -> None:
+    result = await llm_calls.run(llm_calls.Options(conversations=1, delay_ms=1), admin=pg_admin)
+    per = result["per_resolved_refund"]
+    assert set(per) == {"two_turn", "one_shot", "overall"}
+    for group in per.values():
+        for subject in ("agent", "react"):
+            figures = group[subject]
+            assert {"calls", "input_tokens", "output_tokens", "wall_s", "resolved"} <= set(figures)
+            assert figures["resolved"] == figures["conversations"] > 0
+            assert figures["calls"] > 0
+            assert figures["input_tokens"] > 0
+    assert set(result["ratios_react_over_agent"]["overall"]) == {
+        "calls",
+        "input_tokens",
+        "output_tokens",
+        "wall_s",
+    }
+    llm_calls.report(result)
+    assert "react/agent" in capsys.readouterr().out
+
+
+async def test_concurrency_smoke(pg_admin: str, capsys: pytest.CaptureFixture[str]) -> None:
+    options = concurrency.Options(levels=(1, 2), rounds=1, min_conversations=2, pool_size=4)
+    result = await concurrency.run(options, admin=pg_admin)
+    assert set(result["levels"]) == {"1", "2"}
+    for per in result["levels"].values():
+        for variant in ("stock", "unlocked"):
+            figures = per[variant]
+            assert {
+                "turns",
+                "turns_per_s",
+                "p99_ms",
+                "saver_lock_wait_share",
+                "db_busy_by_state",
+            } <= set(figures)
+            assert figures["turns"] > 0
+            assert _number(figures["turns_per_s"])
+        assert {"throughput unlocked/stock", "p99 stock/unlocked"} <= set(per["ratios"])
+    concurrency.report(result)
+    assert "concurrent" in capsys.readouterr().out
+
+
+async def test_concurrency_unlocked_saver_keeps_the_lock_without_a_pool() -> None:
+    class FakeConnection:  # not a pool: the saver must keep serialising
+        pass
+
+    saver = concurrency.PooledSaver(FakeConnection())
+    assert not isinstance(saver.lock, concurrency.NoLock)
+
+
+async def test_checkpoint_size_smoke(pg_admin: str, capsys: pytest.CaptureFixture[str]) -> None:
+    result = await checkpoint_size.run(
+        checkpoint_size.Options(turns=3, conversations=1), admin=pg_admin
+    )
+    assert set(result["modes"]) == {"exit", "sync"}
+    for data in result["modes"].values():
+        assert set(data["turns"]) == {"1", "3"}
+        for entry in data["turns"].values():
+            assert {"checkpoints", "checkpoint_blobs", "checkpoint_writes", "total"} <= set(entry)
+            assert entry["total"]["stored"] > 0
+            assert entry["checkpoints"]["rows"] > 0
+        assert any(c["channel"] == "messages" for c in data["blobs_by_channel_at_last_turn"])
+    assert {"stored_bytes", "rows"} <= set(result["ratios_sync_over_exit_at_last_turn"])
+    checkpoint_size.report(result)
+    assert "checkpoint_blobs" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "module", [turn_overhead, llm_calls, concurrency, checkpoint_size], ids=lambda m: m.__name__
+)
+def test_defaults_parse(module: Any) -> None:
+    options, json_file = module.parse_args([])
+    assert options == module.Options()
+    assert json_file is None
