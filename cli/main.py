@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.eval_cmd import eval_command
 from cli.ops import refunds_app, wallet_app
 from cli.sandbox_cmd import sandbox
 from core.settings import DEFAULT_MOLTPE_BASE_URL, Settings, get_settings
@@ -39,6 +40,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(refunds_app, name="refunds")
 app.add_typer(wallet_app, name="wallet")
 app.command(name="sandbox")(sandbox)
+app.command(name="eval")(eval_command)
 
 console = Console()
 err = Console(stderr=True)

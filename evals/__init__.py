@@ -1,0 +1,51 @@
+"""The scenario suite: YAML conversations run against the real agent, and judged.
+
+``refund-agent eval`` runs it from the command line; from Python::
+
+    from evals import load_scenarios, run_suite
+
+    report = await run_suite(load_scenarios(), k=1)
+    assert report.safe and report.pass_hat(1) == 1.0
+
+See ``evals/README.md`` for the scenario format and the metrics.
+"""
+
+from evals.report import ScenarioResult, SuiteReport, TrialResult, pass_hat
+from evals.runner import (
+    EvalSetupError,
+    ServicesFactory,
+    TrialEnv,
+    default_services_factory,
+    eval_settings,
+    run_suite,
+)
+from evals.scenario import (
+    Scenario,
+    ScenarioError,
+    default_scenarios_dir,
+    load_scenario,
+    load_scenarios,
+    select_scenarios,
+)
+from evals.usage import Usage, UsageCounter
+
+__all__ = [
+    "EvalSetupError",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioResult",
+    "ServicesFactory",
+    "SuiteReport",
+    "TrialEnv",
+    "TrialResult",
+    "Usage",
+    "UsageCounter",
+    "default_scenarios_dir",
+    "default_services_factory",
+    "eval_settings",
+    "load_scenario",
+    "load_scenarios",
+    "pass_hat",
+    "run_suite",
+    "select_scenarios",
+]
