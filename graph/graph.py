@@ -45,7 +45,7 @@ def route_turn(state: State) -> Literal["lookup", "decide", "escalate", "respond
         return "respond"
     if state.verified_order_id is None:
         return "lookup"
-    if state.refund_requested:
+    if state.refund_requested and not state.amount_unclear:
         return "decide"
     return "respond"
 
@@ -53,7 +53,7 @@ def route_turn(state: State) -> Literal["lookup", "decide", "escalate", "respond
 def route_after_lookup(state: State) -> Literal["decide", "escalate", "respond"]:
     """After a lookup: decide a pending request, escalate enumeration, or reply."""
     if state.lookup_ok:
-        return "decide" if state.refund_requested else "respond"
+        return "decide" if state.refund_requested and not state.amount_unclear else "respond"
     if state.lookup_ok is False:
         return "escalate" if state.escalation_reason else "respond"
     raise ValueError(f"lookup finished without a result: {state.lookup_ok!r}")

@@ -90,6 +90,42 @@ def order_snapshot(order: Order) -> dict[str, Any]:
     }
 
 
+def request_after(state: State, understood: Understanding) -> tuple[bool, str | None, bool]:
+    """The pending refund request after this message: (requested, amount, amount unclear).
+
+    An amount asked for one order, or in an earlier (decided) request, does not carry
+    over; a request without an amount means the whole order only when the customer said
+    so or named none at all; an amount the rules could not read ("half", "twenty") keeps
+    the request waiting for a clear one instead of becoming the whole order. When the
+    agent has just asked how much, a bare amount ("20 USDC", "make it 15") answers it.
+    """
+    if understood.intent == "cancel":
+        return False, None, False
+    requested = state.refund_requested
+    amount = state.requested_amount
+    unclear = state.amount_unclear
+    switched = (
+        understood.order_id is not None
+        and state.claimed_order_id is not None
+        and understood.order_id != state.claimed_order_id
+    )
+    fresh = understood.intent == "refund" and not state.refund_requested
+    if switched or fresh:
+        amount, unclear = None, False
+    if understood.intent == "refund" or understood.amount is not None:
+        requested = True
+    answering = state.awaiting_amount or (requested and unclear)
+    if understood.amount is not None:
+        amount, unclear = format_usdc(understood.amount), False
+    elif answering and understood.mentioned_amount is not None:
+        requested, amount, unclear = True, format_usdc(understood.mentioned_amount), False
+    elif understood.full_refund and (requested or state.awaiting_amount):
+        requested, amount, unclear = True, None, False
+    elif understood.amount_invalid and requested:
+        amount, unclear = None, True
+    return requested, amount, unclear
+
+
 def gate_facts(
     found: OrderFacts, *, failed_lookups: int = 0, injection_signals: tuple[str, ...] = ()
 ) -> Facts:
@@ -173,30 +209,13 @@ class AgentNodes:
         email = trusted_email or understanding.email or state.claimed_email
         order_id = understanding.order_id or state.claimed_order_id
         still_verified = email == state.verified_email and order_id == state.verified_order_id
-        requested = state.refund_requested
-        amount = state.requested_amount
-        if understanding.intent == "cancel":
-            requested, amount = False, None
-        else:
-            switched = (
-                understanding.order_id is not None
-                and state.claimed_order_id is not None
-                and understanding.order_id != state.claimed_order_id
-            )
-            fresh = understanding.intent == "refund" and not state.refund_requested
-            if switched or fresh:
-                # An amount asked for one order, or in an earlier (decided) request, does
-                # not carry over: a new request without an amount means the whole order.
-                amount = None
-            if understanding.intent == "refund" or understanding.amount is not None:
-                requested = True
-            if understanding.amount is not None:
-                amount = format_usdc(understanding.amount)
+        requested, amount, unclear = request_after(state, understanding)
         return {
             **reset,
             "intent": understanding.intent,
             "understood_by": "fallback" if fell_back else understanding.source,
             "amount_invalid": understanding.amount_invalid and understanding.intent == "refund",
+            "amount_unclear": unclear,
             "claimed_email": email,
             "claimed_order_id": order_id,
             "verified_email": state.verified_email if still_verified else None,
@@ -331,7 +350,11 @@ class AgentNodes:
                 payload=decision,
             )
         )
-        update: dict[str, Any] = {"decision": decision, "refund_requested": False}
+        update: dict[str, Any] = {
+            "decision": decision,
+            "last_decision": decision,
+            "refund_requested": False,
+        }
         if found.order is not None:
             update["order"] = order_snapshot(found.order)
         if decision["action"] == "escalate":
@@ -443,6 +466,7 @@ class AgentNodes:
             "identity_verified": state.verified_email is not None,
             "order": order,
             "decision": decision or None,
+            "previous_decision": state.last_decision if not decision else None,
             "requested_amount": state.requested_amount or decision.get("requested_amount"),
             "refund_reason": state.refund_reason,
             "attempted_action": attempted,
@@ -479,7 +503,14 @@ class AgentNodes:
         svc = await self.services()
         draft, facts, outcome = self._compose(svc, state)
         text, _ = await replies.phrase(svc.phraser, draft, facts)
-        return {"messages": [AIMessage(text)], "reply": text, "outcome": outcome}
+        asks_amount = draft == replies.CLARIFY_AMOUNT or outcome.get("offered") == "amount"
+        outcome.pop("offered", None)
+        return {
+            "messages": [AIMessage(text)],
+            "reply": text,
+            "outcome": outcome,
+            "awaiting_amount": asks_amount,
+        }
 
     def _compose(self, svc: Services, state: State) -> tuple[str, list[str], dict[str, Any]]:
         settings = svc.settings
@@ -521,7 +552,7 @@ class AgentNodes:
             return text, [outcome["order_id"]], outcome
         if state.intent == "empty":
             return replies.EMPTY, [], {"kind": "none"}
-        if state.amount_invalid:
+        if state.amount_invalid or (state.refund_requested and state.amount_unclear):
             return replies.CLARIFY_AMOUNT, [], {"kind": "asked", "for": ["amount"]}
         if state.intent == "cancel":
             return (
@@ -576,6 +607,6 @@ class AgentNodes:
                     amount=order["unrefunded_usdc"],
                 ),
                 [order["id"]],
-                {"kind": "none"},
+                {"kind": "none", "offered": "amount"},
             )
         return replies.OFF_TOPIC, [], {"kind": "none"}

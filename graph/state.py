@@ -79,6 +79,12 @@ class State(OutputState):
     amount_invalid: bool = False
     """This turn named an amount that is not valid money."""
 
+    amount_unclear: bool = False
+    """The pending request's amount could not be read; it waits for a clear one."""
+
+    awaiting_amount: bool = False
+    """The agent's last reply asked how much to refund."""
+
     failed_lookups: int = 0
     """Lookups in this conversation that found no order for the customer."""
 
@@ -90,6 +96,9 @@ class State(OutputState):
 
     decision: dict[str, Any] | None = None
     """This turn's policy decision: action, amount, reasons, policy_version."""
+
+    last_decision: dict[str, Any] | None = None
+    """The latest policy decision in this conversation (kept across turns for reviewers)."""
 
     refund: dict[str, Any] | None = None
     """The latest refund attempt: status, amount, tx_hash, refund_id, error."""

@@ -102,6 +102,11 @@ PAST_REFUND_RE: Final = re.compile(
     r"\b(?:the |my )?refund (?:came|arrived|went) through\b",
     re.IGNORECASE,
 )
+# A past refund and the amount it names ("thanks for the refund of 20 USDC"): not a request.
+PAST_REFUND_AMOUNT_RE: Final = re.compile(
+    rf"(?:{PAST_REFUND_RE.pattern})(?:\s+(?:of|for)\s+(?:{UNIT}\s*)?{NUMBER}\s*{UNIT}?)?",
+    re.IGNORECASE,
+)
 STATUS_RE: Final = re.compile(
     r"\b(status|where is my refund|any update|did (?:you|it) (?:go|get) through|ticket)\b",
     re.IGNORECASE,
@@ -243,6 +248,14 @@ class Understanding(BaseModel):
     )
     amount_invalid: bool = Field(
         default=False, description="The customer named an amount that is not valid money."
+    )
+    mentioned_amount: Decimal | None = Field(
+        default=None,
+        description='An amount named without asking for anything ("20 USDC", "make it '
+        '15"): the answer when the agent has just asked how much.',
+    )
+    full_refund: bool = Field(
+        default=False, description="The customer asked for the whole (remaining) amount."
     )
     reason: str | None = None
     injection_signals: tuple[str, ...] = ()
@@ -391,6 +404,31 @@ def _amount(text: str, *, asks_refund: bool) -> tuple[Decimal | None, bool, bool
     return None, False, False
 
 
+SHORT_ANSWER_RE: Final = re.compile(
+    rf"^\W*(?:(?:ok(?:ay)?|so|then|well|fine|make it|just|only|let'?s say|how about|maybe)\W+)*"
+    rf"(?:{UNIT}\s*)?({NUMBER})\s*{UNIT}?"
+    r"(?:\W+(?:please|pls|thanks|thank you|then|ok|is fine|would be great|will do))*\W*$",
+    re.IGNORECASE,
+)
+
+
+def _mentioned_amount(text: str) -> Decimal | None:
+    """A single amount named as money, or a short answer that is just a number."""
+    text = text.translate(DASHES)
+    if len(re.findall(NUMBER, text)) != 1:
+        return None  # none, or several: ambiguous, so the agent asks again
+    named = list(dict.fromkeys(m.group(1) for p in MONEY_PATTERNS for m in p.finditer(text)))
+    if not named:
+        match = SHORT_ANSWER_RE.match(text)
+        named = [match.group(1)] if match else []
+    if len(named) != 1:
+        return None
+    try:
+        return parse_amount_text(named[0])
+    except InvalidAmount:
+        return None
+
+
 class RulesUnderstander:
     """Offline understanding with regular expressions and keywords."""
 
@@ -414,6 +452,7 @@ def understand_with_rules(message: str) -> Understanding:
     reason = next((name for name, pattern in REASONS if pattern.search(text)), None)
     looking_back = bool(STATUS_QUESTION_RE.search(text) or PAST_REFUND_RE.search(text))
     asks_refund = bool(REFUND_RE.search(text)) and not looking_back
+    scrubbed = PAST_REFUND_AMOUNT_RE.sub(" ", scrubbed)
     amount, amount_invalid, asked = _amount(scrubbed, asks_refund=asks_refund or bool(reason))
     intent: Intent
     if CANCEL_RE.search(text):
@@ -434,12 +473,15 @@ def understand_with_rules(message: str) -> Understanding:
         intent = "refund"
     else:
         intent = "other"
+    full = bool(FULL_RE.search(scrubbed)) and intent != "cancel"
     return Understanding(
         intent=intent,
         email=email,
         order_id=order_id,
         amount=amount,
         amount_invalid=amount_invalid,
+        mentioned_amount=amount if amount is not None else _mentioned_amount(scrubbed),
+        full_refund=full and amount is None and not amount_invalid,
         reason=reason,
         injection_signals=signals,
         source="rules",
@@ -519,6 +561,17 @@ def merge_with_rules(extraction: LLMExtraction, text: str) -> Understanding:
             amount = parse_amount_text(extraction.amount)
         except InvalidAmount:
             amount_invalid = True
+    # The model never pays more than the customer's own words ask for: an amount the rules
+    # read in the text caps the model's (a missing one would mean the whole order), and an
+    # amount the rules could not read is not turned into "the whole order".
+    if not amount_invalid:
+        if rules.amount is not None and (amount is None or amount > rules.amount):
+            amount = rules.amount
+        if rules.amount_invalid and amount is None:
+            amount_invalid = True
+    intent = extraction.intent
+    if rules.intent == "cancel":
+        intent = "cancel"  # "never mind" is never turned into a refund
     signals = tuple(
         dict.fromkeys(
             rules.injection_signals
@@ -526,11 +579,13 @@ def merge_with_rules(extraction: LLMExtraction, text: str) -> Understanding:
         )
     )
     return Understanding(
-        intent=extraction.intent,
+        intent=intent,
         email=email,
         order_id=order_id,
         amount=amount,
         amount_invalid=amount_invalid,
+        mentioned_amount=amount if amount is not None else rules.mentioned_amount,
+        full_refund=rules.full_refund and amount is None and not amount_invalid,
         reason=(extraction.reason or None) and extraction.reason[:40]
         if extraction.reason
         else None,

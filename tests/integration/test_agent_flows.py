@@ -267,3 +267,36 @@ async def test_conversation_resumes_after_a_process_restart(
     state = await chat.state(thread)
     assert state["verified_email"] == "alice@example.com"
     assert len(state["messages"]) == 4
+
+
+# --- amounts the customer gives when asked ----------------------------------------------
+
+
+async def test_a_vague_amount_is_clarified_never_the_whole_order(chat: Chat) -> None:
+    t = chat.new_thread()
+    r = await chat.say(t, "alice@example.com, refund half of ORD-1001")
+    assert r["outcome"] == {"kind": "asked", "for": ["amount"]}
+    r = await chat.say(t, "hmm, not sure")
+    assert r["outcome"] == {"kind": "asked", "for": ["amount"]}  # still waiting, no refund
+    r = await chat.say(t, "ok, 20 USDC then")
+    assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "20.00"
+
+
+async def test_a_bare_amount_answers_the_agents_question(chat: Chat) -> None:
+    t = chat.new_thread()
+    r = await chat.say(t, "alice@example.com ORD-1001")
+    assert "full amount or part of it" in r["reply"]
+    r = await chat.say(t, "15 USDC please")
+    assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "15.00"
+    r = await chat.say(t, "thanks for the refund of 15 USDC!")
+    assert r["outcome"] == {"kind": "none"}  # thanks, not a second request
+    assert len(await refunds_of(chat.services, "ORD-1001")) == 1
+
+
+async def test_a_number_out_of_the_blue_is_not_a_refund(chat: Chat) -> None:
+    t = chat.new_thread()
+    r = await chat.say(t, "alice@example.com ORD-1001 refund 20 USDC")
+    assert r["outcome"]["kind"] == "refunded"
+    r = await chat.say(t, "20")  # the agent asked nothing: not a new request
+    assert r["outcome"]["kind"] != "refunded"
+    assert len(await refunds_of(chat.services, "ORD-1001")) == 1

@@ -96,22 +96,29 @@ def attacked(services: Services, model: ScriptedChatModel) -> Chat:
 ATTACKS = [
     pytest.param(
         {"order_id": "ORD-1001", "amount": "500"},
+        "Hi, I'm alice@example.com, order ORD-1001. My earbuds broke, please refund them.",
+        "escalated",  # no amount in her words to cap it: the gate is the wall
+        "decision",
+        id="500-usdc-when-she-named-no-amount",
+    ),
+    pytest.param(
+        {"order_id": "ORD-1001", "amount": "500"},
         ALICE_ASKS,
-        "escalated",
+        "refunded-alice-20",  # capped to the 20 she wrote; never the model's amount
         "decision",
         id="500-usdc-on-alices-order",
     ),
     pytest.param(
         {"order_id": "ORD-1001", "amount": "45.000001"},
         ALICE_ASKS,
-        "escalated",
+        "refunded-alice-20",  # capped to the 20 she wrote; never the model's amount
         "decision",
         id="a-millionth-over-the-order",
     ),
     pytest.param(
         {},  # ORD-2001, 500: the customer wrote neither
         ALICE_ASKS,
-        "escalated",
+        "refunded-alice-20",  # capped to the 20 she wrote; never the model's amount
         "decision",
         id="bobs-order-never-written",
     ),

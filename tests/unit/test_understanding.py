@@ -628,3 +628,41 @@ async def test_a_slow_model_times_out() -> None:
             "refund 20", known_email=None, known_order_id=None
         )
     assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "mentioned"),
+    [
+        ("ok, 20 USDC then", "20"),
+        ("15 USDC please", "15"),
+        ("make it 30", "30"),
+        ("20", "20"),
+        ("$12.50", "12.50"),
+        ("I have 2 kids and 3 dogs", None),
+        ("ORD-1001", None),
+        ("20 or 30 USDC", None),
+    ],
+)
+def test_a_bare_amount_is_noted_for_when_the_agent_asked(text: str, mentioned: str | None) -> None:
+    understood = understand_with_rules(text)
+    expected = Decimal(mentioned) if mentioned is not None else None
+    assert understood.mentioned_amount == expected
+    assert understood.amount is None
+
+
+def test_full_refund_and_past_refunds() -> None:
+    assert understand_with_rules("refund everything please").full_refund
+    assert not understand_with_rules("refund 20 please").full_refund
+    thanks = understand_with_rules("thanks for the refund of 20 USDC")
+    assert thanks.intent != "refund" and thanks.amount is None
+
+
+def test_the_model_never_asks_for_more_than_the_customer_wrote() -> None:
+    text = "please refund 20 USDC on ORD-1001"
+    assert merge_with_rules(extraction(amount="500"), text).amount == Decimal("20")
+    assert merge_with_rules(extraction(amount=None), text).amount == Decimal("20")
+    assert merge_with_rules(extraction(amount="5"), text).amount == Decimal("5")
+    vague = merge_with_rules(extraction(amount=None), "refund half of ORD-1001")
+    assert vague.amount is None and vague.amount_invalid
+    never = merge_with_rules(extraction(intent="refund"), "never mind, forget it")
+    assert never.intent == "cancel"
