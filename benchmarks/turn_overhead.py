@@ -151,6 +151,7 @@ class RawFloor:
         self._agent_id = agent_id
         self.http_seconds: list[float] = []
         """Duration of each refund call to the sandbox."""
+        self._trail: list[AuditEvent] = []
 
     async def setup(self) -> None:
         """Create the one table the floor keeps conversation state in."""
@@ -165,7 +166,14 @@ class RawFloor:
             )
 
     async def _node(self, thread: str, node: str, turn: int) -> None:
-        await self._audit(EventType.NODE, thread, payload={"node": node, "turn": turn})
+        """Note a node transition; the last node writes the turn's trail in one go."""
+        self._trail.append(
+            AuditEvent(EventType.NODE, thread_id=thread, payload={"node": node, "turn": turn})
+        )
+        if node == "respond":
+            trail, self._trail = self._trail, []
+            async with self._pool.connection() as conn, conn.transaction():
+                await append_events(conn, trail)
 
     async def _read(self, thread: str) -> tuple[int, list[dict[str, str]]]:
         async with self._pool.connection() as conn:
@@ -180,7 +188,7 @@ class RawFloor:
             await conn.execute(RAW_WRITE, (thread, turn, json.dumps({"messages": messages})))
 
     async def ask_turn(self, thread: str, text: str) -> None:
-        """Read state, audit two node transitions, write state."""
+        """Read state, audit two node transitions (in one transaction), write state."""
         turn, messages = await self._read(thread)
         turn += 1
         messages.append({"role": "user", "content": text})

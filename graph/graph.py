@@ -17,6 +17,7 @@ services provider.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -33,6 +34,10 @@ from graph.state import InputState, OutputState, State
 from persistence.audit import AuditEvent, EventType
 
 Node = Callable[[State, RunnableConfig, Runtime[Context]], Awaitable[dict[str, Any]]]
+
+
+LAST_NODE = "respond"
+"""Every turn ends here; it writes the turn's node transitions to the audit log."""
 
 
 def route_turn(state: State) -> Literal["lookup", "decide", "escalate", "respond"]:
@@ -103,27 +108,45 @@ def _summary(update: dict[str, Any]) -> dict[str, Any]:
 
 
 def audited(name: str, node: Node, nodes: AgentNodes) -> Node:
-    """Wrap a node so that every transition is written to the audit log."""
+    """Wrap a node so that every transition is written to the audit log.
+
+    Each node adds its transition to the turn's ``node_trail``; the last node of every
+    turn (respond) writes the whole trail, its own transition included, in one
+    transaction before the reply goes out. Domain events (lookup, decision, refund,
+    escalation, injection) are written by the nodes themselves as they happen.
+    """
 
     async def run(
         state: State, config: RunnableConfig, runtime: Runtime[Context]
     ) -> dict[str, Any]:
         update = await node(state, config, runtime)
+        transition = {
+            "thread_id": update.get("conversation_id") or state.conversation_id or None,
+            "order_id": state.verified_order_id or state.claimed_order_id,
+            "payload": {
+                "node": name,
+                "turn": update.get("turn", state.turn),
+                "at": dt.datetime.now(dt.UTC).isoformat(),
+                "input_digest": _digest(state),
+                "outcome": _summary(update),
+            },
+        }
+        if name != LAST_NODE:
+            return {**update, "node_trail": [transition]}
+        trail = [*state.node_trail, transition]
         svc = await nodes.services()
         await svc.storage.audit.record(
-            AuditEvent(
-                EventType.NODE,
-                thread_id=update.get("conversation_id") or state.conversation_id or None,
-                order_id=state.verified_order_id or state.claimed_order_id,
-                payload={
-                    "node": name,
-                    "turn": update.get("turn", state.turn),
-                    "input_digest": _digest(state),
-                    "outcome": _summary(update),
-                },
+            *(
+                AuditEvent(
+                    EventType.NODE,
+                    thread_id=t["thread_id"],
+                    order_id=t["order_id"],
+                    payload=t["payload"],
+                )
+                for t in trail
             )
         )
-        return update
+        return {**update, "node_trail": None}
 
     run.__name__ = name
     return run

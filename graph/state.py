@@ -13,6 +13,15 @@ from langchain_core.messages import AnyMessage
 from langgraph.graph import add_messages
 
 
+def keep_trail(
+    left: list[dict[str, Any]], right: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    """Collect the running turn's node transitions; ``None`` clears them once written."""
+    if right is None:
+        return []
+    return [*left, *right]
+
+
 @dataclass(kw_only=True)
 class InputState:
     """What a caller sends: the conversation's messages (usually one new human message)."""
@@ -108,3 +117,7 @@ class State(OutputState):
 
     escalation_reason: str | None = None
     """Why this turn escalates (set by the node that routes to escalation)."""
+
+    node_trail: Annotated[list[dict[str, Any]], keep_trail] = field(default_factory=list)
+    """This turn's node transitions, written to the audit log in one transaction by the
+    last node (respond) before the reply goes out; empty between turns."""
