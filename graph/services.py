@@ -175,6 +175,8 @@ async def create_services(
                 per_tx_cap=settings.refund_per_tx_cap,
                 daily_cap=settings.refund_daily_cap,
                 window_days=settings.refund_window_days,
+                velocity_max=settings.refund_velocity_max,
+                velocity_days=settings.refund_velocity_days,
             ),
         )
         services = Services(

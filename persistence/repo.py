@@ -114,6 +114,8 @@ LIST_REFUNDS_BY_STATUS: Final = (
 )
 # A constant naming the lock that serialises budget checks across processes.
 BUDGET_LOCK_ID: Final = 0x5246_4E44_4255_4447  # "RFNDBUDG"
+# The first key of the two-key advisory locks that serialise one customer's refunds.
+CUSTOMER_LOCK_CLASS: Final = 0x5246_4E44  # "RFND"
 
 
 def utc_day_start(now: dt.datetime | None = None) -> dt.datetime:
@@ -151,6 +153,13 @@ async def open_refunds(conn: Conn) -> list[Refund]:
     """Every refund whose outcome is not settled, oldest first."""
     cur = await conn.execute(SELECT_OPEN_REFUNDS, (list(OPEN_REFUND_STATUSES),))
     return [Refund.model_validate(r) for r in await cur.fetchall()]
+
+
+async def lock_customer(conn: Conn, email: str) -> None:
+    """Serialise one customer's refund intents across every process (transaction-scoped)."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(%s::int4, hashtext(%s))", (CUSTOMER_LOCK_CLASS, email.lower())
+    )
 
 
 async def lock_budget(conn: Conn) -> None:

@@ -27,7 +27,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Final, Literal
 
 import psycopg
 
@@ -37,10 +37,13 @@ from persistence.audit import AuditEvent, AuditLog, AuditRecord, EventType, appe
 from persistence.models import OPEN_REFUND_STATUSES, Refund
 from tools.moltpe import (
     APIError,
+    BadRequest,
     Conflict,
+    InsufficientFunds,
     MoltPeClient,
     MoltPeError,
     OutcomeUnknown,
+    PaymentNotFound,
     PolicyViolation,
     RefundReceipt,
     Unavailable,
@@ -72,6 +75,8 @@ class Caps:
     per_tx_cap: Decimal
     daily_cap: Decimal
     window_days: int
+    velocity_max: int | None = None
+    velocity_days: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +242,14 @@ class RefundService:
                 )
             if not human_approval and amount > self._caps.per_tx_cap:
                 raise RefundRefused("over_per_tx_cap", "over the per-transaction cap")
+            if not human_approval and self._caps.velocity_max is not None:
+                # Serialise this customer's refunds (several chats at once) and recount.
+                await repo.lock_customer(conn, customer_email)
+                recent = await repo.customer_refunds_since(
+                    conn, customer_email, now - dt.timedelta(days=self._caps.velocity_days)
+                )
+                if recent >= self._caps.velocity_max:
+                    raise RefundRefused("velocity", "several refunds on this account recently")
             await repo.lock_budget(conn)
             spent = await repo.spent_since(conn, repo.utc_day_start(now))
             if not human_approval and spent + amount > self._caps.daily_cap:
@@ -302,9 +315,11 @@ class RefundService:
             current = await repo.get_refund(conn, refund.id, for_update=True)
             if current is None:
                 raise LookupError(f"refund {refund.id} vanished")
-            if current.status in ("confirmed", "failed"):
+            if current.status == "confirmed" or (current.status == "failed" and receipt is None):
                 # Someone else (a concurrent reconciler) recorded the outcome already.
                 return RefundOutcome(_settled(current), current, replayed=True)
+            # A receipt always wins, even over a recorded failure: another sender of the
+            # same key (a reconciler) reached MoltPe while this attempt failed to.
 
             def event_of(event_type: EventType, payload: dict[str, object]) -> AuditEvent:
                 return AuditEvent(
@@ -363,6 +378,12 @@ class RefundService:
         return RefundOutcome(_settled(updated), updated)
 
 
+# Refusals about the refund itself, which MoltPe replays for the same key: final even when
+# re-sent. Others (a rotated API key, an unknown agent) say nothing about whether an
+# earlier attempt with this key paid, so on re-send they leave the refund unknown.
+DEFINITIVE_REFUSALS: Final = (InsufficientFunds, PaymentNotFound, BadRequest)
+
+
 def _classify(error: MoltPeError, *, first_attempt: bool) -> tuple[OutcomeStatus, EventType]:
     """Which status a MoltPe error leaves a refund in."""
     if isinstance(error, PolicyViolation):
@@ -371,7 +392,10 @@ def _classify(error: MoltPeError, *, first_attempt: bool) -> tuple[OutcomeStatus
         # Our bodies are derived from the record, so a conflict means something else used
         # the key: money may have moved; a person must look.
         return "unknown", EventType.REFUND_OUTCOME_UNKNOWN
-    if isinstance(error, APIError):
+    if isinstance(error, DEFINITIVE_REFUSALS):
+        return "failed", EventType.REFUND_FAILED
+    if isinstance(error, APIError) and first_attempt:
+        # Refused before anything was done (e.g. a wrong key) on the only attempt.
         return "failed", EventType.REFUND_FAILED
     if isinstance(error, Unavailable) and first_attempt:
         # Never reached MoltPe on the only attempt ever made with this key.
