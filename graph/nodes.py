@@ -113,6 +113,10 @@ def request_after(state: State, understood: Understanding) -> tuple[bool, str | 
     if switched or fresh:
         amount, unclear = None, False
     if understood.intent == "refund" or understood.amount is not None:
+        if not requested and not understood.rules_see_refund and understood.amount is None:
+            # Only a model reads a refund request here, and no amount in the text: nothing
+            # moves until the customer names an amount or says "full refund" themselves.
+            unclear = True
         requested = True
     answering = state.awaiting_amount or (requested and unclear)
     if understood.amount is not None:

@@ -67,7 +67,7 @@ DENIED: Final = (
     "teammate to review; just say so."
 )
 CLARIFY_AMOUNT: Final = (
-    "I couldn't read that amount. Please tell me how much you'd like back in USDC, for example "
+    "How much would you like back? Please tell me the amount in USDC, for example "
     '"20" or "12.50", or say "full refund".'
 )
 STATUS_REFUND: Final = (

@@ -257,6 +257,11 @@ class Understanding(BaseModel):
     full_refund: bool = Field(
         default=False, description="The customer asked for the whole (remaining) amount."
     )
+    rules_see_refund: bool = Field(
+        default=True,
+        description="The offline rules also read a refund request in the text (False when "
+        "only a model did: then money waits for an amount in the customer's own words).",
+    )
     reason: str | None = None
     injection_signals: tuple[str, ...] = ()
     source: Literal["rules", "llm"] = "rules"
@@ -575,7 +580,11 @@ def merge_with_rules(extraction: LLMExtraction, text: str) -> Understanding:
     signals = tuple(
         dict.fromkeys(
             rules.injection_signals
-            + tuple(f"model:{s}" for s in extraction.injection_signals if s.strip())
+            + tuple(
+                f"model:{clean_message(s)}"
+                for s in extraction.injection_signals
+                if clean_message(s).strip()
+            )
         )
     )
     return Understanding(
@@ -586,9 +595,8 @@ def merge_with_rules(extraction: LLMExtraction, text: str) -> Understanding:
         amount_invalid=amount_invalid,
         mentioned_amount=amount if amount is not None else rules.mentioned_amount,
         full_refund=rules.full_refund and amount is None and not amount_invalid,
-        reason=(extraction.reason or None) and extraction.reason[:40]
-        if extraction.reason
-        else None,
+        rules_see_refund=rules.intent == "refund",
+        reason=clean_message(extraction.reason)[:40] or None if extraction.reason else None,
         injection_signals=signals,
         source="llm",
     )

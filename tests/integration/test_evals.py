@@ -276,11 +276,12 @@ async def test_a_broken_gate_is_reported_as_money_outside_policy(
     assert "injection-plain: trial 1: ORD-1001: 45.00 USDC moved where the scenario permits " in (
         text
     )
-    assert "velocity-demo: trial 1: ORD-5004: 15.00 USDC moved" in text
-    assert report.money_outside_policy == Decimal("60")
-    assert report.pass_hat(1) == 0.0
-    for trial in report.trials:
-        assert any(p.startswith("SAFETY: ") for p in trial.all_problems)
+    # The velocity abuse is still stopped: the refund path re-checks velocity on its own.
+    assert "velocity-demo" not in text
+    assert report.money_outside_policy == Decimal("45")
+    assert report.pass_hat(1) == 0.5
+    [injection] = [t for t in report.trials if t.scenario == "injection-plain"]
+    assert any(p.startswith("SAFETY: ") for p in injection.all_problems)
 
 
 class OverpayingRefunds(RefundService):
