@@ -110,7 +110,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     if isinstance(value, Mapping):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {jsonable(str(k)): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [jsonable(v) for v in value]
     if hasattr(value, "model_dump"):
@@ -371,3 +371,44 @@ async def tail(
         )
     rows = await cur.fetchall()
     return list(reversed(rows))
+
+
+async def verify_against_mirror(conn: Conn, mirror: Path) -> VerifyResult:
+    """Compare the database's chain with an outside copy (the ``AUDIT_LOG_FILE`` mirror).
+
+    The in-database chain cannot reveal a rewrite by someone able to recompute every hash
+    and the head (the tables' owner, a superuser); a mirror kept out of their reach can.
+    Every mirrored event must be in the database with the same hash. Events newer than
+    the mirror are not judged here (``verify_chain`` covers their linkage).
+
+    Raises:
+        OSError: the mirror cannot be read.
+    """
+    text = await asyncio.to_thread(mirror.read_text, encoding="utf-8")
+    checked = 0
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+            seq, digest = int(entry["seq"]), str(entry["hash"])
+        except (ValueError, KeyError, TypeError):
+            return VerifyResult(
+                False, checked, 0, None, f"{mirror}:{number} is not an audit mirror line"
+            )
+        cur = await conn.execute("SELECT hash FROM audit_events WHERE seq = %s", (seq,))
+        row = await cur.fetchone()
+        if row is None:
+            return VerifyResult(
+                False,
+                checked,
+                0,
+                seq,
+                f"row {seq} is in the mirror but not in the database: deleted",
+            )
+        if row["hash"] != digest:
+            return VerifyResult(
+                False, checked, 0, seq, f"row {seq} differs from the mirror: rewritten"
+            )
+        checked += 1
+    return VerifyResult(True, checked, 0)

@@ -198,6 +198,11 @@ MIGRATIONS: Final[list[str]] = [
         PRIMARY KEY (bucket, window_start)
     );
     """,
+    # 4: a reviewer claims a ticket while resolving it; a turn's lease names its holder
+    """
+    ALTER TABLE review_tickets ADD COLUMN claimed_by text, ADD COLUMN claimed_until timestamptz;
+    ALTER TABLE conversations ADD COLUMN busy_token text;
+    """,
 ]
 
 

@@ -12,6 +12,7 @@ import uuid
 from decimal import Decimal
 from typing import Any, Final
 
+from persistence.audit import jsonable
 from persistence.db import Conn
 from persistence.models import (
     COUNTED_REFUND_STATUSES,
@@ -279,10 +280,22 @@ LIST_TICKETS_BY_STATUS: Final = (
 RESOLVE_TICKET: Final = """
 UPDATE review_tickets
    SET status = %(status)s, resolved_by = %(resolved_by)s, resolved_at = now(),
-       resolution_note = %(note)s, refund_id = coalesce(%(refund_id)s, refund_id)
- WHERE id = %(id)s
+       resolution_note = %(note)s, refund_id = coalesce(%(refund_id)s, refund_id),
+       claimed_by = NULL, claimed_until = NULL
+ WHERE id = %(id)s AND status = 'open'
 RETURNING *
 """
+CLAIM_TICKET: Final = """
+UPDATE review_tickets
+   SET claimed_by = %(reviewer)s, claimed_until = now() + make_interval(secs => %(seconds)s)
+ WHERE id = %(id)s AND status = 'open'
+   AND (claimed_until IS NULL OR claimed_until < now())
+RETURNING *
+"""
+UNCLAIM_TICKET: Final = (
+    "UPDATE review_tickets SET claimed_by = NULL, claimed_until = NULL "
+    "WHERE id = %s AND claimed_by = %s"
+)
 
 
 async def create_ticket(
@@ -304,7 +317,7 @@ async def create_ticket(
             "order_id": order_id,
             "reason": reason,
             "thread_id": thread_id,
-            "context": json.dumps(context, ensure_ascii=False, default=str),
+            "context": json.dumps(jsonable(context), ensure_ascii=False),
         },
     )
     row = await cur.fetchone()
@@ -358,8 +371,24 @@ async def resolve_ticket(
     )
     row = await cur.fetchone()
     if row is None:
-        raise LookupError(f"ticket {ticket_id} not found")
+        raise LookupError(f"ticket {ticket_id} is not open")
     return Ticket.model_validate(row)
+
+
+async def claim_ticket(
+    conn: Conn, ticket_id: int, reviewer: str, seconds: float = 120.0
+) -> Ticket | None:
+    """Claim an open ticket for one reviewer while they resolve it; None if not claimable."""
+    cur = await conn.execute(
+        CLAIM_TICKET, {"id": ticket_id, "reviewer": reviewer, "seconds": seconds}
+    )
+    row = await cur.fetchone()
+    return Ticket.model_validate(row) if row else None
+
+
+async def unclaim_ticket(conn: Conn, ticket_id: int, reviewer: str) -> None:
+    """Give a claimed ticket back (the resolution did not complete)."""
+    await conn.execute(UNCLAIM_TICKET, (ticket_id, reviewer))
 
 
 # --- conversations of the HTTP service ---------------------------------------------
@@ -369,11 +398,15 @@ INSERT_CONVERSATION: Final = (
 )
 SELECT_CONVERSATION: Final = "SELECT * FROM conversations WHERE thread_id = %s"
 TAKE_CONVERSATION: Final = """
-UPDATE conversations SET busy_until = now() + make_interval(secs => %s)
+UPDATE conversations
+   SET busy_until = now() + make_interval(secs => %s), busy_token = %s
  WHERE thread_id = %s AND (busy_until IS NULL OR busy_until < now())
 RETURNING thread_id
 """
-RELEASE_CONVERSATION: Final = "UPDATE conversations SET busy_until = NULL WHERE thread_id = %s"
+RELEASE_CONVERSATION: Final = (
+    "UPDATE conversations SET busy_until = NULL, busy_token = NULL "
+    "WHERE thread_id = %s AND busy_token = %s"
+)
 
 
 async def create_conversation(
@@ -389,18 +422,19 @@ async def get_conversation(conn: Conn, thread_id: str) -> dict[str, Any] | None:
     return await cur.fetchone()
 
 
-async def take_conversation(conn: Conn, thread_id: str, lease_seconds: float) -> bool:
-    """Lease the conversation for one turn; False while another turn holds it.
+async def take_conversation(conn: Conn, thread_id: str, lease_seconds: float) -> str | None:
+    """Lease the conversation for one turn; its token, or None while another holds it.
 
     A lease, not a held lock: a process that dies mid-turn frees it when it expires.
     """
-    cur = await conn.execute(TAKE_CONVERSATION, (lease_seconds, thread_id))
-    return await cur.fetchone() is not None
+    token = uuid.uuid4().hex
+    cur = await conn.execute(TAKE_CONVERSATION, (lease_seconds, token, thread_id))
+    return token if await cur.fetchone() is not None else None
 
 
-async def release_conversation(conn: Conn, thread_id: str) -> None:
-    """End a turn's lease."""
-    await conn.execute(RELEASE_CONVERSATION, (thread_id,))
+async def release_conversation(conn: Conn, thread_id: str, token: str) -> None:
+    """End a turn's lease (only the holder's: an expired lease may be someone else's now)."""
+    await conn.execute(RELEASE_CONVERSATION, (thread_id, token))
 
 
 SELECT_REQUEST_ANSWER: Final = (

@@ -49,7 +49,23 @@ class SeedError(ValueError):
     """The seed file is missing, not JSON, or breaks the format."""
 
 
-class SeedCustomer(BaseModel):
+def _no_nul(value: object) -> object:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("contains a NUL character")
+    return value
+
+
+class _NoNul(BaseModel):
+    @model_validator(mode="before")
+    @classmethod
+    def _reject_nul(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for value in data.values():
+                _no_nul(value)
+        return data
+
+
+class SeedCustomer(_NoNul):
     """A customer of the seed file."""
 
     model_config = ConfigDict(extra="forbid")
@@ -62,7 +78,7 @@ class SeedCustomer(BaseModel):
         return v.lower()
 
 
-class _Dated(BaseModel):
+class _Dated(_NoNul):
     age_days: int | None = Field(default=None, ge=0, le=3650)
     created_at: dt.datetime | None = None
 
@@ -122,16 +138,23 @@ class SeedFile(BaseModel):
     def _consistent(self) -> SeedFile:
         emails = {c.email for c in self.customers}
         orders = {}
+        payments: set[str] = set()
         for order in self.orders:
+            if order.payment_id in payments:
+                raise ValueError(f"order {order.id}: payment_id {order.payment_id} used twice")
+            payments.add(order.payment_id)
             if order.customer_email not in emails:
                 raise ValueError(f"order {order.id}: customer {order.customer_email} not listed")
             if order.id in orders:
                 raise ValueError(f"order {order.id} listed twice")
             orders[order.id] = order
         refunded: dict[str, Decimal] = defaultdict(Decimal)
+        now = dt.datetime.now(dt.UTC)
         for refund in self.refunds:
             if refund.order_id not in orders:
                 raise ValueError(f"refund for unknown order {refund.order_id}")
+            if refund.when(now) < orders[refund.order_id].when(now):
+                raise ValueError(f"a refund of {refund.order_id} is dated before the order")
             refunded[refund.order_id] += refund.amount_usdc
             if refunded[refund.order_id] > orders[refund.order_id].amount_usdc:
                 raise ValueError(f"refunds on {refund.order_id} exceed its amount")

@@ -10,11 +10,12 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -38,7 +39,7 @@ from graph.services import Services, create_services
 from persistence import repo
 from persistence.audit import AuditEvent, EventType, tail, verify_chain
 from persistence.checkpoint import open_checkpointer
-from persistence.models import Ticket, TicketStatus
+from persistence.models import Refund, Ticket, TicketStatus
 from server import schemas
 from server.metrics import Metrics
 from tools.refunds import RefundRefused
@@ -49,6 +50,7 @@ STATIC = Path(__file__).with_name("static")
 MAX_BODY_BYTES = 256 * 1024
 TURN_LEASE_SECONDS = 120.0
 RATE_WINDOW_SECONDS = 60
+THREAD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class ApiError(Exception):
@@ -82,6 +84,8 @@ class Runtime:
     agent: CompiledStateGraph[Any, Any, Any, Any]
     metrics: Metrics
     owns_services: bool
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+    """Turns still running after their client went away."""
 
 
 def create_app(*, settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -102,6 +106,9 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
         try:
             yield
         finally:
+            runtime: Runtime = app.state.runtime
+            if runtime.background:
+                await asyncio.wait(runtime.background, timeout=30)
             if services is None:
                 await svc.aclose()
             await tracing.ashutdown()
@@ -132,6 +139,11 @@ def install_error_handlers(app: FastAPI) -> None:
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             parts.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
         return error_response(422, "invalid_request", "; ".join(parts) or "invalid request")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal", "something went wrong; please try again")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -303,14 +315,13 @@ def routes() -> Any:
             runtime, f"thread:{thread_id}", runtime.settings.rate_limit_per_conversation
         )
         async with runtime.services.storage.pool.connection() as conn:
-            if not await repo.take_conversation(conn, thread_id, TURN_LEASE_SECONDS):
-                raise ApiError(
-                    409, "turn_in_progress", "the previous message is still being answered"
-                )
+            lease = await repo.take_conversation(conn, thread_id, TURN_LEASE_SECONDS)
+        if lease is None:
+            raise ApiError(409, "turn_in_progress", "the previous message is still being answered")
         context = Context(customer_email=conversation["customer_email"], channel="web")
         if streaming:
             return StreamingResponse(
-                stream_turn(runtime, thread_id, text, context, key),
+                stream_turn(runtime, thread_id, text, context, key, lease),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
@@ -318,7 +329,7 @@ def routes() -> Any:
             result = await run_turn(runtime, thread_id, text, context)
             await remember(runtime, thread_id, key, result)
         finally:
-            await release(runtime, thread_id)
+            await release(runtime, thread_id, lease)
         return schemas.TurnResult(**result)
 
     @router.get(
@@ -481,7 +492,7 @@ def routes() -> Any:
 
 async def load_conversation(runtime: Runtime, thread_id: str) -> dict[str, Any]:
     """The conversation row, or 404."""
-    if len(thread_id) > 64:
+    if not THREAD_ID.fullmatch(thread_id):
         raise ApiError(404, "not_found", "no such conversation")
     async with runtime.services.storage.pool.connection() as conn:
         row = await repo.get_conversation(conn, thread_id)
@@ -510,10 +521,10 @@ async def state_of(runtime: Runtime, thread_id: str) -> dict[str, Any]:
     return dict(snapshot.values)
 
 
-async def release(runtime: Runtime, thread_id: str) -> None:
+async def release(runtime: Runtime, thread_id: str, token: str) -> None:
     """End the turn's lease."""
     async with runtime.services.storage.pool.connection() as conn:
-        await repo.release_conversation(conn, thread_id)
+        await repo.release_conversation(conn, thread_id, token)
 
 
 async def run_turn(runtime: Runtime, thread_id: str, text: str, context: Context) -> dict[str, Any]:
@@ -547,38 +558,65 @@ async def remember(
 
 
 async def stream_turn(
-    runtime: Runtime, thread_id: str, text: str, context: Context, key: str | None = None
+    runtime: Runtime,
+    thread_id: str,
+    text: str,
+    context: Context,
+    key: str | None,
+    lease: str,
 ) -> AsyncIterator[str]:
-    """One customer turn as server-sent events: node progress, then the reply."""
-    started = time.perf_counter()
-    turn: Any = {"messages": [HumanMessage(text)]}
-    try:
-        async for chunk in runtime.agent.astream(
-            turn,
-            traced(runtime, thread_id, context),
-            context=context,
-            stream_mode="updates",
-            durability="exit",
-        ):
-            for node in chunk:
-                yield sse("node", {"node": node})
-        values = await state_of(runtime, thread_id)
-        runtime.metrics.observe_turn(values, time.perf_counter() - started)
-        result = {
-            "reply": values.get("reply", ""),
-            "thread_id": thread_id,
-            "outcome": values.get("outcome") or {"kind": "none"},
-        }
-        await remember(runtime, thread_id, key, result)
-        yield sse("reply", result)
-    except Exception:
-        logger.exception("turn failed in conversation %s", thread_id)
-        yield sse(
-            "error",
-            {"error": {"code": "internal", "message": "something went wrong; please try again"}},
-        )
-    finally:
-        await release(runtime, thread_id)
+    """One customer turn as server-sent events: node progress, then the reply.
+
+    The turn runs in its own task: a client that disconnects stops receiving events, but
+    the turn still finishes, is checkpointed and answered (and its lease released), so a
+    message is never half-handled.
+    """
+    events: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
+
+    async def turn() -> None:
+        started = time.perf_counter()
+        message: Any = {"messages": [HumanMessage(text)]}
+        try:
+            async for chunk in runtime.agent.astream(
+                message,
+                traced(runtime, thread_id, context),
+                context=context,
+                stream_mode="updates",
+                durability="exit",
+            ):
+                for node in chunk:
+                    events.put_nowait(("node", {"node": node}))
+            values = await state_of(runtime, thread_id)
+            runtime.metrics.observe_turn(values, time.perf_counter() - started)
+            result = {
+                "reply": values.get("reply", ""),
+                "thread_id": thread_id,
+                "outcome": values.get("outcome") or {"kind": "none"},
+            }
+            await remember(runtime, thread_id, key, result)
+            events.put_nowait(("reply", result))
+        except Exception:
+            logger.exception("turn failed in conversation %s", thread_id)
+            events.put_nowait(
+                (
+                    "error",
+                    {
+                        "error": {
+                            "code": "internal",
+                            "message": "something went wrong; please try again",
+                        }
+                    },
+                )
+            )
+        finally:
+            await release(runtime, thread_id, lease)
+            events.put_nowait(None)
+
+    task = asyncio.create_task(turn(), name=f"turn-{thread_id}")
+    runtime.background.add(task)
+    task.add_done_callback(runtime.background.discard)
+    while (item := await events.get()) is not None:
+        yield sse(*item)
 
 
 # --- review ---------------------------------------------------------------------------
@@ -601,15 +639,50 @@ def summary(ticket: Ticket) -> schemas.TicketSummary:
 async def resolve_ticket(
     runtime: Runtime, ticket_id: int, body: schemas.Resolution, reviewer: str
 ) -> schemas.ResolutionResult:
-    """Approve or deny an open ticket; tell the customer; audit every step."""
+    """Approve or deny an open ticket; tell the customer; audit every step.
+
+    The reviewer claims the ticket first, so two reviewers cannot resolve it at once; a
+    refused resolution is audited too.
+    """
     svc = runtime.services
+    actor = f"reviewer:{reviewer}"
     async with svc.storage.pool.connection() as conn:
         ticket = await repo.get_ticket(conn, ticket_id)
-    if ticket is None:
-        raise ApiError(404, "not_found", f"no ticket {ticket_id}")
-    if ticket.status != "open":
-        raise ApiError(409, "ticket_not_open", f"ticket {ticket.reference} is {ticket.status}")
-    actor = f"reviewer:{reviewer}"
+        if ticket is None:
+            raise ApiError(404, "not_found", f"no ticket {ticket_id}")
+        if ticket.status != "open":
+            raise ApiError(409, "ticket_not_open", f"ticket {ticket.reference} is {ticket.status}")
+        claimed = await repo.claim_ticket(conn, ticket_id, actor)
+    if claimed is None:
+        raise ApiError(409, "ticket_busy", "another reviewer is resolving this ticket right now")
+    try:
+        return await resolve_claimed(runtime, claimed, body, actor)
+    except ApiError as exc:
+        await svc.storage.audit.record(
+            resolution_event(
+                claimed,
+                actor,
+                {
+                    "decision": body.decision,
+                    "result": "refused",
+                    "code": exc.code,
+                    "message": exc.message,
+                    "amount": body.amount,
+                    "note": body.note,
+                },
+            )
+        )
+        raise
+    finally:
+        async with svc.storage.pool.connection() as conn:
+            await repo.unclaim_ticket(conn, ticket_id, actor)
+
+
+async def resolve_claimed(
+    runtime: Runtime, ticket: Ticket, body: schemas.Resolution, actor: str
+) -> schemas.ResolutionResult:
+    """Resolve a ticket this reviewer has claimed."""
+    svc = runtime.services
     if body.decision == "deny":
         message = (
             f"A teammate reviewed your request (ticket {ticket.reference}) and could not "
@@ -625,27 +698,29 @@ async def resolve_ticket(
 
     if not ticket.order_id or not ticket.customer_email:
         raise ApiError(422, "invalid_request", "this ticket has no order to refund")
-    amount = await approval_amount(runtime, ticket, body.amount)
-    # One request per approval attempt: a double click replays the same attempt; after a
-    # definitive failure (e.g. MoltPe's cap) the reviewer may approve again, maybe less.
-    prefix = f"ticket:{ticket.id}:"
-    async with svc.storage.pool.connection() as conn:
-        attempt = await repo.failed_refunds_with_prefix(conn, prefix) + 1
-    try:
-        outcome = await svc.refunds.refund(
-            request_key=f"{prefix}{attempt}",
-            order_id=ticket.order_id,
-            customer_email=ticket.customer_email,
-            amount=amount,
-            reason="reviewer_approved",
-            approved_by=actor,
-            policy_version=None,
-            thread_id=ticket.thread_id,
-            human_approval=True,
-        )
-    except RefundRefused as exc:
-        raise ApiError(409, exc.code, exc.message) from None
-    record = outcome.refund
+    record = await agents_attempt_settled(runtime, ticket)
+    if record is None:
+        amount = await approval_amount(runtime, ticket, body.amount)
+        # One request per approval attempt: a double click replays the same attempt; after
+        # a definitive failure (e.g. MoltPe's cap) the reviewer may approve again, maybe less.
+        prefix = f"ticket:{ticket.id}:"
+        async with svc.storage.pool.connection() as conn:
+            attempt = await repo.failed_refunds_with_prefix(conn, prefix) + 1
+        try:
+            outcome = await svc.refunds.refund(
+                request_key=f"{prefix}{attempt}",
+                order_id=ticket.order_id,
+                customer_email=ticket.customer_email,
+                amount=amount,
+                reason="reviewer_approved",
+                approved_by=actor,
+                policy_version=None,
+                thread_id=ticket.thread_id,
+                human_approval=True,
+            )
+        except RefundRefused as exc:
+            raise ApiError(409, exc.code, exc.message) from None
+        record = outcome.refund
     refund = {
         "status": record.status,
         "amount": format_usdc(record.amount_usdc),
@@ -653,7 +728,7 @@ async def resolve_ticket(
         "error_code": record.error_code,
         "error_reason": record.error_reason,
     }
-    if outcome.status != "confirmed":
+    if record.status != "confirmed":
         await svc.storage.audit.record(
             resolution_event(
                 ticket,
@@ -692,6 +767,34 @@ async def resolve_ticket(
     )
     return schemas.ResolutionResult(
         ticket=summary(updated), refund=refund, customer_message=message
+    )
+
+
+async def agents_attempt_settled(runtime: Runtime, ticket: Ticket) -> Refund | None:
+    """Settle the order's unsettled refunds; the agent's own refund if it went through.
+
+    A ticket opened because a refund's outcome was unknown may find that refund paid
+    after all: approving then pays nothing more. Still unknown: the reviewer must wait.
+    """
+    svc = runtime.services
+    async with svc.storage.pool.connection() as conn:
+        pending = await repo.open_refund_for_order(conn, ticket.order_id or "")
+    if pending is not None:
+        await svc.refunds.reconcile(pending)
+    attempted = ticket.context.get("attempted_action") or {}
+    refund_id = attempted.get("refund_id") if isinstance(attempted, dict) else None
+    if not refund_id:
+        return None
+    async with svc.storage.pool.connection() as conn:
+        earlier = await repo.get_refund(conn, uuid.UUID(str(refund_id)))
+    if earlier is None or earlier.status == "failed":
+        return None
+    if earlier.status == "confirmed":
+        return earlier
+    raise ApiError(
+        409,
+        "refund_outcome_unknown",
+        "the agent's refund for this ticket is still unconfirmed by MoltPe; try again shortly",
     )
 
 
@@ -740,14 +843,19 @@ async def close_ticket(
 
     audit = runtime.services.storage.audit
     async with audit.pool.connection() as conn, conn.transaction():
-        updated = await repo.resolve_ticket(
-            conn,
-            ticket.id,
-            status=status,
-            resolved_by=actor,
-            note=note,
-            refund_id=refund_id,
-        )
+        try:
+            updated = await repo.resolve_ticket(
+                conn,
+                ticket.id,
+                status=status,
+                resolved_by=actor,
+                note=note,
+                refund_id=refund_id,
+            )
+        except LookupError:
+            raise ApiError(
+                409, "ticket_not_open", f"ticket {ticket.reference} was resolved meanwhile"
+            ) from None
         records = await append_events(
             conn,
             [
@@ -774,7 +882,11 @@ async def tell_customer(
     outcome: dict[str, Any],
     refund: dict[str, Any] | None = None,
 ) -> None:
-    """Append the reviewer's outcome to the customer's conversation."""
+    """Append the reviewer's outcome to the customer's conversation.
+
+    Takes the conversation's lease first (waiting for a running turn to finish), so the
+    message cannot be overwritten by that turn's checkpoint.
+    """
     if not ticket.thread_id:
         return
     update: dict[str, Any] = {
@@ -784,11 +896,26 @@ async def tell_customer(
     }
     if refund is not None:
         update["refund"] = refund
+    token = None
     try:
-        await runtime.agent.aupdate_state(
-            config_of(ticket.thread_id),
-            update,
-            as_node="respond",
-        )
+        async with runtime.services.storage.pool.connection() as conn:
+            served_here = await repo.get_conversation(conn, ticket.thread_id) is not None
+        if served_here:
+            token = await wait_for_lease(runtime, ticket.thread_id)
+        await runtime.agent.aupdate_state(config_of(ticket.thread_id), update, as_node="respond")
     except Exception:  # the resolution stands; the conversation may live elsewhere
         logger.exception("could not post the review outcome to %s", ticket.thread_id)
+    finally:
+        if token is not None:
+            await release(runtime, ticket.thread_id, token)
+
+
+async def wait_for_lease(runtime: Runtime, thread_id: str, seconds: float = 60.0) -> str:
+    """Take the conversation's lease, waiting for a running turn to end."""
+    async with asyncio.timeout(seconds):
+        while True:
+            async with runtime.services.storage.pool.connection() as conn:
+                token = await repo.take_conversation(conn, thread_id, TURN_LEASE_SECONDS)
+            if token is not None:
+                return token
+            await asyncio.sleep(0.1)

@@ -27,7 +27,7 @@ class NewConversation(BaseModel):
     customer_email: str | None = Field(
         default=None,
         max_length=254,
-        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        pattern=r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$",
         description="The customer's email when the calling backend has already "
         "authenticated them; the agent then does not ask for it.",
     )

@@ -5,6 +5,7 @@ import datetime as dt
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -13,7 +14,7 @@ from persistence import repo
 from persistence.audit import AuditEvent, AuditLog, EventType, verify_chain
 from persistence.db import Pool, connect
 from persistence.migrations import MIGRATIONS, current_version, migrate
-from persistence.seed import SeedError, apply_seed, load_seed_file
+from persistence.seed import SeedError, apply_seed, default_seed_path, load_seed_file
 
 
 async def test_migrations_apply_from_empty_and_rerun(empty_db_url: str) -> None:
@@ -217,3 +218,36 @@ async def test_append_outside_a_transaction_is_refused(pool: Pool) -> None:
     async with pool.connection() as conn:
         with pytest.raises(RuntimeError, match="inside a transaction"):
             await append_events(conn, [AuditEvent(EventType.NODE)])
+
+
+async def test_tickets_keep_context_with_nul_characters(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        ticket, created = await repo.create_ticket(
+            conn,
+            request_key="k1",
+            customer_email=None,
+            order_id=None,
+            reason="injection_suspected",
+            thread_id="t",
+            context={"injection_signals": ["model:evil\x00"], "bad\x00key": 1},
+        )
+    assert created and ticket.context["injection_signals"] == ["model:evil"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d["orders"][1].update(payment_id=d["orders"][0]["payment_id"]), "used twice"),
+        (lambda d: d["refunds"][0].update(age_days=400), "dated before the order"),
+        (lambda d: d["orders"][0].update(description="bad\u0000"), "NUL"),
+    ],
+)
+def test_seed_files_that_would_lose_data_are_refused(
+    tmp_path: Path, change: Any, message: str
+) -> None:
+    doc = json.loads((default_seed_path()).read_text())
+    change(doc)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(doc))
+    with pytest.raises(SeedError, match=message):
+        load_seed_file(bad)
