@@ -177,16 +177,33 @@ async def register_with_sandbox(settings: Settings, storage: Storage) -> None:
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
+def audit_verify(
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            help="Also compare with an outside copy: the AUDIT_LOG_FILE mirror, kept "
+            "where the database's owner cannot rewrite it.",
+        ),
+    ] = None,
+) -> None:
     """Walk the hash chain: exit 0 when intact, 1 naming the first broken row."""
 
-    async def work(storage: Storage) -> audit_mod.VerifyResult:
+    async def work(storage: Storage) -> list[audit_mod.VerifyResult]:
         async with storage.pool.connection() as conn:
-            return await audit_mod.verify_chain(conn)
+            results = [await audit_mod.verify_chain(conn)]
+            if against is not None and results[0].ok:
+                results.append(await audit_mod.verify_against_mirror(conn, against))
+            return results
 
-    result = run(_with_storage(get_settings(), work))
+    results = run(_with_storage(get_settings(), work))
+    result = next((r for r in results if not r.ok), results[0])
     if result.ok:
-        console.print(f"[green]audit chain intact[/green]: {result.checked} events verified")
+        console.print(f"[green]audit chain intact[/green]: {results[0].checked} events verified")
+        if against is not None:
+            console.print(
+                f"[green]matches the mirror[/green]: {results[1].checked} events in {against}"
+            )
         return
     err.print(f"[red]audit chain broken at row {result.broken_seq}[/red]: {result.problem}")
     err.print(f"({result.checked} events verified before it)")

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -148,3 +150,32 @@ def test_embedded_postgres_with_no_database_url(tmp_path: Path) -> None:
     finally:
         stopped = run("db", "stop")
         assert stopped.returncode == 0, stopped.stderr
+
+
+def test_a_full_rewrite_is_caught_only_by_the_mirror(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The tables' owner can disable triggers and recompute every hash; the mirror cannot lie."""
+    from persistence.audit import row_hash
+
+    invoke("db", "seed")  # the seed event is row 1, mirrored to AUDIT_LOG_FILE
+    mirror = tmp_path / "audit.jsonl"
+    code, out = invoke("audit", "verify", "--against", str(mirror))
+    assert code == 0 and "matches the mirror" in out
+    with psycopg.connect(cli_env["DATABASE_URL"], autocommit=True, row_factory=dict_row) as conn:
+        with conn.transaction():
+            conn.execute("ALTER TABLE audit_events DISABLE TRIGGER USER")
+            row = conn.execute("SELECT * FROM audit_events WHERE seq = 1").fetchone()
+            assert row is not None
+            row["payload"] = {"added": {"orders": 0}}
+            forged = row_hash(row)
+            conn.execute(
+                "UPDATE audit_events SET payload = %s, hash = %s WHERE seq = 1",
+                (Jsonb(row["payload"]), forged),
+            )
+            conn.execute("UPDATE audit_chain_head SET hash = %s", (forged,))
+            conn.execute("ALTER TABLE audit_events ENABLE TRIGGER USER")
+    code, out = invoke("audit", "verify")
+    assert code == 0  # the rewritten chain is self-consistent...
+    code, out = invoke("audit", "verify", "--against", str(mirror))
+    assert code == 1 and "differs from the mirror: rewritten" in out  # ...but not the mirror
