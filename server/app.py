@@ -51,6 +51,13 @@ MAX_BODY_BYTES = 256 * 1024
 TURN_LEASE_SECONDS = 120.0
 RATE_WINDOW_SECONDS = 60
 THREAD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# The pages load only their own scripts and styles (inline style attributes are used for
+# small layout tweaks) and talk only to this service; nothing may frame them.
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'"
+)
 
 
 class ApiError(Exception):
@@ -120,6 +127,17 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
         lifespan=lifespan,
     )
     install_error_handlers(app)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if response.headers.get("content-type", "").startswith("text/html"):
+            response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
+            response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
+
     app.include_router(routes())
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
     return app

@@ -220,8 +220,12 @@ async def test_health_metrics_and_openapi(http: httpx.AsyncClient) -> None:
     assert {"/v1/conversations", "/v1/tickets/{ticket_id}/resolve", "/healthz"} <= set(
         spec["paths"]
     )
-    assert (await http.get("/")).status_code == 200
-    assert (await http.get("/review")).status_code == 200
+    for page in ("/", "/review"):
+        answer = await http.get(page)
+        assert answer.status_code == 200
+        assert "script-src 'self'" in answer.headers["Content-Security-Policy"]
+        assert answer.headers["X-Frame-Options"] == "DENY"
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
 
 
 async def test_rate_limits_and_service_tokens(db_url: str, sandbox: SandboxServer) -> None:
