@@ -260,6 +260,9 @@ async function resumeConversation(threadId) {
   for (const message of conversation.messages) appendMessage(message.role, message.text);
   chat.known = conversation.messages.length;
   renderOutcome(conversation.outcome, conversation);
+  // A ticket still open (even if later messages changed the outcome): keep waiting for it.
+  const ticket = conversation.ticket;
+  if (ticket?.status === "open" && !chat.awaitingTicket) startPolling(ticket.reference);
 }
 
 /** Split a text/event-stream body into {event, data} records as they arrive. */

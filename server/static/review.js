@@ -216,8 +216,28 @@ function resetDetail() {
 }
 
 async function selectTicket(id, { focus = false } = {}) {
+  // Selecting the ticket that is already loading joins that load instead of starting a
+  // second one whose later answer would replace the form (and the reviewer's focus).
+  if (state.loading && String(state.loading.id) === String(id)) {
+    await state.loading.done;
+    if (focus && String(id) === String(state.selected)) $("detail-title").focus();
+    return;
+  }
+  const done = loadTicket(id);
+  state.loading = { id, done };
+  try {
+    await done;
+  } finally {
+    if (state.loading?.done === done) state.loading = null;
+  }
+  if (focus && String(id) === String(state.selected)) $("detail-title").focus();
+}
+
+async function loadTicket(id) {
   if (String(id) !== String(state.selected)) Object.assign(state, { flash: null, draft: "" });
   state.selected = id;
+  // Only the latest load may render: an earlier, slower answer must not replace it.
+  const load = (state.loads = (state.loads || 0) + 1);
   renderQueue();
   let ticket;
   try {
@@ -229,9 +249,8 @@ async function selectTicket(id, { focus = false } = {}) {
     );
     return;
   }
-  if (String(id) !== String(state.selected)) return; // another ticket was picked meanwhile
+  if (load !== state.loads) return; // another load (maybe of another ticket) came later
   renderDetail(ticket);
-  if (focus) $("detail-title").focus();
 }
 
 function panel(title, ...children) {
@@ -350,6 +369,10 @@ function whyPanel(reasons, ctx) {
       ". ",
       decision &&
         `The policy gate${decision.policy_version ? ` (version ${decision.policy_version})` : ""} decided: ${decision.action}.`,
+      !decision &&
+        ctx.previous_decision &&
+        `Earlier in the conversation the policy gate decided: ${ctx.previous_decision.action}` +
+          ` (${(ctx.previous_decision.reasons || []).map(reasonWords).join("; ")}).`,
     ),
     Object.keys(details).length
       ? h(
