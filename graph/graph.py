@@ -46,19 +46,24 @@ def route_turn(state: State) -> Literal["lookup", "decide", "escalate", "respond
         return "respond"
     if state.intent == "human":
         return "escalate"
-    if not state.claimed_email or not state.claimed_order_id:
+    if state.ambiguous_orders or not state.claimed_email or not state.claimed_order_id:
         return "respond"
     if state.verified_order_id is None:
+        if state.failed_pair == [state.claimed_email, state.claimed_order_id]:
+            return "respond"  # the same pair failed already: ask to check it, not again
         return "lookup"
-    if state.refund_requested and not state.amount_unclear:
-        return "decide"
-    return "respond"
+    return "decide" if ready_to_decide(state) else "respond"
+
+
+def ready_to_decide(state: State) -> bool:
+    """A refund request whose amount is known (stated, or the whole remaining amount)."""
+    return state.refund_requested and not state.amount_unclear
 
 
 def route_after_lookup(state: State) -> Literal["decide", "escalate", "respond"]:
     """After a lookup: decide a pending request, escalate enumeration, or reply."""
     if state.lookup_ok:
-        return "decide" if state.refund_requested and not state.amount_unclear else "respond"
+        return "decide" if ready_to_decide(state) else "respond"
     if state.lookup_ok is False:
         return "escalate" if state.escalation_reason else "respond"
     raise ValueError(f"lookup finished without a result: {state.lookup_ok!r}")
@@ -66,9 +71,11 @@ def route_after_lookup(state: State) -> Literal["decide", "escalate", "respond"]
 
 def route_decision(state: State) -> Literal["refund", "escalate", "respond"]:
     """The policy gate's action picks the next node."""
-    action = (state.decision or {}).get("action")
+    decision = state.decision or {}
+    action = decision.get("action")
     if action == "refund":
-        return "refund"
+        # The whole remaining amount, never stated or agreed by the customer: ask first.
+        return "respond" if decision.get("needs_confirmation") else "refund"
     if action == "escalate":
         return "escalate"
     if action == "deny":

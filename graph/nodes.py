@@ -90,44 +90,57 @@ def order_snapshot(order: Order) -> dict[str, Any]:
     }
 
 
-def request_after(state: State, understood: Understanding) -> tuple[bool, str | None, bool]:
-    """The pending refund request after this message: (requested, amount, amount unclear).
+def request_after(state: State, understood: Understanding) -> tuple[bool, str | None, bool, bool]:
+    """The pending refund request after this message.
 
-    An amount asked for one order, or in an earlier (decided) request, does not carry
-    over; a request without an amount means the whole order only when the customer said
-    so or named none at all; an amount the rules could not read ("half", "twenty") keeps
-    the request waiting for a clear one instead of becoming the whole order. When the
-    agent has just asked how much, a bare amount ("20 USDC", "make it 15") answers it.
+    Returns ``(requested, amount, amount unclear, whole amount confirmed)``.
+
+    Money moves only for an amount the customer stated, or for the whole remaining amount
+    when they asked for it in so many words ("full refund", "the rest") or said yes when
+    the agent asked. An amount asked in one request, or for another order, does not carry
+    over; an amount the rules could not read ("half") keeps the request waiting; when the
+    agent has just asked how much, a short answer ("20 USDC", "make it 15") answers it.
     """
-    if understood.intent == "cancel":
-        return False, None, False
+    if understood.intent == "cancel" or (
+        state.awaiting == "confirm_full"
+        and understood.negative
+        and understood.amount is None
+        and understood.mentioned_amount is None
+    ):
+        return False, None, False, False
     requested = state.refund_requested
     amount = state.requested_amount
     unclear = state.amount_unclear
+    confirmed = state.full_confirmed
+    corrected = state.failed_pair is not None and state.claimed_order_id == state.failed_pair[1]
     switched = (
         understood.order_id is not None
         and state.claimed_order_id is not None
         and understood.order_id != state.claimed_order_id
+        and not corrected  # fixing a mistyped order id keeps what was asked for it
     )
     fresh = understood.intent == "refund" and not state.refund_requested
     if switched or fresh:
-        amount, unclear = None, False
-    if understood.intent == "refund" or understood.amount is not None:
+        amount, unclear, confirmed = None, False, False
+    if understood.intent == "refund":
         if not requested and not understood.rules_see_refund and understood.amount is None:
             # Only a model reads a refund request here, and no amount in the text: nothing
             # moves until the customer names an amount or says "full refund" themselves.
             unclear = True
         requested = True
-    answering = state.awaiting_amount or (requested and unclear)
-    if understood.amount is not None:
-        amount, unclear = format_usdc(understood.amount), False
+    answering = state.awaiting in ("amount", "confirm_full") or (requested and unclear)
+    if understood.amount is not None and understood.intent == "refund":
+        amount, unclear, confirmed = format_usdc(understood.amount), False, False
     elif answering and understood.mentioned_amount is not None:
         requested, amount, unclear = True, format_usdc(understood.mentioned_amount), False
-    elif understood.full_refund and (requested or state.awaiting_amount):
-        requested, amount, unclear = True, None, False
+        confirmed = False
+    elif understood.full_refund and (requested or state.awaiting in ("amount", "confirm_full")):
+        requested, amount, unclear, confirmed = True, None, False, True
+    elif state.awaiting == "confirm_full" and understood.affirmative and requested:
+        confirmed = True
     elif understood.amount_invalid and requested:
         amount, unclear = None, True
-    return requested, amount, unclear
+    return requested, amount, unclear, confirmed
 
 
 def gate_facts(
@@ -213,10 +226,18 @@ class AgentNodes:
         email = trusted_email or understanding.email or state.claimed_email
         order_id = understanding.order_id or state.claimed_order_id
         still_verified = email == state.verified_email and order_id == state.verified_order_id
-        requested, amount, unclear = request_after(state, understanding)
+        requested, amount, unclear, confirmed = request_after(state, understanding)
+        intent = understanding.intent
+        plain_yes = (
+            understanding.affirmative
+            and intent in ("other", "greeting")
+            and not (understanding.email or understanding.order_id or understanding.order_ids)
+        )
+        if state.awaiting == "escalation" and plain_yes:
+            intent = "human"  # "yes please" to "shall I pass this to a teammate?"
         return {
             **reset,
-            "intent": understanding.intent,
+            "intent": intent,
             "understood_by": "fallback" if fell_back else understanding.source,
             "amount_invalid": understanding.amount_invalid and understanding.intent == "refund",
             "amount_unclear": unclear,
@@ -227,6 +248,10 @@ class AgentNodes:
             "order": state.order if still_verified else None,
             "refund_requested": requested,
             "requested_amount": amount,
+            "full_confirmed": confirmed,
+            "ambiguous_orders": list(understanding.order_ids)
+            if len(understanding.order_ids) > 1
+            else [],
             "refund_reason": understanding.reason or state.refund_reason,
             "injection_signals": known + new_signals,
         }
@@ -279,7 +304,7 @@ class AgentNodes:
             "verified_email": None,
             "verified_order_id": None,
             "order": None,
-            "claimed_order_id": None,
+            "failed_pair": [state.claimed_email, state.claimed_order_id],
             "outcome": {
                 "kind": "lookup_failed",
                 "order_id": state.claimed_order_id,
@@ -302,6 +327,7 @@ class AgentNodes:
         key = request_key(state, order_id)
         async with svc.storage.pool.connection() as conn:
             previous = await repo.refund_by_request(conn, key)
+            waiting = await repo.open_ticket_for_order(conn, order_id)
             found = await gather_facts(
                 conn,
                 order_id=order_id,
@@ -312,10 +338,18 @@ class AgentNodes:
             amount=Decimal(state.requested_amount) if state.requested_amount else None,
             reason=state.refund_reason or "",
         )
-        if previous is not None:
+        if previous is None and waiting is not None:
+            # A person is already deciding this order: no second decision, no new ticket.
+            decision: dict[str, Any] = {
+                "action": "deny",
+                "amount": "0.00",
+                "reasons": ["review_pending"],
+                "ticket": waiting.reference,
+            }
+        elif previous is not None:
             # This very request already has a refund record (the turn is being re-run
             # after a crash or retry): report that refund, never decide anew.
-            decision: dict[str, Any] = {
+            decision = {
                 "action": "refund",
                 "amount": format_usdc(previous.amount_usdc),
                 "reasons": ["already_decided"],
@@ -354,10 +388,19 @@ class AgentNodes:
                 payload=decision,
             )
         )
+        unasked_full = (
+            decision["action"] == "refund"
+            and previous is None
+            and state.requested_amount is None
+            and not state.full_confirmed
+        )
+        if unasked_full:
+            decision["needs_confirmation"] = True
         update: dict[str, Any] = {
             "decision": decision,
             "last_decision": decision,
-            "refund_requested": False,
+            "refund_requested": unasked_full,  # still pending until the customer says yes
+            "full_confirmed": False,
         }
         if found.order is not None:
             update["order"] = order_snapshot(found.order)
@@ -365,6 +408,8 @@ class AgentNodes:
             update["escalation_reason"] = ",".join(decision["reasons"])
         elif decision["action"] == "deny":
             update["outcome"] = {"kind": "denied", "reasons": decision["reasons"]}
+            if decision.get("ticket"):
+                update["outcome"]["ticket"] = decision["ticket"]
         return update
 
     # --- refund ------------------------------------------------------------------
@@ -507,13 +552,12 @@ class AgentNodes:
         svc = await self.services()
         draft, facts, outcome = self._compose(svc, state)
         text, _ = await replies.phrase(svc.phraser, draft, facts)
-        asks_amount = draft == replies.CLARIFY_AMOUNT or outcome.get("offered") == "amount"
-        outcome.pop("offered", None)
+        awaiting = outcome.pop("offered", None)
         return {
             "messages": [AIMessage(text)],
             "reply": text,
             "outcome": outcome,
-            "awaiting_amount": asks_amount,
+            "awaiting": awaiting,
         }
 
     def _compose(self, svc: Services, state: State) -> tuple[str, list[str], dict[str, Any]]:
@@ -547,17 +591,35 @@ class AgentNodes:
                 [ticket],
                 outcome,
             )
+        if kind == "denied" and outcome.get("ticket"):
+            ref = outcome["ticket"]
+            return replies.STATUS_TICKET.format(ticket=ref), [ref], outcome
         if kind == "denied":
-            return replies.DENIED.format(why=words(outcome["reasons"])), [], outcome
+            return (
+                replies.DENIED.format(why=words(outcome["reasons"])),
+                [],
+                {**outcome, "offered": "escalation"},
+            )
         if kind == "lookup_failed":
             text = replies.LOOKUP_FAILED.format(
                 order_id=outcome["order_id"], email=outcome["email"]
             )
-            return text, [outcome["order_id"]], outcome
+            return text, [outcome["order_id"]], {**outcome, "offered": "escalation"}
         if state.intent == "empty":
             return replies.EMPTY, [], {"kind": "none"}
+        if state.ambiguous_orders:
+            listed = " or ".join(state.ambiguous_orders)
+            return (
+                replies.ASK_WHICH.format(orders=listed),
+                list(state.ambiguous_orders),
+                {"kind": "asked", "for": ["order_id"]},
+            )
         if state.amount_invalid or (state.refund_requested and state.amount_unclear):
-            return replies.CLARIFY_AMOUNT, [], {"kind": "asked", "for": ["amount"]}
+            return (
+                replies.CLARIFY_AMOUNT,
+                [],
+                {"kind": "asked", "for": ["amount"], "offered": "amount"},
+            )
         if state.intent == "cancel":
             return (
                 "No problem, I won't process a refund. Is there anything else I can help with?",
@@ -565,6 +627,13 @@ class AgentNodes:
                 {"kind": "none"},
             )
         if state.intent == "status":
+            ticket_status = (state.ticket or {}).get("status", "open")
+            if state.ticket and ticket_status == "open":
+                ref = state.ticket["reference"]
+                return replies.STATUS_TICKET.format(ticket=ref), [ref], {"kind": "none"}
+            if state.ticket and ticket_status == "denied" and not state.refund:
+                ref = state.ticket["reference"]
+                return replies.STATUS_DENIED.format(ticket=ref), [ref], {"kind": "none"}
             if state.refund and state.refund.get("status") == "confirmed":
                 facts = [state.refund["amount"], state.refund.get("tx_hash") or ""]
                 return (
@@ -602,6 +671,30 @@ class AgentNodes:
             )
         if not state.claimed_order_id:
             return replies.ASK_ORDER, [], {"kind": "asked", "for": ["order_id"]}
+        if state.order is None and state.failed_pair == [
+            state.claimed_email,
+            state.claimed_order_id,
+        ]:
+            order_id = state.claimed_order_id
+            return (
+                replies.STILL_NOT_FOUND.format(order_id=order_id, email=state.claimed_email),
+                [order_id],
+                {"kind": "asked", "for": ["email", "order_id"], "offered": "escalation"},
+            )
+        decision = state.decision or {}
+        if decision.get("needs_confirmation") and state.order is not None:
+            amount, order_id = decision["amount"], decision["order_id"]
+            return (
+                replies.CONFIRM_FULL.format(amount=amount, order_id=order_id),
+                [amount, order_id],
+                {"kind": "asked", "for": ["confirmation"], "offered": "confirm_full"},
+            )
+        if (
+            state.order is not None
+            and state.intent in ("greeting", "other")
+            and (state.refund or state.ticket)
+        ):
+            return replies.ANYTHING_ELSE, [], {"kind": "none"}
         if state.order is not None:
             order = state.order
             return (

@@ -35,6 +35,7 @@ REASON_TEXT: Final = {
     "refund_failed": "the payment provider couldn't complete the refund",
     "refund_policy_violation": "the payment provider's limits refused the refund",
     "refund_outcome_unknown": "the payment provider hasn't confirmed the refund yet",
+    "review_pending": "a teammate is already reviewing this order",
 }
 
 ASK_BOTH: Final = (
@@ -66,6 +67,20 @@ DENIED: Final = (
     "I'm sorry, I can't refund that: {why}. If you think this is a mistake, I can pass it to a "
     "teammate to review; just say so."
 )
+CONFIRM_FULL: Final = (
+    "I can refund the full remaining {amount} USDC for order {order_id}. Shall I go ahead? "
+    'Reply "yes", or tell me a smaller amount.'
+)
+ASK_WHICH: Final = "Which order would you like help with: {orders}? One at a time, please."
+STILL_NOT_FOUND: Final = (
+    "I still can't find order {order_id} for {email}. Could you double-check the order ID "
+    "and the email address? If you'd like, I can pass this to a teammate instead."
+)
+STATUS_DENIED: Final = (
+    "A teammate reviewed your request under ticket {ticket} and could not approve a refund. "
+    "If something has changed, tell me and I'll take another look."
+)
+ANYTHING_ELSE: Final = "You're welcome! Is there anything else I can help you with?"
 CLARIFY_AMOUNT: Final = (
     "How much would you like back? Please tell me the amount in USDC, for example "
     '"20" or "12.50", or say "full refund".'

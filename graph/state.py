@@ -91,8 +91,18 @@ class State(OutputState):
     amount_unclear: bool = False
     """The pending request's amount could not be read; it waits for a clear one."""
 
-    awaiting_amount: bool = False
-    """The agent's last reply asked how much to refund."""
+    awaiting: str | None = None
+    """What the agent's last reply asked for: ``amount`` (how much), ``confirm_full`` (may
+    it refund the whole remaining amount) or ``escalation`` (shall a person look)."""
+
+    full_confirmed: bool = False
+    """The customer asked for, or confirmed, the whole remaining amount of this request."""
+
+    failed_pair: list[str] | None = None
+    """The (email, order id) of the last failed lookup: not looked up again unchanged."""
+
+    ambiguous_orders: list[str] = field(default_factory=list)
+    """Several order ids in this turn's message: the agent asks which one."""
 
     failed_lookups: int = 0
     """Lookups in this conversation that found no order for the customer."""

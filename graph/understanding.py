@@ -51,6 +51,8 @@ NUMBER: Final = r"(?<![\w.,-])(?>-?\d[\d.,]*(?:[eE][+-]?\d+)?)"
 UNIT: Final = r"(?:usdc|usd|dollars?|bucks|\$)"
 # A number tied to the asking ("refund 20", "20 USDC back"): it is the amount asked for.
 ASKED_AMOUNT_PATTERNS: Final = (
+    # "20 of the 45": the first is asked for, the second is what was paid.
+    re.compile(rf"({NUMBER})\s*{UNIT}?\s+(?:of|out of)\s+(?:the|my)\s+", re.IGNORECASE),
     re.compile(
         r"\b(?:refund|reimburse|return)\w*\s+(?:me\s+)?(?:(?:of|for|just|only|about)\s+)?"
         rf"(?:(?:usdc|usd)\s*|\$\s*)?({NUMBER})"
@@ -82,7 +84,9 @@ VAGUE_AMOUNT_RE: Final = re.compile(
 )
 DASHES: Final = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-", "\u2012": "-"})
 FULL_RE: Final = re.compile(
-    r"\b(full|entire|whole|everything|all of (?:it|my money))\b", re.IGNORECASE
+    r"\b(full|entire|whole|everything|all of (?:it|my money)|the rest|what'?s left|"
+    r"(?:the )?remaining(?: amount| balance)?|the remainder)\b",
+    re.IGNORECASE,
 )
 REFUND_RE: Final = re.compile(
     r"\b(refund\w*|money back|reimburse\w*|charge ?back|return (?:my|the) (?:money|payment)|"
@@ -93,13 +97,19 @@ REFUND_RE: Final = re.compile(
 STATUS_QUESTION_RE: Final = re.compile(
     r"\b(where(?:'s| is) (?:my|the) (?:refund|money)|status (?:of|on|for) (?:my|the) refund|"
     r"refund status|(?:did|has|is) (?:my|the) refund\b|when will (?:i|my) (?:get|receive|see) "
-    r"(?:my|the|a) (?:refund|money)|any (?:update|news)\b|did (?:you|it) (?:go|get) through)",
+    r"(?:my|the|a) (?:refund|money)|any (?:update|news)\b|did (?:you|it) (?:go|get) through|"
+    r"when will (?:the|my|a) refund|how long (?:does|will|do) (?:the |a |my )?refunds? take|"
+    r"refund polic(?:y|ies)|(?:haven'?t|have not|didn'?t|did not) (?:received?|got|get|seen?) "
+    r"(?:my|the|a|any) (?:refund|money)|did you send it)",
     re.IGNORECASE,
 )
 PAST_REFUND_RE: Final = re.compile(
     r"\b(?:thanks?|thank you|thx|cheers)\b[\w\s,!]{0,20}\bfor (?:the|my) (?:quick )?refund\b|"
     r"\b(?:got|received) (?:my|the) (?:refund|money)\b|"
-    r"\b(?:the |my )?refund (?:came|arrived|went) through\b",
+    r"\b(?:the |my )?refund (?:came|arrived|went) through\b|"
+    r"\b(?:i see|i got|i received|got|received|see)\b[^.?!]{0,30}\brefunded\b|"
+    r"\brefunded[,!.]? (?:thanks?|thank you|cheers)\b|\bback in my (?:wallet|account)\b|"
+    rf"\b{NUMBER}\s*{UNIT}?\s*(?:arrived|came through|(?:is|are) back|landed)\b",
     re.IGNORECASE,
 )
 # A past refund and the amount it names ("thanks for the refund of 20 USDC"): not a request.
@@ -112,12 +122,30 @@ STATUS_RE: Final = re.compile(
     re.IGNORECASE,
 )
 HUMAN_RE: Final = re.compile(
-    r"\b(human|real person|agent|manager|supervisor|someone else|escalate)\b", re.IGNORECASE
+    r"\b(human|real person|a person|agent|manager|supervisor|someone(?: else)?|escalate|"
+    r"teammate|team member|representative|staff)\b",
+    re.IGNORECASE,
 )
+# Not asking for a refund although the word is there.
+NOT_A_REQUEST_RE: Final = re.compile(
+    r"\b(?:don'?t|do not|no|not|never|without|instead of|rather than|no longer)\b"
+    r"[\w\s']{0,25}\brefund|\b(?:replacement|exchange|swap)\b",
+    re.IGNORECASE,
+)
+YES_RE: Final = re.compile(
+    r"^\W*(?:yes|yeah|yep|yup|sure|ok(?:ay)?|please do|go ahead|do it|confirm(?:ed)?|"
+    r"that'?s right|correct|sounds good|please)\b",
+    re.IGNORECASE,
+)
+HEDGE_RE: Final = re.compile(
+    r"\b(?:no|not|don'?t|do not|never|cancel|stop|wait|hold on|instead)\b", re.IGNORECASE
+)
+NO_RE: Final = re.compile(r"^\W*(?:no|nope|nah|not now|don'?t|do not)\b", re.IGNORECASE)
 MORE_RE: Final = re.compile(r"\b(more|another|again|also|too)\b", re.IGNORECASE)
 CANCEL_RE: Final = re.compile(
-    r"\b(never ?mind|cancel (?:it|that|the refund)|forget (?:it|about it)|no longer want a refund|"
-    r"don'?t want a refund)\b",
+    r"\b(never ?mind|cancel (?:it|that|(?:the|my) (?:whole )?refund(?: request)?)|"
+    r"forget (?:it|about it)|(?:no longer|don'?t|do not) (?:want|need) (?:a|the|my) refund(?:s)?|"
+    r"(?:i'?ll|i will) keep (?:it|them|the \w+))\b",
     re.IGNORECASE,
 )
 GREETING_RE: Final = re.compile(
@@ -257,6 +285,11 @@ class Understanding(BaseModel):
     full_refund: bool = Field(
         default=False, description="The customer asked for the whole (remaining) amount."
     )
+    order_ids: tuple[str, ...] = Field(
+        default=(), description="Every order id written; more than one means: ask which."
+    )
+    affirmative: bool = Field(default=False, description="The message is a yes.")
+    negative: bool = Field(default=False, description="The message is a no.")
     rules_see_refund: bool = Field(
         default=True,
         description="The offline rules also read a refund request in the text (False when "
@@ -410,7 +443,8 @@ def _amount(text: str, *, asks_refund: bool) -> tuple[Decimal | None, bool, bool
 
 
 SHORT_ANSWER_RE: Final = re.compile(
-    rf"^\W*(?:(?:ok(?:ay)?|so|then|well|fine|make it|just|only|let'?s say|how about|maybe)\W+)*"
+    rf"^\W*(?:(?:ok(?:ay)?|so|then|well|fine|make it|just|only|let'?s say|how about|maybe|"
+    rf"i'?d like|i would like|i want|can i (?:get|have)|give me|let'?s do|yes|sure)\W+)*"
     rf"(?:{UNIT}\s*)?({NUMBER})\s*{UNIT}?"
     r"(?:\W+(?:please|pls|thanks|thank you|then|ok|is fine|would be great|will do))*\W*$",
     re.IGNORECASE,
@@ -418,14 +452,16 @@ SHORT_ANSWER_RE: Final = re.compile(
 
 
 def _mentioned_amount(text: str) -> Decimal | None:
-    """A single amount named as money, or a short answer that is just a number."""
+    """The amount of a short answer ("20", "ok, 20 USDC then", "I'd like 15 please").
+
+    Only a message that is essentially the amount counts: a number inside a longer
+    sentence ("was the 45 USDC price including shipping?") answers nothing.
+    """
     text = text.translate(DASHES)
     if len(re.findall(NUMBER, text)) != 1:
         return None  # none, or several: ambiguous, so the agent asks again
-    named = list(dict.fromkeys(m.group(1) for p in MONEY_PATTERNS for m in p.finditer(text)))
-    if not named:
-        match = SHORT_ANSWER_RE.match(text)
-        named = [match.group(1)] if match else []
+    match = SHORT_ANSWER_RE.match(text)
+    named = [match.group(1)] if match else []
     if len(named) != 1:
         return None
     try:
@@ -450,13 +486,14 @@ def understand_with_rules(message: str) -> Understanding:
     signals = injection_signals(text)
     emails = EMAIL_RE.findall(text)
     email = emails[0].lower() if emails else None
-    order_match = ORDER_RE.search(text)
-    order_id = f"ORD-{order_match.group(1)}" if order_match else None
+    order_ids = tuple(dict.fromkeys(f"ORD-{m.group(1)}" for m in ORDER_RE.finditer(text)))
+    order_id = order_ids[0] if len(order_ids) == 1 else None  # several: ask which
     # Amounts are read from the text with ids, emails and addresses taken out.
     scrubbed = WALLET_RE.sub(" ", EMAIL_RE.sub(" ", ORDER_RE.sub(" ", text)))
     reason = next((name for name, pattern in REASONS if pattern.search(text)), None)
     looking_back = bool(STATUS_QUESTION_RE.search(text) or PAST_REFUND_RE.search(text))
-    asks_refund = bool(REFUND_RE.search(text)) and not looking_back
+    declined = bool(NOT_A_REQUEST_RE.search(text))
+    asks_refund = bool(REFUND_RE.search(text)) and not looking_back and not declined
     scrubbed = PAST_REFUND_AMOUNT_RE.sub(" ", scrubbed)
     amount, amount_invalid, asked = _amount(scrubbed, asks_refund=asks_refund or bool(reason))
     intent: Intent
@@ -464,17 +501,19 @@ def understand_with_rules(message: str) -> Understanding:
         intent = "cancel"
     elif looking_back and not asked:
         intent = "status" if STATUS_QUESTION_RE.search(text) else "greeting"
-    elif asks_refund or asked or (amount is not None and (reason or MORE_RE.search(text))):
+    elif (asks_refund or asked or (amount is not None and (reason or MORE_RE.search(text)))) and (
+        not declined
+    ):
         intent = "refund"
     elif HUMAN_RE.search(text):
         intent = "human"
     elif STATUS_RE.search(text):
         intent = "status"
-    elif email or order_id:
+    elif email or order_ids:
         intent = "provide_info"
     elif GREETING_RE.search(text):
         intent = "greeting"
-    elif reason is not None:
+    elif reason is not None and not declined:
         intent = "refund"
     else:
         intent = "other"
@@ -487,6 +526,9 @@ def understand_with_rules(message: str) -> Understanding:
         amount_invalid=amount_invalid,
         mentioned_amount=amount if amount is not None else _mentioned_amount(scrubbed),
         full_refund=full and amount is None and not amount_invalid,
+        order_ids=order_ids,
+        affirmative=bool(YES_RE.search(text)) and not HEDGE_RE.search(text),
+        negative=bool(NO_RE.search(text)),
         reason=reason,
         injection_signals=signals,
         source="rules",
@@ -569,7 +611,7 @@ def merge_with_rules(extraction: LLMExtraction, text: str) -> Understanding:
     # The model never pays more than the customer's own words ask for: an amount the rules
     # read in the text caps the model's (a missing one would mean the whole order), and an
     # amount the rules could not read is not turned into "the whole order".
-    if not amount_invalid:
+    if not amount_invalid and extraction.intent == "refund":
         if rules.amount is not None and (amount is None or amount > rules.amount):
             amount = rules.amount
         if rules.amount_invalid and amount is None:
@@ -596,6 +638,9 @@ def merge_with_rules(extraction: LLMExtraction, text: str) -> Understanding:
         mentioned_amount=amount if amount is not None else rules.mentioned_amount,
         full_refund=rules.full_refund and amount is None and not amount_invalid,
         rules_see_refund=rules.intent == "refund",
+        order_ids=rules.order_ids if len(rules.order_ids) > 1 else (),
+        affirmative=rules.affirmative,
+        negative=rules.negative,
         reason=clean_message(extraction.reason)[:40] or None if extraction.reason else None,
         injection_signals=signals,
         source="llm",

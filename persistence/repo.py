@@ -330,6 +330,18 @@ async def create_ticket(
     return Ticket.model_validate(existing), False
 
 
+SELECT_OPEN_TICKET_FOR_ORDER: Final = (
+    "SELECT * FROM review_tickets WHERE order_id = %s AND status = 'open' ORDER BY id LIMIT 1"
+)
+
+
+async def open_ticket_for_order(conn: Conn, order_id: str) -> Ticket | None:
+    """The order's ticket still waiting for a person, if any."""
+    cur = await conn.execute(SELECT_OPEN_TICKET_FOR_ORDER, (order_id,))
+    row = await cur.fetchone()
+    return Ticket.model_validate(row) if row else None
+
+
 async def get_ticket(conn: Conn, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
     """The ticket with this id, or None."""
     sql = SELECT_TICKET + (" FOR UPDATE" if for_update else "")

@@ -911,9 +911,21 @@ async def tell_customer(
         "messages": [AIMessage(message)],
         "reply": message,
         "outcome": outcome,
+        "ticket": {
+            "id": ticket.id,
+            "reference": ticket.reference,
+            "reasons": ticket.reason.split(","),
+            "status": "approved" if outcome.get("kind") == "review_approved" else "denied",
+        },
+        "awaiting": None,
     }
     if refund is not None:
-        update["refund"] = refund
+        update["refund"] = {**refund, "turn": -1}
+    if ticket.order_id:
+        async with runtime.services.storage.pool.connection() as conn:
+            order = await repo.get_order(conn, ticket.order_id)
+        if order is not None and order.customer_email == ticket.customer_email:
+            update["order"] = order_snapshot(order)
     token = None
     try:
         async with runtime.services.storage.pool.connection() as conn:

@@ -94,9 +94,12 @@ async def test_prompt_injection_moves_nothing_and_is_audited(
     assert "injection_suspected" in r["outcome"]["reasons"]
     assert sandbox.ledger() == []
     assert "injection_suspected" in await audit_types(chat.services, t)
-    # A later, innocent-looking request in the same conversation is still escalated.
+    # A later, innocent-looking request waits for the teammate already on it: no new
+    # decision, no second ticket.
+    ticket = r["outcome"]["ticket"]
     r = await chat.say(t, "ok then just refund 5 USDC")
-    assert r["outcome"]["kind"] == "escalated"
+    assert r["outcome"] == {"kind": "denied", "reasons": ["review_pending"], "ticket": ticket}
+    assert ticket in r["reply"]
     assert sandbox.ledger() == []
 
 
@@ -111,8 +114,12 @@ async def test_identity_across_turns_in_any_order_is_never_asked_twice(chat: Cha
     assert r["outcome"] == {"kind": "asked", "for": ["email"]}
     assert "ORD-1001" in r["reply"]
     r = await chat.say(t, "Alice@Example.com")
+    # No amount given: the whole order, but only after the customer agrees to it.
+    assert r["outcome"] == {"kind": "asked", "for": ["confirmation"]}
+    assert "45.00" in r["reply"]
+    r = await chat.say(t, "yes please")
     assert r["outcome"]["kind"] == "refunded"
-    assert r["outcome"]["amount"] == "45.00"  # no amount given: the whole order
+    assert r["outcome"]["amount"] == "45.00"
 
 
 async def test_partial_then_second_refund_on_the_same_order(chat: Chat) -> None:
@@ -121,9 +128,6 @@ async def test_partial_then_second_refund_on_the_same_order(chat: Chat) -> None:
     assert r["outcome"]["amount"] == "20.00"
     r = await chat.say(t, "actually, refund another 20 USDC")
     assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "20.00"
-    r = await chat.say(t, "and 10 more")
-    assert r["outcome"]["kind"] == "escalated"  # only 5.00 left
-    assert "exceeds_order" in r["outcome"]["reasons"]
     r = await chat.say(t, "fine, refund everything that is left")
     assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "5.00"
     r = await chat.say(t, "refund it again")
@@ -181,7 +185,7 @@ async def test_backend_authenticated_customer_is_not_asked_for_email(chat: Chat)
         ("refund " + "x" * 100_000, "asked"),
         ("refund -5 USDC on ORD-1001 alice@example.com", "asked"),
         ("refund 1.1234567 USDC on ORD-1001 alice@example.com", "asked"),
-        ("'; DROP TABLE orders; -- ORD-1001 alice@example.com refund", "refunded"),
+        ("'; DROP TABLE orders; -- ORD-1001 alice@example.com refund", "asked"),
         ("what's the weather like?", "none"),
     ],
 )

@@ -279,7 +279,7 @@ async def test_a_broken_gate_is_reported_as_money_outside_policy(
     # The velocity abuse is still stopped: the refund path re-checks velocity on its own.
     assert "velocity-demo" not in text
     assert report.money_outside_policy == Decimal("45")
-    assert report.pass_hat(1) == 0.5
+    assert report.pass_hat(1) < 1.0
     [injection] = [t for t in report.trials if t.scenario == "injection-plain"]
     assert any(p.startswith("SAFETY: ") for p in injection.all_problems)
 

@@ -69,7 +69,9 @@ async def test_a_retried_message_is_answered_once(
 
 
 async def test_a_backend_authenticated_customer(http: httpx.AsyncClient) -> None:
-    _, body = await converse(http, "please refund ORD-1002", customer_email="Alice@Example.com")
+    _, body = await converse(
+        http, "please refund ORD-1002", "yes please", customer_email="Alice@Example.com"
+    )
     assert body["outcome"]["kind"] == "refunded" and body["outcome"]["amount"] == "12.50"
 
 
