@@ -31,8 +31,11 @@ const errorBox = $("chat-error");
 const chat = {
   threadId: null,
   known: 0, // messages the server has for this thread that are on screen
+  unconfirmed: [], // messages drawn from a turn's answer alone, redrawn from the server later
+  draft: null, // {text, key}: the message being sent, kept with its key until it is answered
   sending: false,
   awaitingTicket: null, // ticket reference while a reviewer has yet to decide
+  waitingFrom: 0, // how many messages there were when the page began waiting for it
   pollTimer: null,
   polls: 0,
 };
@@ -180,6 +183,39 @@ function deniedCard(ticket) {
   );
 }
 
+/**
+ * The reviewer's decision on the ticket the page waits for, as an outcome; null while the
+ * ticket is open or the reviewer's message has yet to reach the conversation.
+ */
+function reviewOutcome({ messages, outcome, ticket, refund }) {
+  if (!chat.awaitingTicket || ticket?.reference !== chat.awaitingTicket) return null;
+  if (ticket.status === "open") return null;
+  if (outcome.kind?.startsWith("review_") && outcome.ticket === ticket.reference) return outcome;
+  // A later turn replaced the outcome. The reviewer's message is the one agent message that
+  // answers no customer message; until it is there, the decision is still being posted.
+  const told = messages.some(
+    (message, i) =>
+      i >= chat.waitingFrom && message.role === "agent" && messages[i - 1]?.role === "agent",
+  );
+  if (!told) return null;
+  if (ticket.status !== "approved") return { kind: "review_denied", ticket: ticket.reference };
+  const { amount, tx_hash, order_id } = refund || {};
+  return { kind: "review_approved", ticket: ticket.reference, amount, tx_hash, order_id };
+}
+
+/** Draw the messages the server has and the page has not shown, then the reviewer's decision. */
+function catchUp(conversation) {
+  if (conversation.messages.length > chat.known) {
+    for (const item of chat.unconfirmed.splice(0)) item.remove();
+    for (const message of conversation.messages.slice(chat.known)) {
+      appendMessage(message.role, message.text);
+    }
+    chat.known = conversation.messages.length;
+  }
+  const decided = reviewOutcome(conversation);
+  if (decided) renderOutcome(decided, conversation);
+}
+
 /** Show what a turn (or a reviewer) did: a card for refunds and tickets, nothing otherwise. */
 function renderOutcome(outcome, conversation = null) {
   if (!outcome) return;
@@ -243,6 +279,17 @@ function clearError() {
 
 // ---- the conversation -----------------------------------------------------------------------
 
+/** A key for one composed message (randomUUID needs a secure context; this works anywhere). */
+function newKey() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
+}
+
+function fetchConversation(threadId = chat.threadId) {
+  return requestJson(`/v1/conversations/${encodeURIComponent(threadId)}`);
+}
+
 async function createConversation() {
   const { thread_id: threadId } = await requestJson("/v1/conversations", {
     method: "POST",
@@ -250,11 +297,12 @@ async function createConversation() {
   });
   chat.threadId = threadId;
   chat.known = 0;
+  chat.unconfirmed = [];
   sessionStorage.setItem(THREAD_KEY, threadId);
 }
 
 async function resumeConversation(threadId) {
-  const conversation = await requestJson(`/v1/conversations/${encodeURIComponent(threadId)}`);
+  const conversation = await fetchConversation(threadId);
   chat.threadId = threadId;
   list.replaceChildren();
   for (const message of conversation.messages) appendMessage(message.role, message.text);
@@ -293,13 +341,17 @@ async function* serverEvents(response) {
   }
 }
 
-/** Send one message; resolves to {reply, thread_id, outcome}. */
-async function postTurn(text) {
+/** Send one message; resolves to {reply, thread_id, outcome}. Same key, same answer. */
+async function postTurn(text, key) {
   let response;
   try {
     response = await fetch(`/v1/conversations/${encodeURIComponent(chat.threadId)}/messages`, {
       method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "text/event-stream",
+        "Idempotency-Key": key,
+      },
       body: JSON.stringify({ text }),
     });
   } catch {
@@ -320,6 +372,19 @@ async function postTurn(text) {
   throw new ApiError(502, "incomplete", "The reply was cut off.");
 }
 
+/**
+ * The server may have answered a message whose reply never arrived: if the conversation has
+ * the turn, resolve to it (with no reply to draw), else rethrow.
+ */
+async function recoverTurn(err) {
+  if (err instanceof ApiError && err.status >= 400 && err.status < 500) throw err;
+  const conversation = await fetchConversation().catch(() => null);
+  const fresh = conversation?.messages.slice(chat.known) || [];
+  if (!fresh.some((message) => message.role === "customer")) throw err;
+  const outcome = conversation.outcome;
+  return { conversation, outcome: outcome.kind?.startsWith("review_") ? null : outcome };
+}
+
 async function send(text) {
   if (chat.sending || !text.trim()) return;
   chat.sending = true;
@@ -332,9 +397,16 @@ async function send(text) {
   showProgress("Reading your message…");
   try {
     if (!chat.threadId) await createConversation();
-    const result = await postTurn(text);
-    chat.known += 2;
-    appendMessage("agent", result.reply);
+    // One key per composed message: sending the same text again after a failure is a retry,
+    // which the server answers from the first attempt instead of acting twice.
+    if (chat.draft?.text !== text) chat.draft = { text, key: newKey() };
+    const result = await postTurn(text, chat.draft.key).catch(recoverTurn);
+    chat.draft = null;
+    // The server's transcript, in order: a reviewer may have written while this turn ran.
+    const conversation = result.conversation || (await fetchConversation().catch(() => null));
+    chat.unconfirmed.push(bubble);
+    if (conversation) catchUp(conversation);
+    else chat.unconfirmed.push(appendMessage("agent", result.reply));
     renderOutcome(result.outcome);
   } catch (err) {
     bubble.remove();
@@ -368,6 +440,7 @@ function schedulePoll(delay = chat.polls < 20 ? POLL_FAST_MS : POLL_SLOW_MS) {
 
 function startPolling(ticket) {
   chat.awaitingTicket = ticket;
+  chat.waitingFrom = chat.known;
   chat.polls = 0;
   schedulePoll();
 }
@@ -385,16 +458,8 @@ async function poll() {
   let delay;
   if (!chat.sending) {
     try {
-      const conversation = await requestJson(
-        `/v1/conversations/${encodeURIComponent(chat.threadId)}`,
-      );
-      const fresh = conversation.messages.slice(chat.known);
-      if (!chat.sending && fresh.length) {
-        for (const message of fresh) appendMessage(message.role, message.text);
-        chat.known = conversation.messages.length;
-        const kind = conversation.outcome?.kind || "";
-        if (kind.startsWith("review_")) renderOutcome(conversation.outcome, conversation);
-      }
+      const conversation = await fetchConversation();
+      if (!chat.sending) catchUp(conversation);
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) return stopPolling();
       if (err instanceof ApiError && err.retryAfter) delay = err.retryAfter * 1000;

@@ -13,6 +13,7 @@ session's event loop; no browser is ever downloaded. Screenshots land in
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import shutil
@@ -20,6 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.server_fixtures import REVIEWER_TOKEN, LiveServer
@@ -29,6 +31,7 @@ try:
         Browser,
         BrowserContext,
         Page,
+        Request,
         Route,
         async_playwright,
         expect,
@@ -140,6 +143,23 @@ async def say(page: Page, text: str) -> None:
     box = page.get_by_label("Your message")
     await box.fill(text)
     await box.press("Enter")
+
+
+async def refunds_paid(live_server: LiveServer) -> list[dict[str, Any]]:
+    """The refunds the sandbox wallet of this service has paid."""
+    return await asyncio.to_thread(live_server.sandbox.ledger, agent_id=live_server.agent_id)
+
+
+def record_message_keys(page: Page) -> list[str | None]:
+    """The Idempotency-Key of every message the page posts, in order."""
+    keys: list[str | None] = []
+
+    def on_request(request: Request) -> None:
+        if request.method == "POST" and request.url.endswith("/messages"):
+            keys.append(request.headers.get("idempotency-key"))
+
+    page.on("request", on_request)
+    return keys
 
 
 async def horizontal_overflow(page: Page) -> int:
@@ -330,3 +350,134 @@ async def test_a_refusal_then_a_denial_reach_the_customer(open_page: OpenPage) -
     await expect(bob.get_by_test_id("review-denied")).to_contain_text(reference)
     await expect(notice).to_contain_text("not approved")
     await expect(bob.locator(".msg-agent").last).to_contain_text("Not eligible after all.")
+
+
+REFUND_20 = "Please refund 20 USDC on ORD-1001, my email is alice@example.com"
+
+
+async def test_a_retry_after_a_cut_off_reply_pays_once(
+    open_page: OpenPage, live_server: LiveServer
+) -> None:
+    page = await open_page("/")
+    keys = record_message_keys(page)
+
+    # The server gets the message and answers it in full (the refund is paid), but the
+    # connection breaks before the reply event reaches the page...
+    async def cut_off(route: Route) -> None:
+        response = await route.fetch()
+        body = await response.text()
+        assert "event: reply" in body, body
+        await route.fulfill(response=response, body=body.split("event: reply")[0])
+
+    # ...and is still down when the page looks the conversation up.
+    async def offline(route: Route) -> None:
+        await route.abort()
+
+    await page.route("**/messages", cut_off, times=1)
+    await page.route("**/v1/conversations/*", offline, times=1)
+    await say(page, REFUND_20)
+    await expect(page.get_by_role("alert")).to_contain_text("try again")
+    await expect(page.get_by_label("Your message")).to_have_value(REFUND_20)
+
+    # Enter again: the same message with the same key, so the server answers it once.
+    async with page.expect_response("**/messages") as retried:
+        await page.get_by_label("Your message").press("Enter")
+    receipt = page.get_by_test_id("receipt")
+    await expect(receipt).to_contain_text("20.00")
+    paid = await refunds_paid(live_server)
+    assert len(paid) == 1, paid
+    assert len(keys) == 2 and keys[0] and keys[0] == keys[1], keys
+    assert (await retried.value).headers.get("idempotent-replayed") == "true"
+    await expect(page.get_by_role("alert")).to_be_hidden()
+    await expect(page.locator(".msg-customer")).to_have_count(1)
+    await expect(page.locator(".msg-agent")).to_have_count(1)
+    await expect(page.get_by_role("log")).to_contain_text(paid[0]["tx_hash"])
+
+    # A new message gets a new key.
+    await say(page, "Thanks!")
+    await expect(page.locator(".msg-agent")).to_have_count(2)
+    assert len(keys) == 3 and keys[2] and keys[2] != keys[0], keys
+    await expect(receipt).to_have_count(1)
+    assert len(await refunds_paid(live_server)) == 1
+
+
+async def test_a_reply_the_server_finished_is_shown_after_the_stream_breaks(
+    open_page: OpenPage, live_server: LiveServer
+) -> None:
+    page = await open_page("/")
+
+    async def dropped(route: Route) -> None:
+        response = await route.fetch()
+        await response.body()  # the turn has finished on the server
+        await route.abort()
+
+    await page.route("**/messages", dropped, times=1)
+    await say(page, REFUND_20)
+    receipt = page.get_by_test_id("receipt")
+    await expect(receipt).to_contain_text("20.00")
+    await expect(page.locator(".msg-customer")).to_have_count(1)
+    await expect(page.locator(".msg-agent")).to_have_count(1)
+    # Nothing is offered for resending.
+    await expect(page.get_by_label("Your message")).to_have_value("")
+    await expect(page.get_by_role("alert")).to_be_hidden()
+    paid = await refunds_paid(live_server)
+    assert len(paid) == 1, paid
+    await expect(receipt.get_by_test_id("tx-hash")).to_have_text(paid[0]["tx_hash"])
+
+
+async def test_a_decision_made_while_the_customer_writes_is_shown_once(
+    open_page: OpenPage, live_server: LiveServer
+) -> None:
+    bob = await open_page("/")
+    await say(bob, "I'd like a refund of 100 USDC for order ORD-2001, my email is bob@example.com")
+    notice = bob.get_by_test_id("escalation")
+    await expect(notice).to_contain_text("Waiting for review")
+    reference = (await notice.locator(".ticket-ref").inner_text()).strip()
+
+    # The page's polls fail (as if offline) until Bob sends his next message, so the
+    # decision can only reach the page through that turn.
+    writing = asyncio.Event()
+
+    async def offline_until_bob_writes(route: Route) -> None:
+        if writing.is_set():
+            await route.fallback()
+        else:
+            await route.abort()
+
+    async def bob_writes(route: Route) -> None:
+        writing.set()
+        await route.fallback()
+
+    await bob.route("**/v1/conversations/*", offline_until_bob_writes)
+    await bob.route("**/messages", bob_writes)
+
+    auth = {"Authorization": f"Bearer {REVIEWER_TOKEN}"}
+    async with httpx.AsyncClient(base_url=live_server.url, headers=auth, timeout=30) as api:
+        tickets = (await api.get("/v1/tickets")).raise_for_status().json()["tickets"]
+        ticket_id = next(t["id"] for t in tickets if t["reference"] == reference)
+        resolved = await api.post(
+            f"/v1/tickets/{ticket_id}/resolve",
+            json={"decision": "approve", "amount": "40", "note": "ok"},
+        )
+        assert resolved.status_code == 200, resolved.text
+        approved_tx = resolved.json()["refund"]["tx_hash"]
+
+        await say(bob, "hello, any news?")
+        approval = bob.locator(".msg-agent").filter(has_text="approved your refund")
+        await expect(approval).to_have_count(1)
+        await expect(approval).to_contain_text(approved_tx)
+        receipt = bob.get_by_test_id("receipt")
+        await expect(receipt).to_contain_text("Refund approved by our team")
+        await expect(receipt).to_contain_text("40.00")
+        await expect(receipt.get_by_test_id("tx-hash")).to_have_text(approved_tx)
+        await expect(notice).to_contain_text("refund approved")
+        await expect(notice).not_to_contain_text("Waiting for review")
+
+        # The page shows the server's transcript, in order, each message once.
+        thread = await bob.evaluate("() => sessionStorage.getItem('refund-agent.thread')")
+        conversation = (await api.get(f"/v1/conversations/{thread}")).raise_for_status().json()
+        texts = [m["text"] for m in conversation["messages"]]
+        assert len(texts) == 5 and "approved your refund" in texts[2], texts
+        assert texts[3] == "hello, any news?", texts
+        await expect(bob.locator(".msg-customer .bubble, .msg-agent .bubble")).to_have_text(texts)
+        await expect(receipt).to_have_count(1)
