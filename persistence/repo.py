@@ -28,9 +28,6 @@ from persistence.models import (
 
 SELECT_ORDER: Final = "SELECT * FROM orders WHERE id = %s"
 SELECT_ORDER_FOR_UPDATE: Final = "SELECT * FROM orders WHERE id = %s FOR UPDATE"
-SELECT_CUSTOMER_ORDERS: Final = (
-    "SELECT * FROM orders WHERE customer_email = %s ORDER BY created_at DESC LIMIT %s"
-)
 ADD_REFUNDED: Final = """
 UPDATE orders
    SET refunded_usdc = refunded_usdc + %(amount)s,
@@ -53,12 +50,6 @@ async def has_orders(conn: Conn) -> bool:
     cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM orders) AS any")
     row = await cur.fetchone()
     return bool(row and row["any"])
-
-
-async def customer_orders(conn: Conn, email: str, limit: int = 20) -> list[Order]:
-    """A customer's most recent orders."""
-    cur = await conn.execute(SELECT_CUSTOMER_ORDERS, (email.lower(), limit))
-    return [Order.model_validate(r) for r in await cur.fetchall()]
 
 
 async def add_refunded(conn: Conn, order_id: str, amount: Decimal) -> Order:
@@ -342,10 +333,9 @@ async def open_ticket_for_order(conn: Conn, order_id: str) -> Ticket | None:
     return Ticket.model_validate(row) if row else None
 
 
-async def get_ticket(conn: Conn, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
+async def get_ticket(conn: Conn, ticket_id: int) -> Ticket | None:
     """The ticket with this id, or None."""
-    sql = SELECT_TICKET + (" FOR UPDATE" if for_update else "")
-    cur = await conn.execute(sql, (ticket_id,))
+    cur = await conn.execute(SELECT_TICKET, (ticket_id,))
     row = await cur.fetchone()
     return Ticket.model_validate(row) if row else None
 

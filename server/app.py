@@ -16,10 +16,11 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -50,6 +51,7 @@ STATIC = Path(__file__).with_name("static")
 MAX_BODY_BYTES = 256 * 1024
 TURN_LEASE_SECONDS = 120.0
 RATE_WINDOW_SECONDS = 60
+PRUNE_EVERY = 500
 THREAD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # The pages load only their own scripts and styles (inline style attributes are used for
 # small layout tweaks) and talk only to this service; nothing may frame them.
@@ -90,7 +92,8 @@ class Runtime:
     services: Services
     agent: CompiledStateGraph[Any, Any, Any, Any]
     metrics: Metrics
-    owns_services: bool
+    hits: int = 0
+    """Rate-limited requests counted by this process (old windows are pruned now and then)."""
     background: set[asyncio.Task[None]] = field(default_factory=set)
     """Turns still running after their client went away."""
 
@@ -109,7 +112,7 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
             return svc
 
         agent = build_builder(provide).compile(checkpointer=saver, name="support-refund-agent")
-        app.state.runtime = Runtime(chosen, svc, agent, Metrics(), services is None)
+        app.state.runtime = Runtime(chosen, svc, agent, Metrics())
         try:
             yield
         finally:
@@ -224,10 +227,13 @@ async def reviewer_access(
 
 async def rate_limit(runtime: Runtime, bucket: str, limit: int) -> None:
     """Count a request against a fixed one-minute window shared by all processes."""
+    runtime.hits += 1
     async with runtime.services.storage.pool.connection() as conn:
         allowed, retry_after = await repo.hit_rate_limit(
             conn, bucket, limit=limit, window_seconds=RATE_WINDOW_SECONDS
         )
+        if runtime.hits % PRUNE_EVERY == 0:
+            await repo.prune_rate_limits(conn)  # old windows would otherwise pile up
     if not allowed:
         raise ApiError(
             429,
@@ -258,10 +264,8 @@ async def read_message(request: Request, runtime: Runtime) -> str:
 # --- routes ---------------------------------------------------------------------------
 
 
-def routes() -> Any:
+def routes() -> APIRouter:
     """All routes of the service."""
-    from fastapi import APIRouter
-
     router = APIRouter()
     error_responses: dict[int | str, dict[str, Any]] = {
         code: {"model": schemas.ErrorBody} for code in (401, 404, 409, 413, 422, 429)
@@ -828,7 +832,7 @@ def resolution_event(ticket: Ticket, actor: str, payload: dict[str, Any]) -> Aud
     )
 
 
-async def approval_amount(runtime: Runtime, ticket: Ticket, given: str | None) -> Any:
+async def approval_amount(runtime: Runtime, ticket: Ticket, given: str | None) -> Decimal:
     """The amount to refund: the reviewer's, else what was asked, else what is left."""
     async with runtime.services.storage.pool.connection() as conn:
         order = await repo.get_order(conn, ticket.order_id or "")

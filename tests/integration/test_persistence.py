@@ -251,3 +251,16 @@ def test_seed_files_that_would_lose_data_are_refused(
     bad.write_text(json.dumps(doc))
     with pytest.raises(SeedError, match=message):
         load_seed_file(bad)
+
+
+async def test_old_rate_limit_windows_are_pruned(pool: Pool) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO rate_limit_hits (bucket, window_start, hits)"
+            " VALUES ('ip:old', now() - interval '2 hours', 5)"
+        )
+        allowed, _ = await repo.hit_rate_limit(conn, "ip:new", limit=1, window_seconds=60)
+        assert allowed
+        await repo.prune_rate_limits(conn)
+        cur = await conn.execute("SELECT bucket FROM rate_limit_hits ORDER BY bucket")
+        assert [r["bucket"] for r in await cur.fetchall()] == ["ip:new"]
