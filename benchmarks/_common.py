@@ -36,7 +36,7 @@ from psycopg.rows import DictRow
 from psycopg_pool import AsyncConnectionPool
 
 from core.settings import Settings
-from graph.services import Services, create_services
+from graph.services import Services
 from moltpe_sandbox import SandboxAdmin
 from persistence.audit import AuditLog
 from persistence.checkpoint import open_checkpointer
@@ -51,6 +51,7 @@ from persistence.db import (
 from persistence.migrations import migrate
 from persistence.runtime import Storage
 from persistence.seed import SeedCustomer, SeedFile, SeedOrder, apply_seed
+from wiring.services import create_services
 
 ADMIN_URL_VARIABLES: Final = ("BENCH_DATABASE_URL", "TEST_DATABASE_URL")
 SANDBOX_FLOAT: Final = Decimal("1000000000")

@@ -35,7 +35,6 @@ from benchmarks._common import (
 )
 from graph.context import Context
 from graph.graph import build_builder
-from graph.services import Services
 from persistence.db import Pool
 
 Durability = Literal["exit", "async", "sync"]
@@ -147,10 +146,7 @@ async def run(options: Options, *, admin: str | None = None) -> dict[str, Any]:
         saver = await env.saver()
         services = env.services
 
-        async def provide() -> Services:
-            return services
-
-        agent = build_builder(provide).compile(checkpointer=saver)
+        agent = build_builder(services).compile(checkpointer=saver)
         threads = {
             (mode, c): (f"{mode}-{c}", env.take_order())
             for mode in modes

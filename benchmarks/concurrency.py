@@ -62,7 +62,6 @@ from benchmarks._common import (
 )
 from graph.context import Context
 from graph.graph import build_builder
-from graph.services import Services
 from persistence.checkpoint import open_checkpointer
 
 Variant = Literal["stock", "unlocked"]
@@ -299,12 +298,9 @@ async def run(options: Options, *, admin: str | None = None) -> dict[str, Any]:
         unlocked = PooledSaver(env.pool)
         services = env.services
 
-        async def provide() -> Services:
-            return services
-
         agents = {
-            "stock": build_builder(provide).compile(checkpointer=stock),
-            "unlocked": build_builder(provide).compile(checkpointer=unlocked),
+            "stock": build_builder(services).compile(checkpointer=stock),
+            "unlocked": build_builder(services).compile(checkpointer=unlocked),
         }
         warmup = options.warmup_level
         for variant in VARIANTS:  # warm up both

@@ -408,11 +408,8 @@ async def run(options: Options, *, admin: str | None = None) -> dict[str, Any]:
         saver = await env.saver()
         services = env.services
 
-        async def provide() -> Services:
-            return services
-
         graphs = {
-            "agent": build_builder(provide).compile(checkpointer=saver),
+            "agent": build_builder(services).compile(checkpointer=saver),
             "react": build_react(react_model, services, saver),
         }
         models = {"agent": agent_model, "react": react_model}

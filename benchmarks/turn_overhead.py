@@ -57,7 +57,6 @@ from benchmarks._common import (
 )
 from graph.context import Context
 from graph.graph import build_builder
-from graph.services import Services
 from persistence import repo
 from persistence.audit import AuditEvent, EventType, append_events
 from persistence.db import Pool
@@ -411,10 +410,7 @@ async def run(options: Options, *, admin: str | None = None) -> dict[str, Any]:
         saver: AsyncPostgresSaver = await env.saver()
         services = env.services
 
-        async def provide() -> Services:
-            return services
-
-        agent = build_builder(provide).compile(checkpointer=saver)
+        agent = build_builder(services).compile(checkpointer=saver)
         bare = build_bare().compile(checkpointer=saver)
         async with httpx.AsyncClient(
             base_url=env.sandbox.url,

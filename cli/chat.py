@@ -9,12 +9,12 @@ from typing import Any
 from rich.console import Console
 
 from core.settings import Settings
-from graph import tracing
 from graph.context import Context
 from graph.graph import build_builder
-from graph.services import Services, create_services
 from persistence import repo
 from persistence.checkpoint import open_checkpointer
+from wiring import tracing
+from wiring.services import create_services
 
 PROMPT = "[bold cyan]you>[/bold cyan] "
 
@@ -33,10 +33,7 @@ async def run_chat(
                 )
         saver = await open_checkpointer(services.storage.pool)
 
-        async def provide() -> Services:
-            return services
-
-        agent = build_builder(provide).compile(checkpointer=saver)
+        agent = build_builder(services).compile(checkpointer=saver)
         thread = thread_id or uuid.uuid4().hex
         console.print(
             f"[dim]conversation {thread} (resume with --thread {thread}); "

@@ -21,12 +21,11 @@ from rich.panel import Panel
 from rich.table import Table
 
 from core.settings import Settings
-from graph import tracing
 from graph.context import Context
 from graph.graph import build_builder
 from graph.nodes import gate_facts
 from graph.policy import RefundRequest, decide
-from graph.services import Services, create_services
+from graph.services import Services
 from moltpe_sandbox import SandboxServer, start_sandbox
 from persistence import audit as audit_mod
 from persistence.checkpoint import open_checkpointer
@@ -35,6 +34,8 @@ from persistence.runtime import open_storage
 from persistence.seed import apply_seed, load_seed_file
 from tools.moltpe import PolicyViolation
 from tools.orders import gather_facts
+from wiring import tracing
+from wiring.services import create_services
 
 Check = Callable[["Run"], Awaitable[list[str]]]
 
@@ -240,10 +241,7 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False) 
         services = await create_services(settings, storage=storage, sandbox=sandbox)
         checkpointer = await open_checkpointer(storage.pool)
 
-        async def provide() -> Services:
-            return services
-
-        agent = build_builder(provide).compile(checkpointer=checkpointer)
+        agent = build_builder(services).compile(checkpointer=checkpointer)
         mode = "LLM " + settings.openai_model if settings.uses_llm else "offline rules"
         console.print(f"[dim]understanding: {mode}[/dim]\n")
         for scenario in SCENARIOS:

@@ -164,8 +164,8 @@ async def register_with_sandbox(settings: Settings, storage: Storage) -> None:
     """Register every order's payment with the configured MoltPe, if it is a sandbox."""
     if settings.moltpe_api_key is None or settings.moltpe_base_url == DEFAULT_MOLTPE_BASE_URL:
         return
-    from graph.services import register_payments
     from moltpe_sandbox import SandboxAdmin
+    from wiring.services import register_payments
 
     admin = SandboxAdmin(settings.moltpe_base_url, settings.moltpe_api_key.get_secret_value())
     try:

@@ -11,11 +11,11 @@ from rich.table import Table
 
 from core.money import InvalidAmount, format_usdc, parse_usdc
 from core.settings import Settings, get_settings
-from graph.services import create_services
 from persistence import repo
 from persistence.models import Refund
 from persistence.runtime import open_storage
 from tools.moltpe import MoltPeClient, MoltPeError
+from wiring.services import create_services
 
 refunds_app = typer.Typer(help="Refunds and their exactly-once records.", no_args_is_help=True)
 wallet_app = typer.Typer(

@@ -33,6 +33,7 @@ from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
+from core.limits import Reason, order_age_days
 from core.money import format_usdc
 from core.settings import Settings, get_settings
 from evals.report import (
@@ -46,8 +47,7 @@ from evals.scenario import Conversation, ConversationExpect, Scenario, TurnExpec
 from evals.usage import UsageCounter
 from graph.context import Context
 from graph.graph import build_builder
-from graph.policy import Reason, order_age_days
-from graph.services import Services, chat_model_from, create_services, register_payments
+from graph.services import Services
 from moltpe_sandbox import SandboxServer, start_sandbox
 from persistence import audit as audit_mod
 from persistence import repo
@@ -63,6 +63,7 @@ from persistence.migrations import migrate
 from persistence.models import OPEN_REFUND_STATUSES, Refund, Ticket
 from persistence.runtime import Storage, open_storage
 from persistence.seed import SeedFile, apply_seed
+from wiring.services import chat_model_from, create_services, register_payments
 
 __all__ = [
     "EVAL_POLICY",
@@ -330,12 +331,8 @@ async def _converse_all(
     services: Services, scenario: Scenario, result: TrialResult, tag: str
 ) -> None:
     """Play every conversation in order, checking each turn and conversation."""
-
-    async def provide() -> Services:
-        return services
-
     saver = AsyncPostgresSaver(conn=services.storage.pool)
-    agent = build_builder(provide).compile(checkpointer=saver)
+    agent = build_builder(services).compile(checkpointer=saver)
     counter = UsageCounter()
     try:
         for index, conversation in enumerate(scenario.conversations):

@@ -92,8 +92,8 @@ from pydantic import (
     model_validator,
 )
 
+from core.limits import Reason
 from core.money import parse_usdc
-from graph.policy import Reason
 from graph.replies import REASON_TEXT
 from persistence.audit import EventType
 from persistence.seed import SeedCustomer, SeedFile, SeedRefund, load_seed_file

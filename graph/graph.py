@@ -8,11 +8,11 @@
     refund   -> (respond | escalate)
     escalate -> respond -> END
 
-``builder`` is the uncompiled graph (compile it with your own checkpointer);
-``graph`` is compiled without one, for ``langgraph dev`` (which brings its own). Both
-reach Postgres and MoltPe through services built lazily on first use, so importing
-this module connects to nothing. Embedders call :func:`build_builder` with their own
-services provider.
+:func:`build_builder` returns the uncompiled graph acting through the services it is
+given (a :class:`~graph.services.Services`, or an async function returning one, called
+on each node run); compile it with your own checkpointer. The graph that
+``langgraph dev`` serves, with services built from settings on first use, is
+``wiring.studio:graph``.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import Context
 from graph.nodes import AgentNodes, ServicesProvider, last_customer_text
-from graph.services import default_services
+from graph.services import Services
 from graph.state import InputState, OutputState, State
 from persistence.audit import AuditEvent, EventType
 
@@ -160,10 +160,18 @@ def audited(name: str, node: Node, nodes: AgentNodes) -> Node:
 
 
 def build_builder(
-    services: ServicesProvider | None = None,
+    services: Services | ServicesProvider,
 ) -> StateGraph[State, Context, InputState, OutputState]:
-    """The uncompiled graph, acting through ``services`` (default: from settings)."""
-    nodes = AgentNodes(services or default_services)
+    """The uncompiled graph, acting through ``services``."""
+    if isinstance(services, Services):
+        ready = services
+
+        async def provide() -> Services:
+            return ready
+
+        nodes = AgentNodes(provide)
+    else:
+        nodes = AgentNodes(services)
     builder = StateGraph(
         State, context_schema=Context, input_schema=InputState, output_schema=OutputState
     )
@@ -186,7 +194,3 @@ def build_builder(
     builder.add_edge("escalate", "respond")
     builder.add_edge("respond", END)
     return builder
-
-
-builder = build_builder()
-graph = builder.compile(name="support-refund-agent")

@@ -33,31 +33,27 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import StrEnum
 from typing import Final, Literal
 
+from core.limits import Limits, Reason, order_age_days, within_window
 from core.money import USDC_PLACES, ZERO, format_usdc
+
+__all__ = [
+    "POLICY_VERSION",
+    "Action",
+    "Decision",
+    "Facts",
+    "Limits",
+    "Reason",
+    "RefundRequest",
+    "decide",
+    "is_usdc",
+    "order_age_days",
+]
 
 POLICY_VERSION: Final = "2026-11-24.1"
 
 Action = Literal["refund", "escalate", "deny"]
-
-
-class Reason(StrEnum):
-    """Reason codes the gate can give."""
-
-    ORDER_NOT_FOUND = "order_not_found"
-    ALREADY_REFUNDED = "already_refunded"
-    INVALID_AMOUNT = "invalid_amount"
-    REFUND_IN_PROGRESS = "refund_in_progress"
-    OUTSIDE_WINDOW = "outside_window"
-    EXCEEDS_ORDER = "exceeds_order"
-    OVER_PER_TX_CAP = "over_per_tx_cap"
-    OVER_DAILY_BUDGET = "over_daily_budget"
-    VELOCITY = "velocity"
-    REPEATED_FAILED_LOOKUPS = "repeated_failed_lookups"
-    INJECTION_SUSPECTED = "injection_suspected"
-    WITHIN_POLICY = "within_policy"
 
 
 DENY_REASONS: Final = frozenset(
@@ -68,17 +64,6 @@ DENY_REASONS: Final = frozenset(
         Reason.REFUND_IN_PROGRESS,
     }
 )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Limits:
-    """Thresholds of the policy (from settings)."""
-
-    per_tx_cap: Decimal
-    daily_cap: Decimal
-    window_days: int
-    velocity_max: int
-    max_failed_lookups: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,11 +112,6 @@ def _text(amount: Decimal) -> str:
     return format_usdc(amount) if is_usdc(amount) else str(amount)
 
 
-def order_age_days(created_at: dt.datetime, now: dt.datetime) -> int:
-    """Whole days since the order (the guide's ``floor((now - created) / 1 day)``)."""
-    return (now - created_at) // dt.timedelta(days=1)
-
-
 def is_usdc(value: Decimal) -> bool:
     """True for a finite amount with at most USDC's six decimal places (exactly)."""
     if not value.is_finite():
@@ -165,13 +145,10 @@ def decide(facts: Facts, request: RefundRequest, limits: Limits) -> Decision:
     if facts.refund_in_progress:
         reasons.append(Reason.REFUND_IN_PROGRESS)
 
-    if facts.order_created_at is None:
+    if facts.order_created_at is not None:
+        details["age_days"] = str(order_age_days(facts.order_created_at, facts.now))
+    if not within_window(facts.order_created_at, facts.now, limits.window_days):
         reasons.append(Reason.OUTSIDE_WINDOW)
-    else:
-        age = order_age_days(facts.order_created_at, facts.now)
-        details["age_days"] = str(age)
-        if age > limits.window_days or age < 0:
-            reasons.append(Reason.OUTSIDE_WINDOW)
     if amount > unrefunded:
         reasons.append(Reason.EXCEEDS_ORDER)
     if amount > limits.per_tx_cap:
@@ -180,7 +157,7 @@ def decide(facts: Facts, request: RefundRequest, limits: Limits) -> Decision:
     details["remaining_daily_budget"] = _text(remaining_budget)
     if amount > remaining_budget:
         reasons.append(Reason.OVER_DAILY_BUDGET)
-    if facts.customer_recent_refunds >= limits.velocity_max:
+    if limits.velocity_max is not None and facts.customer_recent_refunds >= limits.velocity_max:
         reasons.append(Reason.VELOCITY)
     if facts.failed_lookups >= limits.max_failed_lookups:
         reasons.append(Reason.REPEATED_FAILED_LOOKUPS)

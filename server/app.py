@@ -32,11 +32,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.money import InvalidAmount, format_usdc, parse_usdc
 from core.settings import Settings, get_settings
-from graph import tracing
 from graph.context import Context
 from graph.graph import build_builder
 from graph.nodes import message_text, order_snapshot
-from graph.services import Services, create_services
+from graph.services import Services
 from persistence import repo
 from persistence.audit import AuditEvent, EventType, tail, verify_chain
 from persistence.checkpoint import open_checkpointer
@@ -44,6 +43,8 @@ from persistence.models import Refund, Ticket, TicketStatus
 from server import schemas
 from server.metrics import Metrics
 from tools.refunds import RefundRefused
+from wiring import tracing
+from wiring.services import create_services
 
 logger = logging.getLogger(__name__)
 
@@ -108,10 +109,7 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
         svc = services or await create_services(chosen)
         saver = await open_checkpointer(svc.storage.pool)
 
-        async def provide() -> Services:
-            return svc
-
-        agent = build_builder(provide).compile(checkpointer=saver, name="support-refund-agent")
+        agent = build_builder(svc).compile(checkpointer=saver, name="support-refund-agent")
         app.state.runtime = Runtime(chosen, svc, agent, Metrics())
         try:
             yield

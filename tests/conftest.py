@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from core.settings import Settings, get_settings
-from graph.services import Services, create_services
+from graph.services import Services
 from moltpe_sandbox import SandboxServer
 from persistence.audit import AuditLog
 from persistence.db import Pool, connect, open_pool
@@ -15,6 +15,7 @@ from persistence.migrations import migrate
 from persistence.runtime import Storage
 from tests.harness import Chat
 from tests.pg import admin_url, create_database, drop_database, with_dbname
+from wiring.services import create_services
 
 
 @pytest.fixture(autouse=True)

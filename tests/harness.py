@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from contextlib import AsyncExitStack
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -25,10 +26,7 @@ class Chat:
     ) -> None:
         self.services = services
 
-        async def provide() -> Services:
-            return services
-
-        self.graph = build_builder(provide).compile(checkpointer=checkpointer or InMemorySaver())
+        self.graph = build_builder(services).compile(checkpointer=checkpointer or InMemorySaver())
 
     def new_thread(self) -> str:
         return uuid.uuid4().hex
@@ -61,4 +59,9 @@ def with_model(services: Services, model: BaseChatModel) -> Services:
 
     from graph.understanding import LLMUnderstander
 
-    return replace(services, understander=LLMUnderstander(model, 5.0), phraser=model, owned=[])
+    return replace(
+        services,
+        understander=LLMUnderstander(model, 5.0),
+        phraser=model,
+        resources=AsyncExitStack(),
+    )

@@ -31,6 +31,7 @@ from typing import Final, Literal
 
 import psycopg
 
+from core.limits import Limits, Reason, within_window
 from core.money import format_usdc, parse_usdc
 from persistence import repo
 from persistence.audit import AuditEvent, AuditLog, AuditRecord, EventType, append_events
@@ -57,26 +58,16 @@ OutcomeStatus = Literal["confirmed", "failed", "unknown"]
 class RefundRefused(Exception):
     """The refund was not attempted: a re-check at the moment of paying failed.
 
-    ``code`` is one of ``order_not_found``, ``outside_window``, ``already_refunded``,
-    ``refund_in_progress``, ``exceeds_order``, ``over_per_tx_cap``, ``over_daily_budget``,
-    ``invalid_amount``.
+    ``code`` is a :class:`~core.limits.Reason`: ``order_not_found``, ``outside_window``,
+    ``already_refunded``, ``refund_in_progress``, ``exceeds_order``, ``over_per_tx_cap``,
+    ``over_daily_budget``, ``velocity`` or ``invalid_amount``: the same codes, for the
+    same rules, as the policy gate's.
     """
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: Reason, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Caps:
-    """Limits re-checked inside the locked transaction (the gate's own, from settings)."""
-
-    per_tx_cap: Decimal
-    daily_cap: Decimal
-    window_days: int
-    velocity_max: int | None = None
-    velocity_days: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +92,14 @@ def idempotency_key_for(request_key: str) -> str:
 class RefundService:
     """Issues and reconciles refunds through MoltPe, exactly once per request."""
 
-    def __init__(self, *, audit: AuditLog, moltpe: MoltPeClient, agent_id: str, caps: Caps) -> None:
+    def __init__(
+        self, *, audit: AuditLog, moltpe: MoltPeClient, agent_id: str, limits: Limits
+    ) -> None:
         self._audit = audit
         self._pool = audit.pool
         self._moltpe = moltpe
         self._agent_id = agent_id
-        self._caps = caps
+        self._limits = limits
 
     async def refund(
         self,
@@ -158,10 +151,12 @@ class RefundService:
             # A concurrent copy of this request, or of another on this order, won.
             return await self._outcome_of_copy(
                 request_key,
-                RefundRefused("refund_in_progress", "another refund of this order is in progress"),
+                RefundRefused(
+                    Reason.REFUND_IN_PROGRESS, "another refund of this order is in progress"
+                ),
             )
         except RefundRefused as refused:
-            if refused.code != "refund_in_progress":
+            if refused.code != Reason.REFUND_IN_PROGRESS:
                 raise
             # The refund in progress may be this very request, begun by a concurrent copy
             # (a re-executed node, another process): report it, never refuse it.
@@ -225,35 +220,36 @@ class RefundService:
         async with self._pool.connection() as conn, conn.transaction():
             order = await repo.get_order(conn, order_id, for_update=True)
             if order is None or order.customer_email != customer_email:
-                raise RefundRefused("order_not_found", "no such order for this customer")
-            age_days = (now - order.created_at) // dt.timedelta(days=1)
-            if not human_approval and age_days > self._caps.window_days:
-                raise RefundRefused("outside_window", "the order is outside the refund window")
+                raise RefundRefused(Reason.ORDER_NOT_FOUND, "no such order for this customer")
+            if not human_approval and not within_window(
+                order.created_at, now, self._limits.window_days
+            ):
+                raise RefundRefused(Reason.OUTSIDE_WINDOW, "the order is outside the refund window")
             if await repo.open_refund_for_order(conn, order_id) is not None:
                 raise RefundRefused(
-                    "refund_in_progress", "another refund of this order is in progress"
+                    Reason.REFUND_IN_PROGRESS, "another refund of this order is in progress"
                 )
             if order.unrefunded_usdc <= 0:
-                raise RefundRefused("already_refunded", "the order is already fully refunded")
+                raise RefundRefused(Reason.ALREADY_REFUNDED, "the order is already fully refunded")
             if amount > order.unrefunded_usdc:
                 raise RefundRefused(
-                    "exceeds_order",
+                    Reason.EXCEEDS_ORDER,
                     f"only {format_usdc(order.unrefunded_usdc)} USDC is left to refund",
                 )
-            if not human_approval and amount > self._caps.per_tx_cap:
-                raise RefundRefused("over_per_tx_cap", "over the per-transaction cap")
-            if not human_approval and self._caps.velocity_max is not None:
+            if not human_approval and amount > self._limits.per_tx_cap:
+                raise RefundRefused(Reason.OVER_PER_TX_CAP, "over the per-transaction cap")
+            if not human_approval and self._limits.velocity_max is not None:
                 # Serialise this customer's refunds (several chats at once) and recount.
                 await repo.lock_customer(conn, customer_email)
                 recent = await repo.customer_refunds_since(
-                    conn, customer_email, now - dt.timedelta(days=self._caps.velocity_days)
+                    conn, customer_email, now - dt.timedelta(days=self._limits.velocity_days)
                 )
-                if recent >= self._caps.velocity_max:
-                    raise RefundRefused("velocity", "several refunds on this account recently")
+                if recent >= self._limits.velocity_max:
+                    raise RefundRefused(Reason.VELOCITY, "several refunds on this account recently")
             await repo.lock_budget(conn)
             spent = await repo.spent_since(conn, repo.utc_day_start(now))
-            if not human_approval and spent + amount > self._caps.daily_cap:
-                raise RefundRefused("over_daily_budget", "over today's refund budget")
+            if not human_approval and spent + amount > self._limits.daily_cap:
+                raise RefundRefused(Reason.OVER_DAILY_BUDGET, "over today's refund budget")
             intent = await repo.insert_refund_intent(
                 conn,
                 order=order,

@@ -19,10 +19,11 @@ import json
 import sys
 from decimal import Decimal
 
+from core.limits import Limits
 from core.settings import Settings
 from persistence.runtime import open_storage
 from tools.moltpe import MoltPeClient
-from tools.refunds import Caps, RefundService
+from tools.refunds import RefundService
 
 
 async def refund(request_key: str, order_id: str, email: str, amount: str) -> None:
@@ -35,7 +36,7 @@ async def refund(request_key: str, order_id: str, email: str, amount: str) -> No
                 audit=storage.audit,
                 moltpe=moltpe,
                 agent_id=settings.moltpe_agent_id,
-                caps=Caps(
+                limits=Limits(
                     per_tx_cap=settings.refund_per_tx_cap,
                     daily_cap=settings.refund_daily_cap,
                     window_days=settings.refund_window_days,
@@ -58,7 +59,7 @@ async def refund(request_key: str, order_id: str, email: str, amount: str) -> No
 
 
 async def start() -> None:
-    from graph.services import create_services
+    from wiring.services import create_services
 
     services = await create_services(Settings(_env_file=None), reconcile=True)
     await services.aclose()

@@ -217,15 +217,13 @@ TURN_ONE = textwrap.dedent(
     import asyncio, json, sys
     from core.settings import Settings
     from graph.graph import build_builder
-    from graph.services import create_services
+    from wiring.services import create_services
     from persistence.checkpoint import open_checkpointer
 
     async def main() -> None:
         services = await create_services(Settings(_env_file=None))
         saver = await open_checkpointer(services.storage.pool)
-        async def provide():
-            return services
-        agent = build_builder(provide).compile(checkpointer=saver)
+        agent = build_builder(services).compile(checkpointer=saver)
         result = await agent.ainvoke(
             {"messages": [{"role": "user", "content": sys.argv[1]}]},
             {"configurable": {"thread_id": sys.argv[2]}},

@@ -15,6 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 from cli.eval_cmd import eval_command
+from core.limits import Limits
 from core.settings import Settings, get_settings
 from evals import (
     EvalSetupError,
@@ -29,11 +30,12 @@ from evals import (
     run_suite,
     select_scenarios,
 )
-from graph.policy import Decision, Facts, Limits, RefundRequest
-from graph.services import Services, chat_model_from
+from graph.policy import Decision, Facts, RefundRequest
+from graph.services import Services
 from tests.fakes import AttackerModel
 from tests.openai_stub import OpenAIStub, close_chat_model, start_openai_stub
-from tools.refunds import Caps, RefundOutcome, RefundService
+from tools.refunds import RefundOutcome, RefundService
+from wiring.services import chat_model_from
 
 
 @pytest.fixture
@@ -298,7 +300,7 @@ async def overpaying_services(env: TrialEnv) -> Services:
         audit=services.storage.audit,
         moltpe=services.moltpe,
         agent_id=services.agent_id,
-        caps=Caps(
+        limits=Limits(
             per_tx_cap=settings.refund_per_tx_cap,
             daily_cap=settings.refund_daily_cap,
             window_days=settings.refund_window_days,

@@ -25,13 +25,14 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from core.limits import Limits
 from core.settings import Settings
 from graph.context import Context
 from graph.services import Services
@@ -44,14 +45,14 @@ from persistence.runtime import Storage
 from tests.harness import Chat
 from tests.integration.moltpe_fixtures import PAYER
 from tools.moltpe import MoltPeClient
-from tools.refunds import Caps, RefundOutcome, RefundRefused, RefundService, idempotency_key_for
+from tools.refunds import RefundOutcome, RefundRefused, RefundService, idempotency_key_for
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("crash_worker.py")
 
 ALICE = "alice@example.com"
 ORDER = "ORD-1001"  # alice's, 45.00 USDC, 3 days old (demo seed)
-CAPS = Caps(per_tx_cap=Decimal("50"), daily_cap=Decimal("100"), window_days=30)
+CAPS = Limits(per_tx_cap=Decimal("50"), daily_cap=Decimal("100"), window_days=30)
 FAST: dict[str, Any] = {"backoff_base": 0.01, "backoff_cap": 0.05, "retry_after_cap": 0.05}
 REFUND_PATH = "/v1/payments/refund"
 
@@ -87,13 +88,13 @@ async def refund_service(
     agent_id: str,
     *,
     base_url: str | None = None,
-    caps: Caps = CAPS,
+    caps: Limits = CAPS,
     **client_options: Any,
 ) -> AsyncIterator[RefundService]:
     """A RefundService on ``storage`` whose MoltPe client is configured as asked."""
     options = {**FAST, **client_options}
     async with MoltPeClient(base_url or sandbox.url, sandbox.api_key, **options) as moltpe:
-        yield RefundService(audit=storage.audit, moltpe=moltpe, agent_id=agent_id, caps=caps)
+        yield RefundService(audit=storage.audit, moltpe=moltpe, agent_id=agent_id, limits=caps)
 
 
 @dataclasses.dataclass
@@ -107,7 +108,7 @@ class AgentProcess:
 
 @asynccontextmanager
 async def agent_processes(
-    n: int, db_url: str, sandbox: SandboxServer, agent_id: str, caps: Caps = CAPS
+    n: int, db_url: str, sandbox: SandboxServer, agent_id: str, caps: Limits = CAPS
 ) -> AsyncIterator[list[AgentProcess]]:
     """``n`` independent RefundServices, as if in ``n`` processes: no shared pool or client."""
     settings = Settings(_env_file=None, db_pool_min_size=1, db_pool_max_size=1)
@@ -123,7 +124,7 @@ async def agent_processes(
         for pool in pools:
             moltpe = MoltPeClient(sandbox.url, sandbox.api_key, **FAST)
             refunds = RefundService(
-                audit=AuditLog(pool), moltpe=moltpe, agent_id=agent_id, caps=caps
+                audit=AuditLog(pool), moltpe=moltpe, agent_id=agent_id, limits=caps
             )
             processes.append(AgentProcess(pool, moltpe, refunds))
         yield processes
@@ -584,9 +585,12 @@ async def test_refund_node_rerun_after_dying_mid_node_pays_once(
     services: Services, sandbox: SandboxServer
 ) -> None:
     dying = DiesOnceAfterPaying(
-        audit=services.storage.audit, moltpe=services.moltpe, agent_id=services.agent_id, caps=CAPS
+        audit=services.storage.audit,
+        moltpe=services.moltpe,
+        agent_id=services.agent_id,
+        limits=CAPS,
     )
-    chat = Chat(dataclasses.replace(services, refunds=dying, owned=[]))
+    chat = Chat(dataclasses.replace(services, refunds=dying, resources=AsyncExitStack()))
     config: Any = {"configurable": {"thread_id": chat.new_thread()}}
     message: Any = {"messages": [{"role": "user", "content": f"{ALICE} {ORDER} refund 20 USDC"}]}
     with pytest.raises(ProcessDied):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+from core.limits import Limits
 from graph.services import Services
 from moltpe_sandbox import SandboxServer
 from persistence import repo
@@ -22,7 +23,7 @@ from tests.integration.test_exactly_once import (
     refund_service,
 )
 from tools.moltpe import MoltPeClient
-from tools.refunds import Caps, RefundRefused, RefundService, idempotency_key_for
+from tools.refunds import RefundRefused, RefundService, idempotency_key_for
 
 
 async def test_a_receipt_upgrades_a_refund_recorded_as_failed(
@@ -64,7 +65,7 @@ async def test_a_wrong_key_on_reconcile_leaves_the_refund_unknown(
     assert unknown.status == "unknown"
     async with MoltPeClient(sandbox.url, "sk_wrong_key", max_retries=0) as wrong:
         rotated = RefundService(
-            audit=services.storage.audit, moltpe=wrong, agent_id=services.agent_id, caps=CAPS
+            audit=services.storage.audit, moltpe=wrong, agent_id=services.agent_id, limits=CAPS
         )
         again = await rotated.reconcile(unknown.refund)
     assert again.status == "unknown" and again.refund.error_code == "UNAUTHORIZED"
@@ -80,7 +81,7 @@ async def test_velocity_holds_under_concurrent_requests(
     services: Services, sandbox: SandboxServer, db_url: str
 ) -> None:
     """Two chats of one customer at once cannot both slip under the velocity limit."""
-    caps = Caps(
+    caps = Limits(
         per_tx_cap=Decimal("50"),
         daily_cap=Decimal("1000"),
         window_days=30,

@@ -16,10 +16,10 @@ from langsmith import run_trees as ls_run_trees
 from langsmith import utils as ls_utils
 
 from core.settings import Settings
-from graph import tracing
 from tests.harness import Chat
 from tests.integration.langsmith_capture import CaptureServer
 from tests.integration.moltpe_fixtures import PAYER
+from wiring import tracing
 
 EMAIL = "alice@example.com"
 ORDER = "ORD-1001"

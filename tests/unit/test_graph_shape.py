@@ -5,14 +5,13 @@ from pathlib import Path
 import pytest
 
 from graph.graph import (
-    builder,
-    graph,
     route_after_lookup,
     route_after_refund,
     route_decision,
     route_turn,
 )
 from graph.state import State
+from wiring.studio import builder, graph
 
 SNAPSHOT = Path(__file__).with_name("graph_shape.mmd")
 
@@ -27,7 +26,7 @@ def test_builder_is_exported_uncompiled() -> None:
 
 
 def test_importing_the_graph_connects_to_nothing() -> None:
-    from graph import services
+    from wiring import services
 
     assert services._default is None
 

@@ -1,0 +1,40 @@
+"""The dependency direction is one way: nothing imports a layer above its own."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# Each package, and the project packages it must never import (directly or lazily).
+FORBIDDEN = {
+    "core": {"persistence", "tools", "graph", "wiring", "server", "cli", "evals"},
+    "persistence": {"tools", "graph", "wiring", "server", "cli", "evals"},
+    "tools": {"graph", "wiring", "server", "cli", "evals"},
+    "graph": {"wiring", "server", "cli", "evals", "moltpe_sandbox"},
+    "wiring": {"server", "cli", "evals"},
+}
+
+
+def imported_packages(path: Path) -> set[str]:
+    """Top-level names of every module ``path`` imports, at any depth of the file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_no_package_imports_upward(package: str) -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {sorted(imported_packages(path) & FORBIDDEN[package])}"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if imported_packages(path) & FORBIDDEN[package]
+    ]
+    assert not offenders, "\n".join(offenders)
