@@ -7,7 +7,7 @@
 * :mod:`~graph.replies.compose`: one function per reply, returning a :class:`Reply`
   (text + the facts that must appear verbatim);
 * :mod:`~graph.replies.phrasing`: a model may reword a reply only when the rewording
-  keeps every fact and adds no fact or claim.
+  keeps every fact and adds no fact, claim, link, phone number or instruction.
 
 Usage::
 
@@ -60,7 +60,16 @@ from graph.replies.compose import (
     ticket_open,
     unsupported,
 )
-from graph.replies.phrasing import CLAIMS, FACT_LIKE, facts_kept, grounded, phrase
+from graph.replies.phrasing import (
+    CLAIMS,
+    FACT_LIKE,
+    INSTRUCTIONS,
+    Rejection,
+    facts_kept,
+    grounded,
+    phrase,
+    vet,
+)
 from graph.replies.texts import (
     ANYTHING_ELSE,
     ASK_BOTH,
@@ -103,6 +112,7 @@ __all__ = [
     "FACT_LIKE",
     "FOUND_ASK",
     "GREETING",
+    "INSTRUCTIONS",
     "LANGUAGES",
     "LOOKUP_FAILED",
     "N_",
@@ -118,6 +128,7 @@ __all__ = [
     "ReasonLimits",
     "RefundInfo",
     "RefundState",
+    "Rejection",
     "Reply",
     "Translator",
     "acknowledged",
@@ -150,4 +161,5 @@ __all__ = [
     "ticket_open",
     "translator",
     "unsupported",
+    "vet",
 ]
