@@ -1,4 +1,4 @@
-"""``refund-agent eval``: run the scenario suite against the real agent and score it.
+"""``refund-agent eval``: run the scenario suite, or a natural corpus, against the real agent.
 
 Each scenario (``evals/scenarios/*.yaml``) runs ``--k`` times on its own throwaway
 database and sandbox wallet; the table shows pass^1..pass^k per scenario and overall,
@@ -6,14 +6,21 @@ the in-policy resolution rate, money moved outside policy (must be 0), escalatio
 with complete context and the model calls and tokens used. ``--json`` prints the
 same as JSON on stdout (progress goes to stderr).
 
-Exit codes: 0 all good; 1 money moved outside policy (always) or pass^1 below
-``--min-pass``; 2 the scenarios or the environment could not be loaded or set up.
+``--corpus NAME`` plays a natural-conversation corpus (``evals/corpora/NAME`` or a
+folder) with a simulated customer instead, once per conversation, and reports its
+figures per half and per language (``evals/corpora/README.md``).
+
+Exit codes: 0 all good; 1 money moved outside policy (always), a refund of a wrong
+amount or order (corpus), or pass^1 below ``--min-pass`` (scenarios); 2 the scenarios,
+the corpus or the environment could not be loaded or set up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import sys
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -28,9 +35,18 @@ from core.settings import get_settings
 
 if TYPE_CHECKING:
     from evals import SuiteReport, TrialResult
+    from evals.corpus_report import CorpusRecord, CorpusReport, Figures
 
 OFFLINE_MIN_PASS = 1.0
 LLM_MIN_PASS = 0.9
+
+
+class Half(StrEnum):
+    """Which half of a corpus to run."""
+
+    dev = "dev"
+    heldout = "heldout"
+    all = "all"
 
 
 def eval_command(
@@ -77,14 +93,53 @@ def eval_command(
             help="Folder of scenario YAML files [default: the bundled suite].",
         ),
     ] = None,
+    corpus: Annotated[
+        str | None,
+        typer.Option(
+            "--corpus",
+            help="Play a natural corpus instead: a name under evals/corpora/ or a folder.",
+        ),
+    ] = None,
+    half: Annotated[
+        Half, typer.Option("--half", help="With --corpus: which half to run.")
+    ] = Half.all,
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", help="With --corpus: only conversations in this language."),
+    ] = None,
 ) -> None:
-    """Run the scenario suite against the real agent; exit 1 on any money moved outside policy."""
+    """Run the scenario suite, or a natural --corpus, against the real agent and score it."""
     # Imported here so that `refund-agent --help` does not load the agent.
     from evals import EvalSetupError, ScenarioError, load_scenarios, run_suite, select_scenarios
     from persistence.embedded import EmbeddedPostgresError
 
     out = Console()
     err = Console(stderr=True)
+    if corpus is not None:
+        given = {
+            "--k": k is not None,
+            "--scenario": bool(scenario),
+            "--min-pass": min_pass is not None,
+            "--scenarios-dir": scenarios_dir is not None,
+        }
+        clash = [name for name, used in given.items() if used]
+        if clash:
+            err.print(f"[red]error:[/red] {clash[0]} does not apply with --corpus")
+            raise typer.Exit(2)
+        corpus_command(
+            corpus,
+            half=half,
+            lang=lang,
+            as_json=as_json,
+            offline=offline,
+            concurrency=concurrency,
+            out=out,
+            err=err,
+        )
+        return
+    if half is not Half.all or lang is not None:
+        err.print("[red]error:[/red] --half and --lang go with --corpus")
+        raise typer.Exit(2)
     try:
         scenarios = select_scenarios(load_scenarios(scenarios_dir), scenario or [])
     except ScenarioError as exc:
@@ -227,4 +282,204 @@ def show_report(console: Console, report: SuiteReport, min_pass: float) -> None:
     console.print(
         f"{verdict}: {len(report.trials)} trials of {len(report.scenarios)} scenarios "
         f"in {report.seconds:.1f}s"
+    )
+
+
+# --- natural corpora ----------------------------------------------------------------------
+
+
+def corpus_command(
+    name: str,
+    *,
+    half: Half,
+    lang: str | None,
+    as_json: bool,
+    offline: bool,
+    concurrency: int,
+    out: Console,
+    err: Console,
+) -> None:
+    """``refund-agent eval --corpus NAME``: play, judge, print; exit 1 on wrong money."""
+    from evals import EvalSetupError
+    from evals.corpus import LANGUAGES, CorpusError, load_corpus
+    from evals.corpus_runner import run_corpus
+    from persistence.embedded import EmbeddedPostgresError
+
+    if lang is not None and lang not in LANGUAGES:
+        err.print(f"[red]error:[/red] --lang {lang}: not one of {', '.join(LANGUAGES)}")
+        raise typer.Exit(2)
+    try:
+        loaded = load_corpus(name)
+    except CorpusError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True, markup=False)
+        raise typer.Exit(2) from None
+    chosen = loaded.select(half=half.value, lang=lang)
+    if not chosen:
+        err.print(
+            f"[red]error:[/red] no conversations in {loaded.path} for --half {half.value}"
+            + (f" --lang {lang}" if lang else "")
+        )
+        raise typer.Exit(2)
+    settings = get_settings()
+    llm = settings.uses_llm and not offline
+    mode = f"LLM {settings.openai_model}" if llm else "offline rules"
+    err.print(
+        f"[dim]corpus {loaded.name}: {len(chosen)} conversations ({half.value}"
+        + (f", {lang}" if lang else "")
+        + f"), understanding: {mode}[/dim]"
+    )
+    width = len(str(len(chosen)))
+
+    def progress(record: CorpusRecord, done: int, total: int) -> None:
+        if not record.safe:
+            status = "WRONG MONEY"
+        elif record.ok:
+            status = "ok"
+        else:
+            status = f"miss ({record.summary()})" if record.half == "dev" else "miss"
+        print(f"[{done:>{width}}/{total}] {record.id} {status}", file=sys.stderr, flush=True)
+
+    try:
+        report = asyncio.run(
+            run_corpus(
+                chosen,
+                corpus=loaded.name,
+                path=str(loaded.path),
+                half=half.value,
+                lang=lang,
+                settings=settings,
+                llm=llm,
+                concurrency=concurrency,
+                on_conversation=progress,
+            )
+        )
+    except (EvalSetupError, EmbeddedPostgresError, OSError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+
+    if as_json:
+        print(json.dumps(report.as_dict(), indent=2, ensure_ascii=False))
+        if not report.safe:
+            _shout_corpus(err, report)
+    else:
+        show_corpus_report(out, report)
+    raise typer.Exit(0 if report.safe else 1)
+
+
+def _count(count: int, total: int) -> str:
+    return f"{count}/{total} ({_percent(count / total if total else None)})"
+
+
+def _mean(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _figure_rows(f: Figures) -> list[tuple[str, str]]:
+    rows = [
+        ("conversations", str(f.conversations)),
+        ("refunds made exactly as due", _count(f.refunds_exact, f.refunds_due)),
+        ("refunds of a wrong amount/order", str(f.wrong_refunds)),
+        ("money moved outside policy", f"{format_usdc(f.money_outside_policy)} USDC"),
+        ("right the first time", _count(f.right_first_time, f.refunds_due)),
+        ("customer messages per resolved refund", _mean(f.messages_per_resolved_refund)),
+        (
+            "re-asked email / order id / amount",
+            " / ".join(str(f.reasked[k]) for k in ("email", "order_id", "amount")),
+        ),
+        (
+            "escalation precision",
+            _count(f.escalations_right, f.escalations_opened),
+        ),
+        ("escalation recall", _count(f.escalations_right, f.escalations_expected)),
+    ]
+    rows.extend((f"accuracy: {group}", _count(r, t)) for group, (r, t) in f.accuracy.items())
+    rows.append(("accuracy overall", _percent(f.accuracy_rate)))
+    return rows
+
+
+def show_corpus_report(console: Console, report: CorpusReport) -> None:
+    """The figures per half and per language, the dev misses, and the verdict."""
+    halves = report.halves
+    table = Table(
+        title=f"corpus {report.corpus} ({report.mode}"
+        + (f" {report.model}" if report.model else "")
+        + ")",
+        title_justify="left",
+    )
+    table.add_column("figure")
+    for name in halves:
+        table.add_column(name, justify="right")
+    columns = [dict(_figure_rows(f)) for f in halves.values()]
+    labels = list(dict.fromkeys(label for f in halves.values() for label, _ in _figure_rows(f)))
+    for label in labels:
+        table.add_row(label, *(column.get(label, "") for column in columns))
+    console.print(table)
+
+    languages = Table(title="per language", title_justify="left")
+    for column in (
+        "lang",
+        "conv.",
+        "exact",
+        "wrong",
+        "1st time",
+        "msgs",
+        "esc. P",
+        "esc. R",
+        "accuracy",
+    ):
+        languages.add_column(column, justify="left" if column == "lang" else "right")
+    for lang, f in report.languages.items():
+        languages.add_row(
+            lang,
+            str(f.conversations),
+            f"{f.refunds_exact}/{f.refunds_due}",
+            str(f.wrong_refunds),
+            f"{f.right_first_time}/{f.refunds_due}",
+            _mean(f.messages_per_resolved_refund),
+            _percent(f.escalation_precision),
+            _percent(f.escalation_recall),
+            _percent(f.accuracy_rate),
+        )
+    console.print(languages)
+
+    misses = report.misses("dev")
+    if misses:
+        console.print(f"[bold]dev conversations not as expected ({len(misses)}):[/bold]")
+        for record in misses:
+            console.print(
+                f"- {record.id}: {'; '.join(record.problems)[:300]}", highlight=False, markup=False
+            )
+    hidden = report.misses("heldout")
+    if hidden:
+        console.print(
+            f"[dim]heldout: {len(hidden)} not as expected (not listed: tune on dev only)[/dim]"
+        )
+    if not report.safe:
+        _shout_corpus(console, report)
+    money = format_usdc(report.money_outside_policy)
+    console.print(
+        "money moved outside policy: "
+        + (f"[green]{money} USDC[/green]" if report.safe else f"[bold red]{money} USDC[/bold red]")
+        + f", refunds of a wrong amount/order: {report.wrong_refunds}"
+    )
+    usage = report.usage
+    console.print(f"LLM calls: {usage.calls}, tokens: {usage.total_tokens}")
+    verdict = "[green]OK[/green]" if report.safe else "[red]FAILED[/red]"
+    console.print(f"{verdict}: {len(report.records)} conversations in {report.seconds:.1f}s")
+
+
+def _shout_corpus(console: Console, report: CorpusReport) -> None:
+    """Wrong money and money outside policy, so nobody can miss them."""
+    lines = [f"[bold]{v}[/bold]" for v in report.violations]
+    lines += [
+        f"{r.id}: refunded {', '.join(r.refunds)} ({r.summary()})"
+        for r in report.records
+        if r.wrong_refunds
+    ]
+    lines.append(
+        f"total moved outside policy: {format_usdc(report.money_outside_policy)} USDC; "
+        f"refunds of a wrong amount/order: {report.wrong_refunds}"
+    )
+    console.print(
+        Panel("\n".join(lines), title="[bold red]WRONG MONEY[/bold red]", border_style="red")
     )

@@ -23,7 +23,16 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Mapping,
+    Sequence,
+)
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
@@ -69,9 +78,14 @@ __all__ = [
     "EVAL_POLICY",
     "EvalSetupError",
     "ServicesFactory",
+    "Suite",
+    "Trial",
     "TrialEnv",
     "default_services_factory",
     "eval_settings",
+    "judge_money",
+    "open_suite",
+    "open_trial",
     "run_suite",
 ]
 
@@ -143,13 +157,135 @@ def eval_settings(settings: Settings, *, llm: bool) -> Settings:
 
 
 @dataclass(slots=True)
-class _Suite:
+class Suite:
+    """What every trial of a run shares: settings, the template database, the sandbox."""
+
     settings: Settings
     admin_url: str
     template: str
     sandbox: SandboxServer
     chat_model: BaseChatModel | None
     factory: ServicesFactory
+
+    @property
+    def llm(self) -> bool:
+        """True when a model understands the messages (else the offline rules)."""
+        return self.chat_model is not None
+
+    @property
+    def mode(self) -> str:
+        """``llm`` or ``rules``."""
+        return "llm" if self.llm else "rules"
+
+    @property
+    def model_name(self) -> str | None:
+        """The model's name in LLM mode."""
+        if self.chat_model is None:
+            return None
+        return str(getattr(self.chat_model, "model_name", "") or self.settings.openai_model)
+
+
+@asynccontextmanager
+async def open_suite(
+    *,
+    settings: Settings | None = None,
+    llm: bool | None = None,
+    chat_model: BaseChatModel | None = None,
+    admin_url: str | None = None,
+    services_factory: ServicesFactory | None = None,
+) -> AsyncIterator[Suite]:
+    """Set up what trials share (see :func:`run_suite` for the arguments); tear it down.
+
+    Raises:
+        EvalSetupError: the database server, sandbox or model could not be set up.
+    """
+    base = settings or get_settings()
+    use_llm = llm if llm is not None else (chat_model is not None or base.uses_llm)
+    settings = eval_settings(base, llm=use_llm)
+    model = chat_model
+    if use_llm and model is None:
+        model = chat_model_from(settings)
+        if model is None:
+            raise EvalSetupError("LLM mode needs OPENAI_API_KEY (or pass a chat model)")
+    try:
+        admin = admin_url or await resolve_database_url(settings)
+        template = await _prepare_template(admin, settings)
+    except Exception as exc:
+        raise EvalSetupError(f"cannot prepare the evaluation database: {exc}") from exc
+    sandbox: SandboxServer | None = None
+    try:
+        try:
+            sandbox = await asyncio.to_thread(start_sandbox)
+        except Exception as exc:
+            raise EvalSetupError(f"cannot start the MoltPe sandbox: {exc}") from exc
+        yield Suite(
+            settings=settings,
+            admin_url=admin,
+            template=template,
+            sandbox=sandbox,
+            chat_model=model if use_llm else None,
+            factory=services_factory or default_services_factory,
+        )
+    finally:
+        if sandbox is not None:
+            await asyncio.to_thread(sandbox.stop)
+        await drop_database(admin, template)
+
+
+@dataclass(slots=True)
+class Trial:
+    """One trial's database, wallet and services (see :func:`open_trial`)."""
+
+    services: Services
+    agent_id: str
+    seed: SeedFile
+
+
+@asynccontextmanager
+async def open_trial(
+    suite: Suite, *, seed: SeedFile, wallet: str, cleanup: list[str]
+) -> AsyncIterator[Trial]:
+    """A fresh database cloned from the template and seeded, a wallet, the services.
+
+    The database's name is appended to ``cleanup`` for the caller to drop (dropping is
+    slow, it need not hold a concurrency slot).
+    """
+    settings = suite.settings
+    try:
+        name = await create_database(suite.admin_url, prefix="refund_eval", template=suite.template)
+    except Exception as exc:
+        raise EvalSetupError(f"cannot create a trial database: {exc}") from exc
+    cleanup.append(name)
+    storage = await open_storage(
+        settings, url=with_dbname(suite.admin_url, name), run_migrations=False
+    )
+    services: Services | None = None
+    try:
+        async with storage.pool.connection() as conn:
+            await apply_seed(conn, seed)
+        agent_id = await asyncio.to_thread(
+            suite.sandbox.create_agent,
+            wallet[:60],
+            settings.moltpe_network,
+            per_tx_cap=settings.refund_per_tx_cap,
+            daily_cap=settings.refund_daily_cap,
+            refund_only=True,
+        )
+        await register_payments(suite.sandbox, storage)
+        services = await suite.factory(
+            TrialEnv(
+                settings=settings,
+                storage=storage,
+                sandbox=suite.sandbox,
+                agent_id=agent_id,
+                chat_model=suite.chat_model,
+            )
+        )
+        yield Trial(services=services, agent_id=agent_id, seed=seed)
+    finally:
+        if services is not None:
+            await services.aclose()
+        await storage.close()
 
 
 async def run_suite(
@@ -183,37 +319,17 @@ async def run_suite(
         EvalSetupError: the database server, sandbox or model could not be set up.
     """
     started = time.perf_counter()
-    base = settings or get_settings()
-    use_llm = llm if llm is not None else (chat_model is not None or base.uses_llm)
-    settings = eval_settings(base, llm=use_llm)
-    model = chat_model
-    if use_llm and model is None:
-        model = chat_model_from(settings)
-        if model is None:
-            raise EvalSetupError("LLM mode needs OPENAI_API_KEY (or pass a chat model)")
-    trials = k if k is not None else (4 if use_llm else 1)
-    if trials < 1:
+    if k is not None and k < 1:
         raise ValueError("k must be at least 1")
-    try:
-        admin = admin_url or await resolve_database_url(settings)
-        template = await _prepare_template(admin, settings)
-    except Exception as exc:
-        raise EvalSetupError(f"cannot prepare the evaluation database: {exc}") from exc
-    sandbox: SandboxServer | None = None
     results = {s.name: ScenarioResult.of(s) for s in scenarios}
-    try:
-        try:
-            sandbox = await asyncio.to_thread(start_sandbox)
-        except Exception as exc:
-            raise EvalSetupError(f"cannot start the MoltPe sandbox: {exc}") from exc
-        suite = _Suite(
-            settings=settings,
-            admin_url=admin,
-            template=template,
-            sandbox=sandbox,
-            chat_model=model if use_llm else None,
-            factory=services_factory or default_services_factory,
-        )
+    async with open_suite(
+        settings=settings,
+        llm=llm,
+        chat_model=chat_model,
+        admin_url=admin_url,
+        services_factory=services_factory,
+    ) as suite:
+        trials = k if k is not None else (4 if suite.llm else 1)
         gate = asyncio.Semaphore(max(1, concurrency))
 
         async def one(scenario: Scenario, trial: int) -> None:
@@ -231,34 +347,35 @@ async def run_suite(
             finally:
                 # Dropping a database is slow (a checkpoint); it need not hold a slot.
                 for name in cleanup:
-                    await drop_database(admin, name)
+                    await drop_database(suite.admin_url, name)
             results[scenario.name].trials.append(result)
             if on_trial is not None:
                 on_trial(result)
 
-        try:
-            async with asyncio.TaskGroup() as group:
-                for trial in range(trials):
-                    for scenario in scenarios:
-                        group.create_task(one(scenario, trial))
-        except ExceptionGroup as failed:
-            first = failed.exceptions[0]
-            if isinstance(first, EvalSetupError):
-                raise first from None
-            raise
-    finally:
-        if sandbox is not None:
-            await asyncio.to_thread(sandbox.stop)
-        await drop_database(admin, template)
+        await run_all(one(s, t) for t in range(trials) for s in scenarios)
+        mode, model = suite.mode, suite.model_name
     for result in results.values():
         result.trials.sort(key=lambda t: t.trial)
     return SuiteReport(
-        mode="llm" if use_llm else "rules",
-        model=(str(getattr(model, "model_name", "") or settings.openai_model) if use_llm else None),
+        mode=mode,
+        model=model,
         k=trials,
         scenarios=list(results.values()),
         seconds=time.perf_counter() - started,
     )
+
+
+async def run_all(jobs: Iterable[Coroutine[Any, Any, None]]) -> None:
+    """Run ``jobs`` in a task group; the first :class:`EvalSetupError` is raised as is."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            for job in jobs:
+                group.create_task(job)
+    except ExceptionGroup as failed:
+        first = failed.exceptions[0]
+        if isinstance(first, EvalSetupError):
+            raise first from None
+        raise
 
 
 async def _prepare_template(admin_url: str, settings: Settings) -> str:
@@ -279,50 +396,16 @@ async def _prepare_template(admin_url: str, settings: Settings) -> str:
 
 
 async def _run_trial(
-    suite: _Suite, scenario: Scenario, trial: int, cleanup: list[str]
+    suite: Suite, scenario: Scenario, trial: int, cleanup: list[str]
 ) -> TrialResult:
     """One run of ``scenario`` on a fresh database (named in ``cleanup``), judged."""
     started = time.perf_counter()
     tag = uuid.uuid4().hex[:12]
     result = TrialResult(scenario=scenario.name, trial=trial)
-    settings = suite.settings
-    try:
-        name = await create_database(suite.admin_url, prefix="refund_eval", template=suite.template)
-    except Exception as exc:
-        raise EvalSetupError(f"cannot create a trial database: {exc}") from exc
-    cleanup.append(name)
-    storage = await open_storage(
-        settings, url=with_dbname(suite.admin_url, name), run_migrations=False
-    )
-    services: Services | None = None
-    try:
-        seed = scenario.seed(tag)
-        async with storage.pool.connection() as conn:
-            await apply_seed(conn, seed)
-        agent_id = await asyncio.to_thread(
-            suite.sandbox.create_agent,
-            f"eval-{scenario.name}"[:60],
-            settings.moltpe_network,
-            per_tx_cap=settings.refund_per_tx_cap,
-            daily_cap=settings.refund_daily_cap,
-            refund_only=True,
-        )
-        await register_payments(suite.sandbox, storage)
-        services = await suite.factory(
-            TrialEnv(
-                settings=settings,
-                storage=storage,
-                sandbox=suite.sandbox,
-                agent_id=agent_id,
-                chat_model=suite.chat_model,
-            )
-        )
-        await _converse_all(services, scenario, result, tag)
-        await _judge_trial(services, suite.sandbox, agent_id, scenario, seed, result)
-    finally:
-        if services is not None:
-            await services.aclose()
-        await storage.close()
+    seed = scenario.seed(tag)
+    async with open_trial(suite, seed=seed, wallet=f"eval-{scenario.name}", cleanup=cleanup) as env:
+        await _converse_all(env.services, scenario, result, tag)
+        await judge_money(env, suite.sandbox, scenario.permitted(), result)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -515,15 +598,19 @@ def _money(counts: Counter[tuple[str, Decimal]]) -> str:
     return ", ".join(parts)
 
 
-async def _judge_trial(
-    services: Services,
+async def judge_money(
+    trial: Trial,
     sandbox: SandboxServer,
-    agent_id: str,
-    scenario: Scenario,
-    seed: SeedFile,
+    permitted: Mapping[str, Decimal],
     result: TrialResult,
 ) -> None:
-    """The money moved, tickets and audit chain of a whole trial, from the outside."""
+    """The money moved, tickets and audit chain of a whole trial, from the outside.
+
+    ``permitted`` is the USDC each order may be refunded in the trial (by the
+    expectations); anything beyond, or beyond the policy's hard limits, is a safety
+    violation added to ``result`` with the excess.
+    """
+    services, agent_id, seed = trial.services, trial.agent_id, trial.seed
     now = dt.datetime.now(dt.UTC)
     async with services.storage.pool.connection() as conn:
         cur = await conn.execute("SELECT * FROM refunds WHERE approved_by <> 'seed'")
@@ -574,7 +661,6 @@ async def _judge_trial(
             f"the refunds table ({_per_order(moved_db)}) and the sandbox ledger "
             f"({_per_order(moved_ledger)}) disagree"
         )
-    permitted = scenario.permitted()
     for order_id in sorted(set(moved_ledger) | set(moved_db)):
         moved = max(moved_ledger.get(order_id, Decimal(0)), moved_db.get(order_id, Decimal(0)))
         allowed = permitted.get(order_id, Decimal(0))

@@ -105,6 +105,7 @@ __all__ = [
     "Scenario",
     "ScenarioData",
     "ScenarioError",
+    "ShopData",
     "Turn",
     "TurnExpect",
     "default_scenarios_dir",
@@ -349,13 +350,17 @@ def _retag(seed: SeedFile, tag: str) -> SeedFile:
     return seed.model_copy(update={"orders": orders})
 
 
+ShopData = Annotated[ScenarioData, BeforeValidator(_data)]
+"""A ``data:`` field: the shop's data as a mapping, or ``demo`` for the bundled seed."""
+
+
 class Scenario(_Strict):
     """A named set of conversations against one shop, and what must come of them."""
 
     name: str = Field(pattern=NAME_RE)
     description: str = ""
     tags: list[str] = []
-    data: Annotated[ScenarioData, BeforeValidator(_data)]
+    data: ShopData
     conversations: list[Conversation] = Field(min_length=1)
     source: str = ""
 
@@ -398,7 +403,7 @@ class Scenario(_Strict):
         return allowed
 
 
-class _ExactLoader(yaml.SafeLoader):
+class ExactLoader(yaml.SafeLoader):
     """YAML loader that keeps decimals as their written text (``45.10`` stays exact)."""
 
 
@@ -407,10 +412,11 @@ def _float_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
     return str(value)
 
 
-_ExactLoader.add_constructor("tag:yaml.org,2002:float", _float_as_text)
+ExactLoader.add_constructor("tag:yaml.org,2002:float", _float_as_text)
 
 
-def _location(loc: Iterable[int | str]) -> str:
+def location(loc: Iterable[int | str]) -> str:
+    """A pydantic error location as ``conversations.0.expect.amount``."""
     parts = [str(p) for p in loc if not str(p).startswith("function-")]
     return ".".join(parts) or "(top level)"
 
@@ -426,7 +432,7 @@ def load_scenario(path: Path) -> Scenario:
     except OSError as exc:
         raise ScenarioError(f"{path}: cannot read: {exc.strerror}") from exc
     try:
-        raw = yaml.load(text, Loader=_ExactLoader)  # a SafeLoader subclass
+        raw = yaml.load(text, Loader=ExactLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(raw, dict):
@@ -439,7 +445,7 @@ def load_scenario(path: Path) -> Scenario:
         return Scenario.model_validate(raw)
     except ValidationError as exc:
         lines = [
-            f"{path}: {_location(error['loc'])}: {error['msg']}"
+            f"{path}: {location(error['loc'])}: {error['msg']}"
             for error in exc.errors(include_url=False)
         ]
         raise ScenarioError("\n".join(lines)) from None
