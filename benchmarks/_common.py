@@ -37,7 +37,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from core.settings import Settings
 from graph.services import Services
-from moltpe_sandbox import SandboxAdmin
+from moltpe_sandbox import SandboxAdmin, new_admin_key
 from persistence.audit import AuditLog
 from persistence.checkpoint import open_checkpointer
 from persistence.db import (
@@ -169,13 +169,14 @@ def bench_settings(**overrides: Any) -> Settings:
 class SandboxProcess(SandboxAdmin):
     """The MoltPe sandbox served by ``python -m moltpe_sandbox`` in a child process."""
 
-    def __init__(self, process: subprocess.Popen[str], url: str) -> None:
-        super().__init__(url)
+    def __init__(self, process: subprocess.Popen[str], url: str, admin_key: str) -> None:
+        super().__init__(url, admin_key=admin_key)
         self._process = process
 
     @classmethod
     def start(cls, initial_float: Decimal = SANDBOX_FLOAT) -> SandboxProcess:
         """Start one on a free loopback port and wait for its URL (blocking)."""
+        admin_key = new_admin_key()
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -189,6 +190,7 @@ class SandboxProcess(SandboxAdmin):
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
+            env={**os.environ, "MOLTPE_SANDBOX_ADMIN_KEY": admin_key},
         )
         assert process.stdout is not None
         url = process.stdout.readline().strip()
@@ -196,7 +198,7 @@ class SandboxProcess(SandboxAdmin):
             process.kill()
             process.wait()
             raise RuntimeError("the MoltPe sandbox did not start")
-        return cls(process, url)
+        return cls(process, url, admin_key)
 
     def stop(self) -> None:
         """Stop the child process (blocking)."""

@@ -167,11 +167,30 @@ async def register_with_sandbox(settings: Settings, storage: Storage) -> None:
     from moltpe_sandbox import SandboxAdmin
     from wiring.services import register_payments
 
-    admin = SandboxAdmin(settings.moltpe_base_url, settings.moltpe_api_key.get_secret_value())
+    admin_key = settings.moltpe_sandbox_admin_key
+    admin = SandboxAdmin(
+        settings.moltpe_base_url,
+        settings.moltpe_api_key.get_secret_value(),
+        admin_key=admin_key.get_secret_value() if admin_key is not None else None,
+    )
     try:
-        if await asyncio.to_thread(admin.is_sandbox):
-            count = await register_payments(admin, storage)
-            console.print(f"registered {count} payments with the MoltPe sandbox at {admin.url}")
+        if not await asyncio.to_thread(admin.is_sandbox):
+            return
+        if not await asyncio.to_thread(admin.has_admin_access):
+            problem = (
+                "MOLTPE_SANDBOX_ADMIN_KEY is not set"
+                if admin_key is None
+                else "it refused MOLTPE_SANDBOX_ADMIN_KEY"
+            )
+            err.print(
+                f"[yellow]MOLTPE_BASE_URL is a MoltPe sandbox ({admin.url}) but {problem}: "
+                "the orders' payments were not registered with it (refunds of them will "
+                "fail with PAYMENT_NOT_FOUND). Set it to the admin key the sandbox printed."
+                "[/yellow]"
+            )
+            return
+        count = await register_payments(admin, storage)
+        console.print(f"registered {count} payments with the MoltPe sandbox at {admin.url}")
     finally:
         admin.close()
 

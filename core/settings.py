@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="Overall deadline of one call, retries included."
     )
     moltpe_max_retries: int = Field(default=3, ge=0, le=10, description="Retries on 5xx/429.")
+    moltpe_sandbox_admin_key: SecretStr | None = Field(
+        default=None,
+        description="Admin key of the MoltPe sandbox at MOLTPE_BASE_URL (printed by "
+        "refund-agent sandbox); lets db seed and orders import register payments with it.",
+    )
 
     # --- language model -------------------------------------------------------------
     openai_api_key: SecretStr | None = Field(

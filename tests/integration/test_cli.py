@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 from typer.testing import CliRunner
 
 from cli.main import app
-from moltpe_sandbox import SandboxServer
+from moltpe_sandbox import SandboxAdminError, SandboxServer
 from persistence.seed import load_seed_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,7 +114,12 @@ def test_wallet_commands_against_the_sandbox(
     assert wallet["policy"]["per_tx_cap"] in ("50.00", "50", "50.000000")
     code, out = invoke("wallet", "policy", "--per-tx-cap", "abc")
     assert code == 2 and "not an amount" in out
-    # Seeding registers the orders' payments with a configured sandbox.
+    # Seeding registers the orders' payments with a configured sandbox, given its admin key.
+    code, out = invoke("db", "seed")
+    assert code == 0 and "MOLTPE_SANDBOX_ADMIN_KEY is not set" in " ".join(out.split())
+    with pytest.raises(SandboxAdminError):
+        sandbox.payment(load_seed_file().orders[0].payment_id)
+    monkeypatch.setenv("MOLTPE_SANDBOX_ADMIN_KEY", sandbox.admin_key)
     code, out = invoke("db", "seed")
     assert code == 0 and "registered 11 payments with the MoltPe sandbox" in " ".join(out.split())
     payment = next(o.payment_id for o in load_seed_file().orders if o.id == "ORD-1001")
