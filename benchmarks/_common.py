@@ -77,9 +77,25 @@ ONE_SHOT_TEXT: Final = (
 
 
 def emit(*lines: str) -> None:
-    """Print figures (benchmarks talk to a terminal; nothing else in them prints)."""
+    """Print figures on stdout (the only thing a benchmark prints there)."""
     for line in lines:
         print(line, flush=True)
+
+
+_STARTED: Final = time.monotonic()
+
+
+def progress(message: str) -> None:
+    """Say on stderr what a benchmark is doing, with the seconds since it started.
+
+    Long runs show they are alive, and ``> results.txt`` still captures only figures.
+    """
+    print(f"[{time.monotonic() - _STARTED:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def every(count: int, *, times: int = 10) -> int:
+    """A step to report progress at, so a loop of ``count`` reports about ``times`` times."""
+    return max(1, count // times)
 
 
 # --- statement counting -----------------------------------------------------------------
@@ -289,6 +305,7 @@ async def bench_env(
     """Create the database, seed ``orders`` orders, start the sandbox and the services."""
     settings = settings or bench_settings()
     admin = admin or await admin_url()
+    progress(f"setting up: a throwaway database with {orders} orders, the sandbox, the services")
     database = await create_database(admin, prefix="bench")
     url = with_dbname(admin, database)
     sandbox: SandboxProcess | None = None
@@ -306,7 +323,9 @@ async def bench_env(
         services = await create_services(
             settings, storage=storage, sandbox=sandbox, chat_model=chat_model, reconcile=False
         )
+        progress("set up; measuring")
         yield BenchEnv(admin, database, url, settings, storage, sandbox, services, seeded)
+        progress("measured; cleaning up")
     finally:
         if services is not None:
             await services.aclose()
