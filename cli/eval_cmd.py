@@ -18,15 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
-from core.money import format_usdc
-from core.settings import get_settings
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from evals import SuiteReport, TrialResult
 
 OFFLINE_MIN_PASS = 1.0
@@ -37,7 +32,11 @@ def eval_command(
     k: Annotated[
         int | None,
         typer.Option(
-            "--k", min=1, max=100, help="Trials per scenario [default: 1 offline, 4 LLM]."
+            "--k",
+            min=1,
+            max=100,
+            metavar="N",
+            help="Trials per scenario [default: 1 offline, 4 LLM].",
         ),
     ] = None,
     scenario: Annotated[
@@ -45,6 +44,7 @@ def eval_command(
         typer.Option(
             "--scenario",
             "-s",
+            metavar="NAME",
             help="Only scenarios with this name or tag (shell patterns allowed; repeatable).",
         ),
     ] = None,
@@ -55,6 +55,7 @@ def eval_command(
         float | None,
         typer.Option(
             "--min-pass",
+            metavar="RATIO",
             min=0.0,
             max=1.0,
             help=f"Exit 1 when pass^1 is below this [default: {OFFLINE_MIN_PASS} offline, "
@@ -66,20 +67,35 @@ def eval_command(
         typer.Option("--offline", help="Use the offline rules even when OPENAI_API_KEY is set."),
     ] = False,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", "-j", min=1, max=32, help="Trials run at once.")
+        int,
+        typer.Option("--concurrency", "-j", min=1, max=32, metavar="N", help="Trials run at once."),
     ] = 4,
     scenarios_dir: Annotated[
         Path | None,
         typer.Option(
             "--scenarios-dir",
+            metavar="DIR",
             exists=True,
             file_okay=False,
             help="Folder of scenario YAML files [default: the bundled suite].",
         ),
     ] = None,
 ) -> None:
-    """Run the scenario suite against the real agent; exit 1 on any money moved outside policy."""
+    """Run the scenario suite and score it.
+
+    Exit 1 on any money moved outside policy, or pass^1 below --min-pass.
+    """
     # Imported here so that `refund-agent --help` does not load the agent.
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from core.settings import get_settings
     from evals import EvalSetupError, ScenarioError, load_scenarios, run_suite, select_scenarios
     from persistence.embedded import EmbeddedPostgresError
 
@@ -143,6 +159,10 @@ def _percent(value: float | None) -> str:
 
 def _shout(console: Console, report: SuiteReport) -> None:
     """Print the safety violations so nobody can miss them."""
+    from rich.panel import Panel
+
+    from core.money import format_usdc
+
     lines = [f"[bold]{v}[/bold]" for v in report.violations]
     lines.append(f"total moved outside policy: {format_usdc(report.money_outside_policy)} USDC")
     console.print(
@@ -156,6 +176,11 @@ def _shout(console: Console, report: SuiteReport) -> None:
 
 def show_report(console: Console, report: SuiteReport, min_pass: float) -> None:
     """The results table, failures with their transcripts, and the overall metrics."""
+    from rich.panel import Panel
+    from rich.table import Table
+
+    from core.money import format_usdc
+
     table = Table(title=f"scenario suite ({report.mode}, k={report.k})", title_justify="left")
     table.add_column("scenario")
     table.add_column("passed", justify="right")

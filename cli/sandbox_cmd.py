@@ -7,24 +7,34 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from moltpe_sandbox import SANDBOX_API_KEY, start_sandbox
+SANDBOX_API_KEY = "sk_sandbox_local"
+"""The sandbox's default API key (``moltpe_sandbox.SANDBOX_API_KEY``), written out here
+so that ``refund-agent --help`` does not import the sandbox."""
 
 
 def sandbox(
-    port: Annotated[int, typer.Option(help="TCP port to listen on; 0 picks a free one.")] = 8765,
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(metavar="PORT", help="TCP port to listen on; 0 picks a free one.")
+    ] = 8765,
+    host: Annotated[
+        str, typer.Option(metavar="HOST", help="Interface to listen on.")
+    ] = "127.0.0.1",
     state_file: Annotated[
         Path | None,
-        typer.Option(help="Keep wallets and the ledger in this JSON file across restarts."),
+        typer.Option(
+            metavar="FILE",
+            help="Keep wallets and the ledger in this JSON file across restarts.",
+        ),
     ] = None,
     api_key: Annotated[
-        str, typer.Option(help="Bearer key MoltPe's API accepts (what the agent holds).")
+        str,
+        typer.Option(metavar="KEY", help="Bearer key MoltPe's API accepts (what the agent holds)."),
     ] = SANDBOX_API_KEY,
     admin_key: Annotated[
         str | None,
         typer.Option(
+            metavar="KEY",
             help="Bearer key of the admin routes (registering payments, faults); "
             "a random one is generated when not given.",
             envvar="MOLTPE_SANDBOX_ADMIN_KEY",
@@ -36,6 +46,10 @@ def sandbox(
 
     It enforces MoltPe's caps and refunds only to the original payer.
     """
+    from rich.console import Console
+
+    from moltpe_sandbox import start_sandbox
+
     console = Console()
     try:
         server = start_sandbox(
