@@ -174,6 +174,13 @@ def summarize(event_type: str, payload: Mapping[str, Any]) -> str:
         return words(", ".join(get("signals") or []), repr(str(get("excerpt") or "")[:60]))
     if event_type == "llm_fallback":
         return words("rules:", str(get("error") or "")[:60])
+    if event_type == "orders_imported":
+        updated = get("updated") or {}
+        return words(
+            get("source"),
+            f"{len(get('inserted') or [])} inserted,",
+            f"{len(updated)} updated",
+        )
     if event_type == "seed":
         added = get("added") or {}
         return ", ".join(f"{n} {what}" for what, n in added.items())

@@ -18,12 +18,14 @@ from cli.config_cmd import config
 from cli.db_cmd import db_app
 from cli.eval_cmd import eval_command
 from cli.ops import refunds_app, wallet_app
+from cli.orders_cmd import orders_app
 from cli.sandbox_cmd import sandbox
 
 app = new_app(
     "A support agent that refunds USDC through MoltPe within policy and escalates the rest."
 )
 app.add_typer(db_app, name="db")
+app.add_typer(orders_app, name="orders")
 app.add_typer(audit_app, name="audit")
 app.add_typer(refunds_app, name="refunds")
 app.add_typer(wallet_app, name="wallet")
