@@ -97,7 +97,7 @@ async def run_chat(
     services = await create_services(settings)
     try:
         async with services.storage.pool.connection() as conn:
-            if not await repo.has_orders(conn):
+            if services.order_source is None and not await repo.has_orders(conn):
                 console.print(
                     "[yellow]There are no orders yet: `refund-agent db seed` loads demo ones, "
                     "`refund-agent orders import` your own.[/yellow]"

@@ -12,6 +12,7 @@ from cli._common import announce_database, out, run, settings
 
 if TYPE_CHECKING:
     from core.settings import Settings
+    from persistence.db import Conn
 
 CheckState = Literal["ok", "off", "warning", "failed"]
 
@@ -91,7 +92,7 @@ async def run_checks(current: Settings) -> list[Check]:
 
 
 async def check_database(current: Settings) -> Check:
-    """Connect, read the server's version and the schema version."""
+    """Connect, read the server's version and the schema version; try the source query."""
     import asyncio
 
     from persistence.db import connect, resolve_database_url
@@ -117,6 +118,7 @@ async def check_database(current: Settings) -> Check:
                 )
                 row = await cur.fetchone()
                 schema = int(row["v"]) if row else 0
+            source = await _check_source(conn, current)
     except (EmbeddedPostgresError, OSError, TimeoutError) as exc:
         return Check("database", "failed", f"{where}: {_one_line(exc)}")
     except Exception as exc:  # psycopg's errors: report, do not crash the check
@@ -125,9 +127,24 @@ async def check_database(current: Settings) -> Check:
     detail = f"{where}: PostgreSQL {version}, schema version {schema} of {code}"
     if schema > code:
         return Check("database", "failed", detail + " (newer than this code: upgrade it)")
+    if source is not None:
+        return Check("database", "failed", f"{detail}; {source}")
     if schema < code:
         return Check("database", "warning", detail + " (start-up or db migrate applies the rest)")
     return Check("database", "ok", detail)
+
+
+async def _check_source(conn: Conn, current: Settings) -> str | None:
+    """What is wrong with ``ORDERS_SOURCE_QUERY``, or None (also when it is not set)."""
+    if not current.orders_source_query:
+        return None
+    from tools.order_source import OrderSourceError, validate_source_query
+
+    try:
+        await validate_source_query(conn, current.orders_source_query)
+    except OrderSourceError as exc:
+        return str(exc)
+    return None
 
 
 async def check_moltpe(current: Settings) -> Check:

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         "transaction mode.",
     )
 
+    orders_source_query: str | None = Field(
+        default=None,
+        description="A SELECT returning the documented order columns for %(order_id)s; "
+        "orders missing from the agent's table are read from it and copied in on first "
+        "sight (docs/ORDERS.md). Checked at start-up.",
+    )
+
     # --- MoltPe ------------------------------------------------------------------
     moltpe_base_url: str = Field(default=DEFAULT_MOLTPE_BASE_URL, description="MoltPe API.")
     moltpe_api_key: SecretStr | None = Field(
