@@ -28,6 +28,7 @@ from persistence.embedded import embedded_status, holders, start_embedded, stop_
 
 __all__ = [
     "admin_url",
+    "describe_server",
     "remember_embedded_state",
     "stop_embedded_if_started",
     "create_database",
@@ -43,6 +44,17 @@ DEFAULT_PREFIX = "test"
 def database_prefix() -> str:
     """``TEST_DATABASE_PREFIX``, or ``test``: the start of every test database's name."""
     return os.environ.get("TEST_DATABASE_PREFIX", "").strip() or DEFAULT_PREFIX
+
+
+def describe_server(url: str) -> str:
+    """``host:port/database`` of a connection string (URL or key/value), never a password."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(url)
+    host = str(params.get("host") or params.get("hostaddr") or "localhost")
+    port = str(params.get("port") or "5432")
+    database = str(params.get("dbname") or params.get("user") or "postgres")
+    return f"{host}:{port}/{database}"
 
 
 def embedded_test_data_dir() -> Path:
@@ -112,3 +124,11 @@ def _say(config: pytest.Config, line: str) -> None:
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(line)
+
+
+if __name__ == "__main__":  # ``python -m tests.pg describe``: what .ci/run prints
+    import sys
+
+    if sys.argv[1:] == ["describe"]:
+        url = os.environ.get("TEST_DATABASE_URL")
+        print(describe_server(url) if url else "the embedded PostgreSQL")
