@@ -48,9 +48,13 @@ def database_prefix() -> str:
 
 def describe_server(url: str) -> str:
     """``host:port/database`` of a connection string (URL or key/value), never a password."""
+    from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict
 
-    params = conninfo_to_dict(url)
+    try:
+        params = conninfo_to_dict(url)
+    except ProgrammingError:
+        return "a server whose URL does not parse (check TEST_DATABASE_URL)"
     host = str(params.get("host") or params.get("hostaddr") or "localhost")
     port = str(params.get("port") or "5432")
     database = str(params.get("dbname") or params.get("user") or "postgres")
@@ -131,4 +135,4 @@ if __name__ == "__main__":  # ``python -m tests.pg describe``: what .ci/run prin
 
     if sys.argv[1:] == ["describe"]:
         url = os.environ.get("TEST_DATABASE_URL")
-        print(describe_server(url) if url else "the embedded PostgreSQL")
+        sys.stdout.write((describe_server(url) if url else "the embedded PostgreSQL") + "\n")

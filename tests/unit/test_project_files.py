@@ -80,6 +80,7 @@ def test_license_is_mit_as_pyproject_says() -> None:
 def test_ci_names_the_real_test_server_without_its_password(url: str, shown: str) -> None:
     assert describe_server(url) == shown
     assert "hunter2" not in describe_server(url)
+    assert "check TEST_DATABASE_URL" in describe_server("not a url password=hunter2")
 
 
 def test_ci_prints_the_described_server_and_the_prefix() -> None:
