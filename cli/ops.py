@@ -74,15 +74,42 @@ def refunds_list(
 
 
 @refunds_app.command("reconcile")
-def refunds_reconcile() -> None:
+def refunds_reconcile(
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch",
+            help="Keep reconciling, as the deployment's one reconciler: the process that "
+            "holds a lock in the database leads, the others stand by until it goes.",
+        ),
+    ] = False,
+    interval: Annotated[
+        float,
+        typer.Option(
+            "--interval", metavar="SECONDS", min=1.0, help="Pause between passes with --watch."
+        ),
+    ] = 10.0,
+) -> None:
     """Settle refunds whose outcome is unknown.
 
-    Each is re-sent to MoltPe with its idempotency key; exit 1 if any stays unknown.
+    Each is re-sent to MoltPe with its idempotency key; exit 1 if any stays unknown. With
+    --watch it runs until stopped, settling refunds left unsettled for longer than
+    MOLTPE_DEADLINE_SECONDS (the longest a serving process may still be sending one).
     """
     from wiring.services import create_services
 
+    current = settings()
+    if watch:
+        if current.uses_sandbox:
+            raise fail(
+                "--watch needs MOLTPE_API_KEY: a reconciler re-sends refunds to the MoltPe "
+                "the serving processes use, not to a sandbox of its own"
+            )
+        run(_watch(current, interval))
+        return
+
     async def work() -> list[tuple[str, str, str]]:
-        services = await create_services(settings(), reconcile=False)
+        services = await create_services(current, reconcile=False)
         try:
             outcomes = await services.refunds.reconcile_all()
             return [(str(o.refund.id), o.refund.order_id, o.refund.status) for o in outcomes]
@@ -97,6 +124,22 @@ def refunds_reconcile() -> None:
         out().print(f"{refund_id} ({order_id}): {status}", markup=False, highlight=False)
     if any(status == "unknown" for _, _, status in settled):
         raise typer.Exit(1)
+
+
+async def _watch(current: Settings, interval: float) -> None:
+    from wiring.reconciler import reconcile_forever
+    from wiring.services import create_services
+
+    services = await create_services(current, reconcile=False)
+    try:
+        await reconcile_forever(
+            services,
+            interval=interval,
+            older_than=current.moltpe_deadline_seconds,
+            report=lambda line: out().print(line, markup=False, highlight=False),
+        )
+    finally:
+        await services.aclose()
 
 
 def _client(current: Settings) -> MoltPeClient:
