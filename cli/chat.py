@@ -76,7 +76,7 @@ async def usable_settings(settings: Settings, console: Console) -> Settings:
         return settings
     console.print(
         f"[yellow]warning: the LLM does not work ({status.state}: {escape(status.message)}); "
-        "continuing with the offline rules. `refund-agent config --check` tells more.[/yellow]",
+        "continuing with the offline rules. refund-agent config --check tells more.[/yellow]",
         soft_wrap=True,
     )
     return settings.model_copy(update={"openai_api_key": None})
@@ -99,8 +99,8 @@ async def run_chat(
         async with services.storage.pool.connection() as conn:
             if services.order_source is None and not await repo.has_orders(conn):
                 console.print(
-                    "[yellow]There are no orders yet: `refund-agent db seed` loads demo ones, "
-                    "`refund-agent orders import` your own.[/yellow]"
+                    "[yellow]There are no orders yet: refund-agent db seed loads demo ones, "
+                    "refund-agent orders import your own.[/yellow]"
                 )
         saver = await open_checkpointer(services.storage.pool)
 

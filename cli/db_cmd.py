@@ -125,7 +125,7 @@ def _show_seed(seed: SeedFile, current: Settings) -> None:
     console = out()
     console.print(table)
     console.print(
-        'Say, in `refund-agent chat`: "refund 20 USDC on ORD-1001, alice@example.com". '
+        'Try it in refund-agent chat: "refund 20 USDC on ORD-1001, alice@example.com". '
         "Limits from settings: "
         f"{format_usdc(current.refund_per_tx_cap)} USDC per refund, "
         f"{format_usdc(current.refund_daily_cap)} USDC a day, "

@@ -148,7 +148,7 @@ def _client(current: Settings) -> MoltPeClient:
     if current.moltpe_api_key is None:
         raise fail(
             "MOLTPE_API_KEY is not set. For the local sandbox, run "
-            "`refund-agent sandbox` and set MOLTPE_BASE_URL to its URL and MOLTPE_API_KEY "
+            "refund-agent sandbox and set MOLTPE_BASE_URL to its URL and MOLTPE_API_KEY "
             "to its key."
         )
     return MoltPeClient.from_settings(current)
@@ -183,7 +183,7 @@ def wallet_create(
     console.print(
         f"\nPut this in your settings:  MOLTPE_AGENT_ID={wallet.agent_id}\n"
         "Then fund the wallet with the float you are willing to expose (500 USDC is a good "
-        "start) and apply a spending policy with `refund-agent wallet policy`."
+        "start) and apply a spending policy with refund-agent wallet policy."
     )
 
 
