@@ -37,7 +37,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from core.settings import Settings
 from graph.services import Services
-from moltpe_sandbox import SandboxAdmin
+from moltpe_sandbox import SandboxAdmin, new_admin_key
 from persistence.audit import AuditLog
 from persistence.checkpoint import open_checkpointer
 from persistence.db import (
@@ -77,9 +77,25 @@ ONE_SHOT_TEXT: Final = (
 
 
 def emit(*lines: str) -> None:
-    """Print figures (benchmarks talk to a terminal; nothing else in them prints)."""
+    """Print figures on stdout (the only thing a benchmark prints there)."""
     for line in lines:
         print(line, flush=True)
+
+
+_STARTED: Final = time.monotonic()
+
+
+def progress(message: str) -> None:
+    """Say on stderr what a benchmark is doing, with the seconds since it started.
+
+    Long runs show they are alive, and ``> results.txt`` still captures only figures.
+    """
+    print(f"[{time.monotonic() - _STARTED:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def every(count: int, *, times: int = 10) -> int:
+    """A step to report progress at, so a loop of ``count`` reports about ``times`` times."""
+    return max(1, count // times)
 
 
 # --- statement counting -----------------------------------------------------------------
@@ -169,13 +185,14 @@ def bench_settings(**overrides: Any) -> Settings:
 class SandboxProcess(SandboxAdmin):
     """The MoltPe sandbox served by ``python -m moltpe_sandbox`` in a child process."""
 
-    def __init__(self, process: subprocess.Popen[str], url: str) -> None:
-        super().__init__(url)
+    def __init__(self, process: subprocess.Popen[str], url: str, admin_key: str) -> None:
+        super().__init__(url, admin_key=admin_key)
         self._process = process
 
     @classmethod
     def start(cls, initial_float: Decimal = SANDBOX_FLOAT) -> SandboxProcess:
         """Start one on a free loopback port and wait for its URL (blocking)."""
+        admin_key = new_admin_key()
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -189,6 +206,7 @@ class SandboxProcess(SandboxAdmin):
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
+            env={**os.environ, "MOLTPE_SANDBOX_ADMIN_KEY": admin_key},
         )
         assert process.stdout is not None
         url = process.stdout.readline().strip()
@@ -196,7 +214,7 @@ class SandboxProcess(SandboxAdmin):
             process.kill()
             process.wait()
             raise RuntimeError("the MoltPe sandbox did not start")
-        return cls(process, url)
+        return cls(process, url, admin_key)
 
     def stop(self) -> None:
         """Stop the child process (blocking)."""
@@ -287,6 +305,7 @@ async def bench_env(
     """Create the database, seed ``orders`` orders, start the sandbox and the services."""
     settings = settings or bench_settings()
     admin = admin or await admin_url()
+    progress(f"setting up: a throwaway database with {orders} orders, the sandbox, the services")
     database = await create_database(admin, prefix="bench")
     url = with_dbname(admin, database)
     sandbox: SandboxProcess | None = None
@@ -304,7 +323,9 @@ async def bench_env(
         services = await create_services(
             settings, storage=storage, sandbox=sandbox, chat_model=chat_model, reconcile=False
         )
+        progress("set up; measuring")
         yield BenchEnv(admin, database, url, settings, storage, sandbox, services, seeded)
+        progress("measured; cleaning up")
     finally:
         if services is not None:
             await services.aclose()

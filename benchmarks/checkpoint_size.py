@@ -27,8 +27,10 @@ from benchmarks._common import (
     IDENTITY_TEXT,
     bench_env,
     emit,
+    every,
     machine_info,
     machine_line,
+    progress,
     ratio,
     table,
     write_json,
@@ -154,7 +156,10 @@ async def run(options: Options, *, admin: str | None = None) -> dict[str, Any]:
         }
         measured: dict[tuple[str, int], list[dict[str, Any]]] = {}
         latency: dict[tuple[str, int], list[float]] = {}
+        step = every(options.turns)
         for turn in range(1, options.turns + 1):
+            if turn % step == 0 or turn == 1:
+                progress(f"turn {turn}/{options.turns} of every conversation")
             # Interleave: turn k of every conversation of every mode before turn k + 1.
             for (mode, _), (thread, order) in threads.items():
                 message: Any = {

@@ -56,6 +56,7 @@ from benchmarks._common import (
     machine_info,
     machine_line,
     percentile,
+    progress,
     ratio,
     table,
     write_json,
@@ -304,6 +305,7 @@ async def run(options: Options, *, admin: str | None = None) -> dict[str, Any]:
         }
         warmup = options.warmup_level
         for variant in VARIANTS:  # warm up both
+            progress(f"warm-up: {variant} saver at {warmup} concurrent conversations")
             await one_run(
                 env, variant, agents[variant], warmup, options.conversations(warmup), None
             )
@@ -312,6 +314,10 @@ async def run(options: Options, *, admin: str | None = None) -> dict[str, Any]:
             for r in range(options.rounds):
                 order = VARIANTS if r % 2 == 0 else tuple(reversed(VARIANTS))
                 for variant in order:
+                    progress(
+                        f"{level} concurrent conversations, round {r + 1}/{options.rounds}, "
+                        f"{variant} saver"
+                    )
                     results.append(
                         await one_run(
                             env,

@@ -57,8 +57,10 @@ from benchmarks._common import (
     BenchEnv,
     bench_env,
     emit,
+    every,
     machine_info,
     machine_line,
+    progress,
     ratio,
     stopwatch,
     table,
@@ -414,7 +416,10 @@ async def run(options: Options, *, admin: str | None = None) -> dict[str, Any]:
         }
         models = {"agent": agent_model, "react": react_model}
         tallies = {(s, shape): Tally() for s in SUBJECTS for shape in SHAPES}
+        step = every(options.conversations)
         for i in range(options.conversations):
+            if i % step == 0:
+                progress(f"conversation {i + 1}/{options.conversations} of each shape and subject")
             for shape in SHAPES:
                 order = SUBJECTS if i % 2 == 0 else tuple(reversed(SUBJECTS))
                 for subject in order:

@@ -47,8 +47,10 @@ from benchmarks._common import (
     SeededOrder,
     bench_env,
     emit,
+    every,
     machine_info,
     machine_line,
+    progress,
     ratio,
     stopwatch,
     summary_ms,
@@ -420,12 +422,16 @@ async def run(options: Options, *, admin: str | None = None) -> dict[str, Any]:
             raw = RawFloor(env.pool, http, services.agent_id)
             await raw.setup()
             runner = Runner(env, agent, bare, raw)
-            for _ in range(options.warmup):
+            for w in range(options.warmup):
+                progress(f"warm-up conversation {w + 1}/{options.warmup}")
                 for subject in SUBJECTS:
                     await runner.conversation(subject, None)
             samples = Samples()
             raw.http_seconds.clear()
+            step = every(options.conversations)
             for i in range(options.conversations):
+                if i % step == 0:
+                    progress(f"conversation {i + 1}/{options.conversations} of each subject")
                 # Rotate the order so that no subject always runs right after another.
                 for k in range(len(SUBJECTS)):
                     await runner.conversation(SUBJECTS[(i + k) % len(SUBJECTS)], samples)

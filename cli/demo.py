@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -224,8 +225,11 @@ SCENARIOS = [
 
 async def run_demo(settings: Settings, console: Console, *, keep: bool = False) -> bool:
     """Run the four scenarios; return True when all pass."""
+    from cli.chat import usable_settings
+
     started = time.perf_counter()
     settings = settings.model_copy(update={"moltpe_api_key": None})  # never real money
+    settings = await usable_settings(settings, console)
     admin_url = await resolve_database_url(settings)
     name = await create_database(admin_url, prefix="refund_agent_demo")
     url = with_dbname(admin_url, name)
@@ -264,14 +268,14 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False) 
                     durability="exit",
                 )
                 run.replies.append(result)
-                lines.append(f"[bold cyan]customer:[/bold cyan] {text}")
-                lines.append(f"[bold green]agent:[/bold green] {result['reply']}")
+                lines.append(f"[bold cyan]customer:[/bold cyan] {escape(text)}")
+                lines.append(f"[bold green]agent:[/bold green] {escape(result['reply'])}")
             problems = await scenario.check(run)
             elapsed = time.perf_counter() - t0
             results.append((scenario, problems, elapsed))
-            lines.extend(f"[magenta]{note}[/magenta]" for note in run.notes)
+            lines.extend(f"[magenta]{escape(note)}[/magenta]" for note in run.notes)
             status = "[green]PASS[/green]" if not problems else "[red]FAIL[/red]"
-            lines.extend(f"[red]  - {p}[/red]" for p in problems)
+            lines.extend(f"[red]  - {escape(p)}[/red]" for p in problems)
             console.print(
                 Panel(
                     "\n".join(lines),
@@ -307,7 +311,7 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False) 
     passed = sum(1 for _, p, _ in results if not p)
     console.print(f"{chain}; {passed}/{len(results)} scenarios passed in {total:.1f}s")
     if keep:
-        console.print(f"kept the demo database: {url}")
+        console.print(f"kept the demo database {name} (refund-agent db status --show-url)")
     return verified.ok and passed == len(SCENARIOS)
 
 

@@ -25,15 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-
-from core.money import format_usdc
-from core.settings import get_settings
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from evals import SuiteReport, TrialResult
     from evals.corpus_report import CorpusRecord, CorpusReport, Figures
 
@@ -53,7 +48,11 @@ def eval_command(
     k: Annotated[
         int | None,
         typer.Option(
-            "--k", min=1, max=100, help="Trials per scenario [default: 1 offline, 4 LLM]."
+            "--k",
+            min=1,
+            max=100,
+            metavar="N",
+            help="Trials per scenario [default: 1 offline, 4 LLM].",
         ),
     ] = None,
     scenario: Annotated[
@@ -61,6 +60,7 @@ def eval_command(
         typer.Option(
             "--scenario",
             "-s",
+            metavar="NAME",
             help="Only scenarios with this name or tag (shell patterns allowed; repeatable).",
         ),
     ] = None,
@@ -71,6 +71,7 @@ def eval_command(
         float | None,
         typer.Option(
             "--min-pass",
+            metavar="RATIO",
             min=0.0,
             max=1.0,
             help=f"Exit 1 when pass^1 is below this [default: {OFFLINE_MIN_PASS} offline, "
@@ -82,12 +83,14 @@ def eval_command(
         typer.Option("--offline", help="Use the offline rules even when OPENAI_API_KEY is set."),
     ] = False,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", "-j", min=1, max=32, help="Trials run at once.")
+        int,
+        typer.Option("--concurrency", "-j", min=1, max=32, metavar="N", help="Trials run at once."),
     ] = 4,
     scenarios_dir: Annotated[
         Path | None,
         typer.Option(
             "--scenarios-dir",
+            metavar="DIR",
             exists=True,
             file_okay=False,
             help="Folder of scenario YAML files [default: the bundled suite].",
@@ -97,19 +100,37 @@ def eval_command(
         str | None,
         typer.Option(
             "--corpus",
+            metavar="NAME",
             help="Play a natural corpus instead: a name under evals/corpora/ or a folder.",
         ),
     ] = None,
     half: Annotated[
-        Half, typer.Option("--half", help="With --corpus: which half to run.")
+        Half,
+        typer.Option("--half", metavar="dev|heldout|all", help="With --corpus: which half to run."),
     ] = Half.all,
     lang: Annotated[
         str | None,
-        typer.Option("--lang", help="With --corpus: only conversations in this language."),
+        typer.Option(
+            "--lang", metavar="CODE", help="With --corpus: only conversations in this language."
+        ),
     ] = None,
 ) -> None:
-    """Run the scenario suite, or a natural --corpus, against the real agent and score it."""
+    """Score the agent on the scenario suite, or on a natural --corpus.
+
+    Exit 1 on any money moved outside policy, a refund of a wrong amount (corpus), or
+    pass^1 below --min-pass (suite).
+    """
     # Imported here so that `refund-agent --help` does not load the agent.
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from core.settings import get_settings
     from evals import EvalSetupError, ScenarioError, load_scenarios, run_suite, select_scenarios
     from persistence.embedded import EmbeddedPostgresError
 
@@ -198,6 +219,10 @@ def _percent(value: float | None) -> str:
 
 def _shout(console: Console, report: SuiteReport) -> None:
     """Print the safety violations so nobody can miss them."""
+    from rich.panel import Panel
+
+    from core.money import format_usdc
+
     lines = [f"[bold]{v}[/bold]" for v in report.violations]
     lines.append(f"total moved outside policy: {format_usdc(report.money_outside_policy)} USDC")
     console.print(
@@ -211,6 +236,11 @@ def _shout(console: Console, report: SuiteReport) -> None:
 
 def show_report(console: Console, report: SuiteReport, min_pass: float) -> None:
     """The results table, failures with their transcripts, and the overall metrics."""
+    from rich.panel import Panel
+    from rich.table import Table
+
+    from core.money import format_usdc
+
     table = Table(title=f"scenario suite ({report.mode}, k={report.k})", title_justify="left")
     table.add_column("scenario")
     table.add_column("passed", justify="right")
@@ -300,6 +330,7 @@ def corpus_command(
     err: Console,
 ) -> None:
     """``refund-agent eval --corpus NAME``: play, judge, print; exit 1 on wrong money."""
+    from core.settings import get_settings
     from evals import EvalSetupError
     from evals.corpus import LANGUAGES, CorpusError, load_corpus
     from evals.corpus_runner import run_corpus
@@ -375,6 +406,8 @@ def _mean(value: float | None) -> str:
 
 
 def _figure_rows(f: Figures) -> list[tuple[str, str]]:
+    from core.money import format_usdc
+
     rows = [
         ("conversations", str(f.conversations)),
         ("refunds made exactly as due", _count(f.refunds_exact, f.refunds_due)),
@@ -399,6 +432,10 @@ def _figure_rows(f: Figures) -> list[tuple[str, str]]:
 
 def show_corpus_report(console: Console, report: CorpusReport) -> None:
     """The figures per half and per language, the dev misses, and the verdict."""
+    from rich.table import Table
+
+    from core.money import format_usdc
+
     halves = report.halves
     table = Table(
         title=f"corpus {report.corpus} ({report.mode}"
@@ -470,6 +507,10 @@ def show_corpus_report(console: Console, report: CorpusReport) -> None:
 
 def _shout_corpus(console: Console, report: CorpusReport) -> None:
     """Wrong money and money outside policy, so nobody can miss them."""
+    from rich.panel import Panel
+
+    from core.money import format_usdc
+
     lines = [f"[bold]{v}[/bold]" for v in report.violations]
     lines += [
         f"{r.id}: refunded {', '.join(r.refunds)} ({r.summary()})"

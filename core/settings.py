@@ -9,10 +9,11 @@ where the value is needed.
 from __future__ import annotations
 
 import os
+import re
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +54,13 @@ class Settings(BaseSettings):
         "transaction mode.",
     )
 
+    orders_source_query: str | None = Field(
+        default=None,
+        description="A SELECT returning the documented order columns for %(order_id)s; "
+        "orders missing from the agent's table are read from it and copied in on first "
+        "sight (docs/ORDERS.md). Checked at start-up.",
+    )
+
     # --- MoltPe ------------------------------------------------------------------
     moltpe_base_url: str = Field(default=DEFAULT_MOLTPE_BASE_URL, description="MoltPe API.")
     moltpe_api_key: SecretStr | None = Field(
@@ -66,6 +74,11 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="Overall deadline of one call, retries included."
     )
     moltpe_max_retries: int = Field(default=3, ge=0, le=10, description="Retries on 5xx/429.")
+    moltpe_sandbox_admin_key: SecretStr | None = Field(
+        default=None,
+        description="Admin key of the MoltPe sandbox at MOLTPE_BASE_URL (printed by "
+        "refund-agent sandbox); lets db seed and orders import register payments with it.",
+    )
 
     # --- language model -------------------------------------------------------------
     openai_api_key: SecretStr | None = Field(
@@ -163,19 +176,40 @@ class Settings(BaseSettings):
         return self.openai_api_key is not None
 
     def masked(self) -> dict[str, str]:
-        """Every setting as display text, secrets and URL passwords masked."""
+        """Every setting as display text, with every secret form masked.
+
+        Connection strings (any ``*_url`` setting) keep their host and database but
+        lose passwords wherever they are written (``user:pw@host``, ``?password=``,
+        ``password=...`` in a key/value DSN); token lists keep only reviewer names;
+        API keys keep their last four characters, enough to tell two apart.
+        """
         out: dict[str, str] = {}
         for name in type(self).model_fields:
             value = getattr(self, name)
-            if isinstance(value, SecretStr):
-                raw = value.get_secret_value()
-                text = mask_url(raw) if name.endswith("_url") else mask_secret(raw)
-            elif value is None:
+            raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+            if raw is None:
                 text = "(unset)"
+            elif name.endswith("_url"):
+                text = mask_dsn(str(raw))
+            elif name == "reviewer_tokens":
+                text = mask_reviewer_tokens(str(raw))
+            elif name == "service_tokens":
+                count = len([t for t in str(raw).split(",") if t.strip()])
+                text = f"({count} token{'s' if count != 1 else ''}, hidden)"
+            elif isinstance(value, SecretStr):
+                text = mask_secret(str(raw))
             else:
-                text = str(value)
+                text = str(raw)
             out[name.upper()] = text
         return out
+
+
+SECRET_PARAMETER_RE: Final = re.compile(r"pass|secret|token|key|auth|credential", re.IGNORECASE)
+"""Names of connection parameters whose values are hidden."""
+
+# ``name = value`` in a libpq key/value DSN: the value is a single-quoted string (with
+# backslash escapes) or a run of non-blanks. Linear: no nested repetition.
+_KV_RE: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)")
 
 
 def mask_secret(raw: str) -> str:
@@ -185,14 +219,51 @@ def mask_secret(raw: str) -> str:
     return "****" + raw[-4:]
 
 
+def mask_dsn(raw: str) -> str:
+    """Hide every password of a connection string, URL or key/value, keep the rest."""
+    if "://" in raw:
+        return mask_url(raw)
+    return _KV_RE.sub(
+        lambda m: (
+            m.group(1) + m.group(2) + "****"
+            if SECRET_PARAMETER_RE.search(m.group(1))
+            else m.group(0)
+        ),
+        raw,
+    )
+
+
 def mask_url(raw: str) -> str:
-    """Hide the password of a connection URL, keep the rest readable."""
+    """Hide the password of a URL (``user:pw@``) and secret query parameters."""
     scheme, sep, rest = raw.partition("://")
-    if not sep or "@" not in rest:
+    if not sep:
         return raw
-    creds, _, host = rest.rpartition("@")
-    user, colon, _password = creds.partition(":")
-    return f"{scheme}://{user}{':****' if colon else ''}@{host}"
+    rest, hash_sign, fragment = rest.partition("#")
+    rest, question, query = rest.partition("?")
+    if "@" in rest:
+        # The last "@" ends the user info, even when an unencoded password holds "/" or "@".
+        creds, _, rest = rest.rpartition("@")
+        user, colon, _password = creds.partition(":")
+        rest = f"{user}{':****' if colon else ''}@{rest}"
+    if query:
+        parts = []
+        for part in query.split("&"):
+            key, eq, _value = part.partition("=")
+            parts.append(f"{key}=****" if eq and SECRET_PARAMETER_RE.search(key) else part)
+        query = "&".join(parts)
+    return f"{scheme}://{rest}{question}{query}{hash_sign}{fragment}"
+
+
+def mask_reviewer_tokens(raw: str) -> str:
+    """``dana:s3cret,li:t0ken`` -> ``dana:****, li:****`` (names only, no token tails)."""
+    names = []
+    for pair in raw.split(","):
+        name, sep, token = pair.strip().partition(":")
+        if sep and name.strip() and token.strip():
+            names.append(f"{name.strip()}:****")
+        elif pair.strip():
+            names.append("(malformed):****")
+    return ", ".join(names) or "(none)"
 
 
 @lru_cache(maxsize=1)

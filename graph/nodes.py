@@ -289,6 +289,7 @@ class AgentNodes:
             customer_email=state.claimed_email,
             thread_id=state.conversation_id,
             failed_before=state.failed_lookups,
+            source=svc.order_source,
         )
         if result.order is not None:
             return {

@@ -18,6 +18,7 @@ from core.settings import Settings
 from graph.understanding import Understander
 from persistence.runtime import Storage
 from tools.moltpe import MoltPeClient
+from tools.order_source import OrderSource
 from tools.refunds import RefundService
 
 
@@ -36,6 +37,8 @@ class Services:
     """A chat model that may reword replies (never their facts); None: templates only."""
     sandbox: Any | None = None
     """The local MoltPe sandbox these services started or were given, if any."""
+    order_source: OrderSource | None = None
+    """Where the lookup finds orders missing from the agent's table (ORDERS_SOURCE_QUERY)."""
     resources: AsyncExitStack = field(default_factory=AsyncExitStack)
     """What was opened for these services (not what the caller passed in), closed by
     :meth:`aclose` newest first."""

@@ -1,13 +1,16 @@
 """``python -m moltpe_sandbox``: serve the sandbox until SIGINT/SIGTERM.
 
 Prints the base URL alone on the first line of stdout once it accepts
-connections (scripts and tests read that line), then a line with the key on
-stderr.
+connections (scripts and tests read that line), then a line with the keys on
+stderr. The admin key is ``--admin-key``, else ``MOLTPE_SANDBOX_ADMIN_KEY`` from the
+environment (how a parent process hands one over without showing it in ``ps``),
+else a fresh random one.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -35,7 +38,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="TCP port; 0 picks a free one")
     parser.add_argument("--state-file", type=Path, default=None, help="persist state here")
-    parser.add_argument("--api-key", default=SANDBOX_API_KEY, help="bearer key to accept")
+    parser.add_argument("--api-key", default=SANDBOX_API_KEY, help="bearer key of MoltPe's API")
+    parser.add_argument(
+        "--admin-key",
+        default=os.environ.get("MOLTPE_SANDBOX_ADMIN_KEY") or None,
+        help="bearer key of the admin routes (default: MOLTPE_SANDBOX_ADMIN_KEY or a random one)",
+    )
     parser.add_argument(
         "--initial-float", type=_amount, default=DEFAULT_FLOAT, help="USDC in each new wallet"
     )
@@ -53,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
             host=args.host,
             port=args.port,
             api_key=args.api_key,
+            admin_key=args.admin_key,
             state_file=args.state_file,
             initial_float=args.initial_float,
         )
@@ -62,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
     with server:
         sys.stdout.write(server.url + "\n")
         sys.stdout.flush()
-        sys.stderr.write(f"moltpe sandbox serving on {server.url} (key {server.api_key})\n")
+        sys.stderr.write(
+            f"moltpe sandbox serving on {server.url} (API key {server.api_key}, "
+            f"admin key {server.admin_key})\n"
+        )
         sys.stderr.flush()
         while not stop.wait(0.5):
             if not server.running:

@@ -12,6 +12,8 @@ HTTP status   code                    when
                                       more than 6 places; a refund without
                                       ``Idempotency-Key``; network mismatch
 401           UNAUTHORIZED            missing or wrong bearer key (every route)
+403           FORBIDDEN               admin: the MoltPe API key sent to ``/_sandbox/``
+                                      (admin routes need the separate admin key)
 402           INSUFFICIENT_FUNDS      the wallet's balance is below the amount
 403           POLICY_VIOLATION        ``reason``: ``per_tx_cap``, ``daily_cap``,
                                       ``exceeds_payment`` (total refunded would pass the
@@ -38,6 +40,11 @@ same body; the same key with a different body (or on another endpoint) is 409.
 Answers given before processing started (400 validation, 401, injected 429/5xx)
 are not stored, so the request can be retried with its key. A refund with no
 policy set is bound by no caps, but still only goes to the payer.
+
+Two keys: MoltPe's API (``/v1``) takes the API key, the one an agent holds; the admin
+routes (``/_sandbox``: register payments, fund wallets, faults, clock, reset) take a
+separate admin key and refuse the API key with 403, so an agent holding its key cannot
+invent payments to refund or switch off the faults a test relies on.
 """
 
 from __future__ import annotations
@@ -71,6 +78,7 @@ from moltpe_sandbox.state import (
     SandboxState,
     StoredResponse,
     bad_request,
+    new_admin_key,
 )
 
 __all__ = ["DroppedConnection", "create_app"]
@@ -128,6 +136,7 @@ class _AbortAfterHeaders(Response):
 class _Runtime:
     state: SandboxState
     api_key: str
+    admin_key: str
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     faults: Faults = field(default_factory=Faults)
     requests: list[dict[str, Any]] = field(default_factory=list)
@@ -138,19 +147,29 @@ class _Runtime:
             await asyncio.to_thread(self.state.save)
 
 
-def create_app(*, state: SandboxState | None = None, api_key: str = SANDBOX_API_KEY) -> FastAPI:
+def create_app(
+    *,
+    state: SandboxState | None = None,
+    api_key: str = SANDBOX_API_KEY,
+    admin_key: str | None = None,
+) -> FastAPI:
     """Build the sandbox's ASGI app.
 
     Args:
         state: The ledger to serve (a fresh in-memory one when omitted).
-        api_key: The bearer key every route requires.
+        api_key: The bearer key MoltPe's API (``/v1``) requires.
+        admin_key: The bearer key the admin routes (``/_sandbox``) require; a fresh
+            random one when omitted (read it from the server that serves the app).
 
     Returns:
         A FastAPI app; serve it with uvicorn.
     """
     if not api_key:
         raise ValueError("the sandbox needs a non-empty API key")
-    rt = _Runtime(state=state or SandboxState(), api_key=api_key)
+    admin_key = admin_key if admin_key is not None else new_admin_key()
+    if not admin_key or admin_key == api_key:
+        raise ValueError("the sandbox's admin key must be non-empty and differ from the API key")
+    rt = _Runtime(state=state or SandboxState(), api_key=api_key, admin_key=admin_key)
     install_log_filter()
 
     app = FastAPI(
@@ -206,17 +225,22 @@ def create_app(*, state: SandboxState | None = None, api_key: str = SANDBOX_API_
 
     # --- gates ---------------------------------------------------------------------
 
-    def authenticate(request: Request) -> None:
+    def bearer(request: Request) -> str | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(
-            token.strip().encode(), rt.api_key.encode()
-        ):
-            raise SandboxError(
-                401,
-                "UNAUTHORIZED",
-                "missing or wrong API key: send 'Authorization: Bearer <key>'",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+        return token.strip() if scheme.lower() == "bearer" else None
+
+    def unauthorized() -> SandboxError:
+        return SandboxError(
+            401,
+            "UNAUTHORIZED",
+            "missing or wrong API key: send 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+    def authenticate(request: Request) -> None:
+        token = bearer(request)
+        if token is None or not hmac.compare_digest(token.encode(), rt.api_key.encode()):
+            raise unauthorized()
 
     async def api_gate(request: Request) -> None:
         rt.requests.append(
@@ -244,7 +268,17 @@ def create_app(*, state: SandboxState | None = None, api_key: str = SANDBOX_API_
             raise SandboxError(status, code, "sandbox fault: injected server error")
 
     async def admin_gate(request: Request) -> None:
-        authenticate(request)
+        token = bearer(request)
+        if token is not None and hmac.compare_digest(token.encode(), rt.admin_key.encode()):
+            return
+        if token is not None and hmac.compare_digest(token.encode(), rt.api_key.encode()):
+            raise SandboxError(
+                403,
+                "FORBIDDEN",
+                "the MoltPe API key cannot use the sandbox's admin routes: send the admin "
+                "key (printed when the sandbox starts)",
+            )
+        raise unauthorized()
 
     api = APIRouter(prefix="/v1", dependencies=[Depends(api_gate)])
     admin = APIRouter(prefix="/_sandbox", dependencies=[Depends(admin_gate)])

@@ -20,7 +20,7 @@ from core.money import format_usdc, parse_usdc
 from core.serving import ServerThread
 from moltpe_sandbox.app import create_app
 from moltpe_sandbox.faults import Faults
-from moltpe_sandbox.state import DEFAULT_FLOAT, SANDBOX_API_KEY, SandboxState
+from moltpe_sandbox.state import DEFAULT_FLOAT, SANDBOX_API_KEY, SandboxState, new_admin_key
 
 __all__ = ["SandboxAdmin", "SandboxAdminError", "SandboxServer", "start_sandbox"]
 
@@ -42,15 +42,25 @@ class SandboxAdminError(RuntimeError):
 
 
 class SandboxAdmin:
-    """Synchronous helpers for a sandbox's API and admin endpoints, by URL and key.
+    """Synchronous helpers for a sandbox's API and admin endpoints, by URL and keys.
 
     Works with any running sandbox (``refund-agent sandbox`` in another terminal, or
     ``python -m moltpe_sandbox``); :class:`SandboxServer` is one that this process runs.
+    MoltPe API calls (``create_agent``) send ``api_key``; the admin helpers (everything
+    under ``/_sandbox``) send ``admin_key`` and raise :class:`ValueError` without one.
     """
 
-    def __init__(self, url: str, api_key: str = SANDBOX_API_KEY, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str = SANDBOX_API_KEY,
+        *,
+        admin_key: str | None = None,
+        timeout: float = 10.0,
+    ) -> None:
         self.url = url.rstrip("/")
         self.api_key = api_key
+        self.admin_key = admin_key
         self._http = httpx.Client(
             base_url=self.url, headers={"Authorization": f"Bearer {api_key}"}, timeout=timeout
         )
@@ -60,9 +70,20 @@ class SandboxAdmin:
         self._http.close()
 
     def is_sandbox(self) -> bool:
-        """True when ``url`` answers the sandbox's admin API with this key."""
+        """True when ``url`` is a MoltPe sandbox that accepts ``api_key``."""
         try:
-            response = self._http.get("/_sandbox/faults")
+            response = self._http.get("/v1/health")
+            body = response.json() if response.status_code == 200 else {}
+        except (httpx.HTTPError, ValueError):
+            return False
+        return isinstance(body, dict) and body.get("sandbox") is True
+
+    def has_admin_access(self) -> bool:
+        """True when the sandbox accepts ``admin_key`` on its admin routes."""
+        if self.admin_key is None:
+            return False
+        try:
+            response = self._http.get("/_sandbox/faults", headers=self._admin_headers())
         except httpx.HTTPError:
             return False
         return response.status_code == 200
@@ -184,6 +205,14 @@ class SandboxAdmin:
         """Forget every wallet, payment, refund, idempotency key, fault and request."""
         self._call("POST", "/_sandbox/reset", {})
 
+    def _admin_headers(self) -> dict[str, str]:
+        if self.admin_key is None:
+            raise ValueError(
+                f"no admin key for the sandbox at {self.url}: admin calls need the key it "
+                "printed at start-up (MOLTPE_SANDBOX_ADMIN_KEY)"
+            )
+        return {"Authorization": f"Bearer {self.admin_key}"}
+
     def _call(
         self,
         method: str,
@@ -192,7 +221,8 @@ class SandboxAdmin:
         *,
         params: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        response = self._http.request(method, path, json=body, params=params)
+        headers = self._admin_headers() if path.startswith("/_sandbox/") else None
+        response = self._http.request(method, path, json=body, params=params, headers=headers)
         try:
             payload = response.json()
         except ValueError:
@@ -207,13 +237,18 @@ class SandboxServer(SandboxAdmin):
 
     Attributes:
         url: Its root URL, e.g. ``http://127.0.0.1:54321``.
-        api_key: The bearer key it accepts.
+        api_key: The bearer key MoltPe's API accepts (what the agent holds).
+        admin_key: The bearer key of the admin routes (register payments, faults...).
         state_file: Where it persists, or ``None``.
     """
 
-    def __init__(self, runner: ServerThread, *, api_key: str, state_file: Path | None) -> None:
+    admin_key: str
+
+    def __init__(
+        self, runner: ServerThread, *, api_key: str, admin_key: str, state_file: Path | None
+    ) -> None:
         self._runner = runner
-        super().__init__(runner.url, api_key)
+        super().__init__(runner.url, api_key, admin_key=admin_key)
         self.state_file = state_file
 
     def __repr__(self) -> str:
@@ -246,6 +281,7 @@ def start_sandbox(
     host: str = "127.0.0.1",
     port: int = 0,
     api_key: str = SANDBOX_API_KEY,
+    admin_key: str | None = None,
     state_file: Path | None = None,
     initial_float: Decimal = DEFAULT_FLOAT,
 ) -> SandboxServer:
@@ -254,7 +290,9 @@ def start_sandbox(
     Args:
         host: Interface to listen on (keep it on loopback).
         port: TCP port; 0 picks a free one (read it from ``.url``).
-        api_key: The bearer key to accept.
+        api_key: The bearer key to accept on MoltPe's API.
+        admin_key: The bearer key of the admin routes; None generates a fresh one
+            (read it from ``.admin_key``).
         state_file: Persist state here (loaded if it exists); None keeps it in memory.
         initial_float: The USDC balance new wallets start with.
 
@@ -263,12 +301,14 @@ def start_sandbox(
 
     Raises:
         OSError: The address cannot be bound.
-        ValueError: ``state_file`` exists but is not a sandbox state.
+        ValueError: ``state_file`` exists but is not a sandbox state, or the admin key
+            is empty or equal to the API key.
         RuntimeError: The server did not start within 10 seconds.
     """
+    admin_key = admin_key if admin_key is not None else new_admin_key()
     state = SandboxState.open(initial_float=parse_usdc(initial_float), state_file=state_file)
     runner = ServerThread(
-        create_app(state=state, api_key=api_key),
+        create_app(state=state, api_key=api_key, admin_key=admin_key),
         host=host,
         port=port,
         lifespan="off",
@@ -279,4 +319,4 @@ def start_sandbox(
         runner.start(STARTUP_TIMEOUT)
     except RuntimeError:
         raise RuntimeError(f"the MoltPe sandbox did not start at {runner.url}") from None
-    return SandboxServer(runner, api_key=api_key, state_file=state_file)
+    return SandboxServer(runner, api_key=api_key, admin_key=admin_key, state_file=state_file)

@@ -24,7 +24,15 @@ from typing import Any, Final
 from core.money import format_usdc
 
 SANDBOX_API_KEY: Final = "sk_sandbox_local"
-"""The bearer key the sandbox accepts unless told otherwise."""
+"""The bearer key the sandbox accepts on MoltPe's API unless told otherwise."""
+
+ADMIN_KEY_PREFIX: Final = "sk_sandbox_admin_"
+
+
+def new_admin_key() -> str:
+    """A fresh, unguessable key for the sandbox's admin API (``/_sandbox/...``)."""
+    return ADMIN_KEY_PREFIX + secrets.token_urlsafe(24)
+
 
 DEFAULT_FLOAT: Final = Decimal("500")
 """USDC a new wallet starts with (the guide's suggested float)."""

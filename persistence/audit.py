@@ -48,6 +48,7 @@ class EventType(StrEnum):
     INJECTION_SUSPECTED = "injection_suspected"
     LLM_FALLBACK = "llm_fallback"
     SEED = "seed"
+    ORDERS_IMPORTED = "orders_imported"
 
 
 @dataclass(frozen=True, slots=True)

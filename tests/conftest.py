@@ -14,8 +14,23 @@ from persistence.db import Pool, connect, open_pool
 from persistence.migrations import migrate
 from persistence.runtime import Storage
 from tests.harness import Chat
-from tests.pg import admin_url, create_database, drop_database, with_dbname
+from tests.pg import (
+    admin_url,
+    create_database,
+    drop_database,
+    remember_embedded_state,
+    stop_embedded_if_started,
+    with_dbname,
+)
 from wiring.services import create_services
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    remember_embedded_state(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    stop_embedded_if_started(config)
 
 
 @pytest.fixture(autouse=True)
@@ -37,7 +52,7 @@ def pg_admin() -> str:
 @pytest.fixture(scope="session")
 def template_db(pg_admin: str) -> Iterator[str]:
     """A migrated database that per-test databases are copied from."""
-    name = create_database(pg_admin, prefix="test_tpl")
+    name = create_database(pg_admin, suffix="tpl")
 
     async def _migrate() -> None:
         async with await connect(with_dbname(pg_admin, name)) as conn:

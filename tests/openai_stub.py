@@ -102,7 +102,10 @@ class OpenAIStub:
         extract: Extract = rules_extract,
         reply: Reply = echo_reply,
         host: str = "127.0.0.1",
+        api_key: str | None = None,
     ) -> None:
+        self.api_key = api_key
+        """When set, requests without ``Authorization: Bearer <api_key>`` get a 401."""
         self.requests: list[dict[str, Any]] = []
         self.usage = {"prompt_tokens": 0, "completion_tokens": 0}
         self._runner = ServerThread(
@@ -149,6 +152,11 @@ def create_app(stub: OpenAIStub, extract: Extract, reply: Reply) -> FastAPI:
 
     @app.post("/v1/chat/completions")
     async def completions(request: Request) -> JSONResponse:
+        if stub.api_key is not None and request.headers.get("authorization") != (
+            f"Bearer {stub.api_key}"
+        ):
+            error = {"message": "Incorrect API key provided.", "code": "invalid_api_key"}
+            return JSONResponse({"error": error}, status_code=401)
         body: dict[str, Any] = await request.json()
         stub.requests.append(body)
         messages: Messages = body.get("messages") or []
@@ -217,7 +225,11 @@ async def close_chat_model(model: Any) -> None:
 
 
 def start_openai_stub(
-    *, extract: Extract = rules_extract, reply: Reply = echo_reply, host: str = "127.0.0.1"
+    *,
+    extract: Extract = rules_extract,
+    reply: Reply = echo_reply,
+    host: str = "127.0.0.1",
+    api_key: str | None = None,
 ) -> OpenAIStub:
     """Start the stub in a background thread on a free port; stop it with ``.stop()``."""
-    return OpenAIStub(extract=extract, reply=reply, host=host).start()
+    return OpenAIStub(extract=extract, reply=reply, host=host, api_key=api_key).start()

@@ -2,7 +2,9 @@
 
 The lookup follows the guide's ``lookup_order``: an order is found only when it exists
 *and* belongs to the given email. A customer is never told whether an order they do
-not own exists; the mismatch is recorded in the audit log for reviewers.
+not own exists; the mismatch is recorded in the audit log for reviewers. With an
+:class:`~tools.order_source.OrderSource` (``ORDERS_SOURCE_QUERY``), an order missing
+from the agent's table is looked for there and copied in first.
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from persistence import repo
 from persistence.audit import AuditEvent, AuditLog, EventType
 from persistence.db import Conn
 from persistence.models import Order
+
+if TYPE_CHECKING:
+    from tools.order_source import OrderSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,11 +55,19 @@ async def lookup_order(
     customer_email: str,
     thread_id: str | None,
     failed_before: int = 0,
+    source: OrderSource | None = None,
 ) -> LookupResult:
-    """Find ``order_id`` for ``customer_email`` and audit the lookup."""
+    """Find ``order_id`` for ``customer_email`` and audit the lookup.
+
+    With ``source``, an order the agent's table does not have is copied in from it first.
+    """
     email = customer_email.strip().lower()
+    copied = False
     async with audit.pool.connection() as conn:
         order = await repo.get_order(conn, order_id)
+        if order is None and source is not None:
+            order = await source.copy_in(audit, conn, order_id)
+            copied = order is not None
     found = order is not None and order.customer_email == email
     mismatch = order is not None and not found
     await audit.record(
@@ -66,6 +80,7 @@ async def lookup_order(
                 "result": "found" if found else "not_found",
                 "owner_mismatch": mismatch,
                 "failed_lookups_before": failed_before,
+                **({"copied_from_source": True} if copied else {}),
                 **(
                     {
                         "amount_usdc": order.amount_usdc,

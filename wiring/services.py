@@ -19,18 +19,22 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
+from core.errors import ConfigurationError
 from core.limits import Limits
 from core.settings import Settings, get_settings
 from graph.services import Services
 from graph.understanding import LLMUnderstander, RulesUnderstander, Understander
 from persistence.runtime import Storage, open_storage
 from tools.moltpe import MoltPeClient
+from tools.order_import import OrderRecord
+from tools.order_source import OrderSource
 from tools.refunds import RefundService
 
 __all__ = [
     "chat_model_from",
     "create_services",
     "default_services",
+    "order_source_from",
     "provision_sandbox",
     "register_payments",
 ]
@@ -86,6 +90,39 @@ async def register_payments(sandbox: Any, storage: Storage) -> int:
     return len(rows)
 
 
+async def order_source_from(
+    settings: Settings, storage: Storage, sandbox: Any | None = None
+) -> OrderSource | None:
+    """The ``ORDERS_SOURCE_QUERY`` source, checked against the database; None when unset.
+
+    With a local sandbox, every order copied in has its payment registered with it.
+
+    Raises:
+        tools.order_source.OrderSourceError: the query is unusable (says why).
+    """
+    if not settings.orders_source_query:
+        return None
+
+    async def register(record: OrderRecord) -> None:
+        assert sandbox is not None
+        await asyncio.to_thread(
+            sandbox.register_payment,
+            record.payment_id,
+            record.payer_address,
+            record.amount_usdc,
+            record.network,
+        )
+
+    source = OrderSource(
+        settings.orders_source_query,
+        default_network=settings.moltpe_network,
+        on_copied=register if sandbox is not None else None,
+    )
+    async with storage.pool.connection() as conn:
+        await source.validate(conn)
+    return source
+
+
 async def create_services(
     settings: Settings | None = None,
     *,
@@ -125,7 +162,7 @@ async def create_services(
             stack.push_async_callback(moltpe.aclose)
         agent_id = agent_id or settings.moltpe_agent_id
         if not agent_id:
-            raise ValueError(
+            raise ConfigurationError(
                 "MOLTPE_AGENT_ID is not set: create a refund wallet with "
                 "`refund-agent wallet create` and put its agent_id in settings"
             )
@@ -135,6 +172,7 @@ async def create_services(
             if model is not None
             else RulesUnderstander()
         )
+        order_source = await order_source_from(settings, storage, sandbox)
         limits = Limits.from_settings(settings)
         refunds = RefundService(
             audit=storage.audit, moltpe=moltpe, agent_id=agent_id, limits=limits
@@ -149,6 +187,7 @@ async def create_services(
             agent_id=agent_id,
             phraser=model,
             sandbox=sandbox,
+            order_source=order_source,
             resources=stack.pop_all(),
         )
     if reconcile:

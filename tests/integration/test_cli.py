@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import psycopg
@@ -15,7 +13,7 @@ from psycopg.types.json import Jsonb
 from typer.testing import CliRunner
 
 from cli.main import app
-from moltpe_sandbox import SandboxServer
+from moltpe_sandbox import SandboxAdminError, SandboxServer
 from persistence.seed import load_seed_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,15 +71,182 @@ def test_seed_file_errors_exit_2(cli_env: dict[str, str], tmp_path: Path) -> Non
     assert code == 2 and "not valid seed JSON" in out
 
 
-def test_config_masks_secrets(cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DATABASE_URL", "postgresql://app:hunter2@db.internal/refunds")
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql://app:hunter2@db.internal/refunds",
+            "postgresql://app:****@db.internal/refunds",
+        ),
+        (
+            "postgresql://app@db.internal/refunds?sslmode=require&password=hunter2",
+            "postgresql://app@db.internal/refunds?sslmode=require&password=****",
+        ),
+        (
+            "host=db.internal user=app password=hunter2 dbname=refunds",
+            "host=db.internal user=app password=**** dbname=refunds",
+        ),
+        (
+            "host=db.internal password = 'hun ter2' dbname=refunds",
+            "host=db.internal password = **** dbname=refunds",
+        ),
+        (
+            "postgresql://app:hunter2/with@slash@db.internal:5432/refunds",
+            "postgresql://app:****@db.internal:5432/refunds",
+        ),
+    ],
+)
+def test_config_masks_every_password_form(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, url: str, shown: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", url)
+    code, out = invoke("config", "--json")
+    assert code == 0
+    assert json.loads(out)["DATABASE_URL"] == shown
+    assert "hunter2" not in out and "ter2" not in out
+    code, out = invoke("config")  # the table too
+    assert code == 0 and "hunter2" not in out and "ter2" not in out
+
+
+def test_config_masks_keys_and_tokens(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MOLTPE_API_KEY", "sk_live_0123456789abcdef")
+    monkeypatch.setenv("MOLTPE_SANDBOX_ADMIN_KEY", "sk_sandbox_admin_zyxwvutsrq")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-proj-aaaaaaaaaaaa1234")
+    monkeypatch.setenv("OPENAI_BASE_URL", "https://gw:gwsecret99@llm.internal/v1?api-key=k3y9")
+    monkeypatch.setenv("REVIEWER_TOKENS", "dana:dana-token-abcdefgh,li:li-token-ijklmnop")
+    monkeypatch.setenv("SERVICE_TOKENS", "svc-token-qrstuvwx,svc-token-yzabcdef")
     code, out = invoke("config", "--json")
     assert code == 0
     values = json.loads(out)
-    assert values["DATABASE_URL"] == "postgresql://app:****@db.internal/refunds"
     assert values["MOLTPE_API_KEY"] == "****cdef"
-    assert "hunter2" not in out and "0123456789" not in out
+    assert values["REVIEWER_TOKENS"] == "dana:****, li:****"
+    assert values["SERVICE_TOKENS"] == "(2 tokens, hidden)"
+    assert values["OPENAI_BASE_URL"] == "https://gw:****@llm.internal/v1?api-key=****"
+    for secret in ("0123456789", "abcdefgh", "ijklmnop", "qrstuvwx", "yzabcdef", "gwsecret"):
+        assert secret not in out, secret
+    assert "k3y9" not in out and "zyxwvuts" not in out and "aaaaaaaa" not in out
+
+
+def test_config_check(cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Exit 0 when what is configured works, 1 naming what does not (an LLM that is down)."""
+    from tests.openai_stub import start_openai_stub
+
+    with start_openai_stub(api_key="sk-good-0123456789") as stub:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-good-0123456789")
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.base_url)
+        code, out = invoke("config", "--check", "--json")
+        assert code == 0, out
+        doc = json.loads(out)
+        assert doc["ok"] and doc["checks"]["llm"]["state"] == "ok"
+        assert doc["checks"]["database"]["state"] == "ok"
+        assert doc["checks"]["moltpe"]["state"] == "ok"
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-bad-0000000000")
+        code, out = invoke("config", "--check")
+        assert code == 1
+        assert "unauthorized" in out and "does not work" in out
+        assert "sk-bad-0000000000" not in out
+    monkeypatch.setenv("DATABASE_URL", "postgresql://nobody@127.0.0.1:1/none")
+    monkeypatch.delenv("OPENAI_API_KEY")
+    code, out = invoke("config", "--check", "--json")
+    assert code == 1
+    assert json.loads(out)["checks"]["database"]["state"] == "failed"
+
+
+def test_chat_warns_about_a_broken_llm_and_shows_outcomes_in_words(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    assert invoke("db", "seed")[0] == 0
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-unused-0123456789")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{port}/v1")
+    monkeypatch.setenv("COLUMNS", "200")
+    from core.settings import get_settings
+
+    get_settings.cache_clear()
+    result = CliRunner().invoke(
+        app,
+        ["chat"],
+        input="refund 20 USDC on ORD-1001, alice@example.com\n"
+        "refund 100 USDC on ORD-2001, bob@example.com\n/quit\n",
+    )
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "warning: the LLM does not work (unreachable" in out
+    assert "continuing with the offline rules" in out
+    assert "understanding: offline rules" in out
+    assert "refunded 20.00 USDC on ORD-1001, tx 0x" in out
+    assert "ticket RT-000001 opened (over the per-refund cap" in out
+    assert "{'kind'" not in out  # no raw dict
+
+
+def test_seed_list_shows_who_can_ask_for_what(cli_env: dict[str, str]) -> None:
+    from core.settings import get_settings
+
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["db", "seed", "--list"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    rows = [line.split("│") for line in result.output.splitlines() if "│ ORD-" in line]
+    lines = {cells[2].strip(): "│".join(cells) for cells in rows}
+    assert "alice@example.com" in lines["ORD-1001"]
+    assert "up to 45.00 refunded automatically" in lines["ORD-1001"]
+    assert "up to 50.00 refunded; more is escalated" in lines["ORD-2001"]
+    assert "older than 30 days: escalated" in lines["ORD-3001"]
+    assert "already refunded: denied" in lines["ORD-4001"]
+    assert "velocity" in lines["ORD-5004"]
+    with psycopg.connect(cli_env["DATABASE_URL"]) as conn:
+        assert conn.execute("SELECT count(*) FROM orders").fetchone() == (0,)
+
+
+def test_audit_tail_escapes_data_and_fits_80_columns(cli_env: dict[str, str]) -> None:
+    import asyncio
+
+    from persistence.audit import AuditEvent, EventType, append_events
+    from persistence.db import connect
+
+    invoke("db", "seed")
+    hostile = "I want [bold]my money[/bold] [/x] back [link=http://evil]now[/link] \\[/y]"
+
+    async def add() -> None:
+        async with await connect(cli_env["DATABASE_URL"]) as conn:
+            async with conn.transaction():
+                await append_events(
+                    conn,
+                    [
+                        AuditEvent(
+                            EventType.INJECTION_SUSPECTED,
+                            thread_id="thread-[/x]",
+                            order_id="ORD-[/x]",
+                            customer_email="mallory@example.com",
+                            payload={"signals": ["[/x]"], "excerpt": hostile, "turn": 1},
+                        ),
+                        AuditEvent("custom_[/x]", actor="[red]x[/red]", payload={"k": "[/x]"}),
+                    ],
+                )
+
+    asyncio.run(add())
+    from core.settings import get_settings
+
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["audit", "tail"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert all(len(line) <= 80 for line in lines), "\n".join(lines)
+    assert "[/x]" in result.output and "[red]x" in result.output
+    assert lines[0].split() == ["time", "(UTC)", "event", "actor", "order", "summary"]
+    seed_line = next(line for line in lines if " seed " in f" {line} ")
+    assert "11 orders" in seed_line
+
+    result = CliRunner().invoke(app, ["audit", "tail", "--json"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    events = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    assert events[-2]["payload"]["excerpt"] == hostile
+    assert events[-1]["event_type"] == "custom_[/x]"
 
 
 def test_refunds_list_and_reconcile(cli_env: dict[str, str]) -> None:
@@ -114,42 +279,16 @@ def test_wallet_commands_against_the_sandbox(
     assert wallet["policy"]["per_tx_cap"] in ("50.00", "50", "50.000000")
     code, out = invoke("wallet", "policy", "--per-tx-cap", "abc")
     assert code == 2 and "not an amount" in out
-    # Seeding registers the orders' payments with a configured sandbox.
+    # Seeding registers the orders' payments with a configured sandbox, given its admin key.
+    code, out = invoke("db", "seed")
+    assert code == 0 and "MOLTPE_SANDBOX_ADMIN_KEY is not set" in " ".join(out.split())
+    with pytest.raises(SandboxAdminError):
+        sandbox.payment(load_seed_file().orders[0].payment_id)
+    monkeypatch.setenv("MOLTPE_SANDBOX_ADMIN_KEY", sandbox.admin_key)
     code, out = invoke("db", "seed")
     assert code == 0 and "registered 11 payments with the MoltPe sandbox" in " ".join(out.split())
     payment = next(o.payment_id for o in load_seed_file().orders if o.id == "ORD-1001")
     assert sandbox.payment(payment)["amount"] in ("45.00", "45", "45.000000")
-
-
-def test_embedded_postgres_with_no_database_url(tmp_path: Path) -> None:
-    """A fresh home folder: the embedded server starts, migrates, seeds, verifies, stops."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DATABASE_URL", "MOLTPE_", "OPENAI_", "AUDIT_"))
-    }
-    env["REFUND_AGENT_HOME"] = str(tmp_path / "home")
-
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "cli", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=False,
-        )
-
-    try:
-        for args in (("db", "migrate"), ("db", "seed"), ("audit", "verify")):
-            done = run(*args)
-            assert done.returncode == 0, done.stdout + done.stderr
-        assert "embedded PostgreSQL" in done.stderr
-        assert (tmp_path / "home" / "pgdata" / "PG_VERSION").exists()
-    finally:
-        stopped = run("db", "stop")
-        assert stopped.returncode == 0, stopped.stderr
 
 
 def test_a_full_rewrite_is_caught_only_by_the_mirror(

@@ -18,6 +18,7 @@ import pytest
 
 from moltpe_sandbox import (
     SANDBOX_API_KEY,
+    SandboxAdmin,
     SandboxAdminError,
     SandboxServer,
     SandboxState,
@@ -508,11 +509,59 @@ def test_ledger_filters(sandbox: SandboxServer, http: httpx.Client) -> None:
     assert sandbox.ledger(agent_id="ag_other") == []
 
 
-def test_bad_faults_are_refused(sandbox: SandboxServer, http: httpx.Client) -> None:
-    response = http.post("/_sandbox/faults", json={"fail_rate": 2})
-    assert response.status_code == 400
-    response = http.post("/_sandbox/faults", json={"no_such_knob": 1})
-    assert response.status_code == 400
+def test_bad_faults_are_refused(sandbox: SandboxServer) -> None:
+    with httpx.Client(
+        base_url=sandbox.url, headers={"Authorization": f"Bearer {sandbox.admin_key}"}
+    ) as admin:
+        response = admin.post("/_sandbox/faults", json={"fail_rate": 2})
+        assert response.status_code == 400
+        response = admin.post("/_sandbox/faults", json={"no_such_knob": 1})
+        assert response.status_code == 400
+
+
+ADMIN_ROUTES = [
+    ("POST", "/_sandbox/payments", {"payment_id": "pay_x", "payer_address": PAYER, "amount": "9"}),
+    ("GET", "/_sandbox/ledger", None),
+    ("POST", "/_sandbox/faults", {}),
+    ("POST", "/_sandbox/wallets/ag_x/fund", {"amount": "1"}),
+    ("POST", "/_sandbox/reset", {}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), ADMIN_ROUTES)
+def test_admin_routes_refuse_the_agents_key(
+    sandbox: SandboxServer, http: httpx.Client, method: str, path: str, body: Any
+) -> None:
+    """The key an agent holds cannot invent payments, fund wallets or switch faults."""
+    response = http.request(method, path, json=body)
+    assert response.status_code == 403
+    assert error_of(response)["code"] == "FORBIDDEN"
+    assert "admin key" in error_of(response)["message"]
+    assert sandbox.ledger() == [] and sandbox.faults().fail_next == 0
+
+
+def test_the_admin_key_is_separate_and_fresh(sandbox: SandboxServer) -> None:
+    assert sandbox.admin_key and sandbox.admin_key != sandbox.api_key
+    with start_sandbox() as other:
+        assert other.admin_key != sandbox.admin_key
+    with httpx.Client(
+        base_url=sandbox.url, headers={"Authorization": f"Bearer {sandbox.admin_key}"}
+    ) as admin:
+        created = admin.post(
+            "/_sandbox/payments",
+            json={"payment_id": "pay_adm", "payer_address": PAYER, "amount": "9"},
+        )
+        assert created.status_code == 201
+        # The admin key is not a MoltPe API key: it cannot refund.
+        assert admin.get("/v1/health").status_code == 401
+    assert sandbox.has_admin_access() and sandbox.is_sandbox()
+    no_admin = SandboxAdmin(sandbox.url, sandbox.api_key)
+    try:
+        assert no_admin.is_sandbox() and not no_admin.has_admin_access()
+        with pytest.raises(ValueError, match="admin key"):
+            no_admin.ledger()
+    finally:
+        no_admin.close()
 
 
 # --- faults ------------------------------------------------------------------------------
@@ -659,6 +708,8 @@ def test_runs_as_a_separate_process(tmp_path: Path) -> None:
             "0",
             "--api-key",
             "sk_proc",
+            "--admin-key",
+            "sk_proc_admin",
             "--state-file",
             str(tmp_path / "s.json"),
         ],
@@ -675,6 +726,9 @@ def test_runs_as_a_separate_process(tmp_path: Path) -> None:
             client.post(
                 "/v1/agents/create", json={"name": "p", "network": "polygon"}
             ).raise_for_status()
+            assert client.get("/_sandbox/ledger").status_code == 403
+        with httpx.Client(base_url=url, headers={"Authorization": "Bearer sk_proc_admin"}) as admin:
+            assert admin.get("/_sandbox/ledger").status_code == 200
         process.terminate()
         assert process.wait(10) == 0
     finally:

@@ -32,3 +32,28 @@ def test_every_command_is_documented() -> None:
 def test_quick_start_commands_are_shown() -> None:
     assert "uv run refund-agent demo" in README
     assert "uv run pytest" in README
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+DEV_ONLY_SETTINGS = {"REFUND_AGENT_HOME", "MOLTPE_SANDBOX_ADMIN_KEY"}
+
+
+def test_the_production_guide_covers_every_setting_that_matters() -> None:
+    assert "(docs/PRODUCTION.md)" in README
+    guide = (DOCS / "PRODUCTION.md").read_text()
+    for name in Settings.model_fields:
+        if name.upper() not in DEV_ONLY_SETTINGS:
+            assert f"`{name.upper()}`" in guide or name.upper() in guide, name.upper()
+    for topic in ("FORWARDED_ALLOW_IPS", "wiring/studio.py:graph", ".env.example", "newer than"):
+        assert topic in guide
+
+
+def test_the_orders_guide_documents_every_column() -> None:
+    from tools.order_import import ORDER_COLUMNS, REQUIRED_COLUMNS
+
+    assert "(docs/ORDERS.md)" in README
+    guide = (DOCS / "ORDERS.md").read_text()
+    for column in ORDER_COLUMNS:
+        required = "yes" if column in REQUIRED_COLUMNS else "no"
+        assert f"| `{column}` | {required} |" in guide, column
+    assert "ORDERS_SOURCE_QUERY" in guide and "%(order_id)s" in guide

@@ -1,0 +1,83 @@
+"""``check_llm`` against the local OpenAI-compatible stub and a port nobody listens on."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from core.settings import Settings
+from tests.openai_stub import OpenAIStub, start_openai_stub
+from wiring.llm_check import check_llm
+
+KEY = "sk-test-0123456789abcdef"
+
+
+@pytest.fixture
+def stub() -> Iterator[OpenAIStub]:
+    with start_openai_stub(api_key=KEY) as running:
+        yield running
+
+
+def settings_for(base_url: str | None, key: str | None = KEY, **extra: Any) -> Settings:
+    return Settings(_env_file=None, openai_api_key=key, openai_base_url=base_url, **extra)  # type: ignore[call-arg]
+
+
+def closed_port() -> int:
+    """A loopback port with nothing listening on it (connections are refused)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_off_without_a_key() -> None:
+    status = await check_llm(settings_for(None, key=None))
+    assert status.state == "off" and not status.configured and not status.usable
+
+
+async def test_ok_with_the_stub(stub: OpenAIStub) -> None:
+    status = await check_llm(settings_for(stub.base_url, openai_model="stub-model"))
+    assert status.state == "ok", status.message
+    assert status.usable and status.model == "stub-model"
+    [request] = stub.requests
+    assert request["model"] == "stub-model" and request["max_completion_tokens"] == 1
+
+
+async def test_a_wrong_key_is_unauthorized(stub: OpenAIStub) -> None:
+    status = await check_llm(settings_for(stub.base_url, key="sk-wrong-key-000000"))
+    assert status.state == "unauthorized"
+    assert "HTTP 401" in status.message and "Incorrect API key" in status.message
+    assert "sk-wrong-key-000000" not in status.message
+    assert stub.requests == []
+
+
+async def test_an_unreachable_endpoint() -> None:
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    status = await check_llm(settings_for(url), deadline_seconds=3)
+    assert status.state == "unreachable"
+    assert url in status.message and not status.usable
+
+
+@pytest.mark.parametrize(
+    ("code", "body", "expected"),
+    [
+        (404, {"error": {"message": "The model `x` does not exist"}}, "does not exist"),
+        (429, {"error": {"message": "You exceeded your current quota"}}, "quota"),
+        (500, "upstream exploded", "HTTP 500"),
+        (200, "<html>a login page</html>", "not like an OpenAI-compatible endpoint"),
+    ],
+)
+async def test_other_failures_are_errors(code: int, body: Any, expected: str) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        if isinstance(body, str):
+            return httpx.Response(code, text=body)
+        return httpx.Response(code, json=body)
+
+    status = await check_llm(
+        settings_for("http://llm.invalid/v1"), transport=httpx.MockTransport(answer)
+    )
+    assert status.state == "error"
+    assert expected in status.message

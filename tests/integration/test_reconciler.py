@@ -1,0 +1,113 @@
+"""The deployment's reconciler: one leader elected in the database settles unknown refunds."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+
+import pytest
+
+from graph.services import Services
+from moltpe_sandbox import SandboxServer
+from persistence import repo
+from tools.moltpe import MoltPeClient
+from tools.refunds import RefundService
+from wiring.reconciler import reconcile_forever, reconcile_stale
+
+FAST = {"backoff_base": 0.01, "backoff_cap": 0.05, "retry_after_cap": 0.05, "max_retries": 0}
+
+
+async def until(check: Callable[[], Awaitable[bool]], *, seconds: float = 30) -> None:
+    """Wait for a condition (polling), failing after ``seconds``."""
+    async with asyncio.timeout(seconds):
+        while True:
+            if await check():
+                return
+            await asyncio.sleep(0.05)
+
+
+async def unknown_refund(services: Services, sandbox: SandboxServer) -> str:
+    """A refund whose answer was lost: MoltPe paid, the agent does not know."""
+    sandbox.set_faults(drop_next=1)
+    async with MoltPeClient(sandbox.url, sandbox.api_key, **FAST) as moltpe:  # type: ignore[arg-type]
+        refunds = RefundService(
+            audit=services.storage.audit,
+            moltpe=moltpe,
+            agent_id=services.agent_id,
+            limits=services.limits,
+        )
+        outcome = await refunds.refund(
+            request_key="reconciler-test",
+            order_id="ORD-1001",
+            customer_email="alice@example.com",
+            amount=Decimal("20"),
+            reason="quality_issue",
+            approved_by="policy_gate",
+            policy_version="test",
+            thread_id="thread-reconciler",
+        )
+    assert outcome.refund.status == "unknown"
+    return str(outcome.refund.id)
+
+
+async def test_only_stale_refunds_are_reconciled(
+    services: Services, sandbox: SandboxServer
+) -> None:
+    refund_id = await unknown_refund(services, sandbox)
+    assert await reconcile_stale(services, older_than=3600) == []  # a sender may still be busy
+    [settled] = await reconcile_stale(services, older_than=0)
+    assert str(settled.refund.id) == refund_id and settled.refund.status == "confirmed"
+    assert len(sandbox.ledger(agent_id=services.agent_id)) == 1  # paid once
+
+
+async def test_one_leader_settles_refunds_and_the_other_stands_by(
+    services: Services, sandbox: SandboxServer
+) -> None:
+    leader_lines: list[str] = []
+    standby_lines: list[str] = []
+    leader = asyncio.create_task(
+        reconcile_forever(services, interval=0.05, older_than=0, report=leader_lines.append)
+    )
+    standby: asyncio.Task[None] | None = None
+    try:
+
+        async def leads() -> bool:
+            return any(line.startswith("leading") for line in leader_lines)
+
+        await until(leads)
+        standby = asyncio.create_task(
+            reconcile_forever(services, interval=0.05, older_than=0, report=standby_lines.append)
+        )
+
+        async def stands_by() -> bool:
+            return standby_lines == ["standing by: another reconciler leads"]
+
+        await until(stands_by)
+        refund_id = await unknown_refund(services, sandbox)
+
+        async def settled() -> bool:
+            async with services.storage.pool.connection() as conn:
+                refund = await repo.get_refund(conn, uuid.UUID(refund_id))
+            return refund is not None and refund.status == "confirmed"
+
+        await until(settled)
+        assert any(line == f"{refund_id} (ORD-1001): confirmed" for line in leader_lines)
+
+        # The leader goes; the one standing by takes over.
+        leader.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await leader
+
+        async def takes_over() -> bool:
+            return any(line.startswith("leading") for line in standby_lines)
+
+        await until(takes_over)
+    finally:
+        for task in (leader, standby):
+            if task is not None and not task.done():
+                task.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await task
+    assert len(sandbox.ledger(agent_id=services.agent_id)) == 1
