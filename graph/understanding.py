@@ -38,6 +38,63 @@ logger = logging.getLogger(__name__)
 Intent = Literal["refund", "status", "human", "cancel", "provide_info", "greeting", "other"]
 MAX_MESSAGE_CHARS: Final = 4000
 
+AmountKind = Literal["none", "exact", "full", "fraction", "unclear"]
+Topic = Literal["policy", "refund_status", "unsupported"]
+ConfirmWhy = Literal[
+    "correction",
+    "arithmetic",
+    "several",
+    "words",
+    "percentage",
+    "fraction",
+    "count",
+    "model_only",
+    "intent_model_only",
+    "unstated",
+]
+CENT: Final = Decimal("0.01")
+
+
+class AmountReading(BaseModel):
+    """How much the customer asked back, as deterministic code read it in their words.
+
+    ``kind``:
+
+    * ``none``: no amount and no "full"/"everything": nothing said about how much;
+    * ``exact``: one amount, ``value`` (after the customer's own corrections and sums);
+    * ``full``: the whole unrefunded amount ("full refund", "everything", "the rest");
+    * ``fraction``: ``ratio`` of the unrefunded amount ("half", "50 %", "a third");
+    * ``unclear``: an amount was meant but cannot be read (a count of items, an
+      invalid number, two amounts with nothing to choose between them).
+
+    ``final`` is True only when the reading is an amount the customer wrote in digits
+    as their one final request, with nothing to interpret: then, and only then, money
+    may move without the customer first confirming an amount the agent stated.
+    ``why_confirm`` says why a reading must be confirmed (None when ``final``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: AmountKind = "none"
+    value: Decimal | None = None
+    ratio: Decimal | None = None
+    final: bool = False
+    why_confirm: ConfirmWhy | None = None
+
+    def amount_of(self, unrefunded: Decimal) -> Decimal | None:
+        """The USDC this reading asks for on an order with ``unrefunded`` left."""
+        if self.kind == "exact":
+            return self.value
+        if self.kind == "full":
+            return unrefunded
+        if self.kind == "fraction" and self.ratio is not None:
+            from decimal import ROUND_DOWN
+
+            amount = (unrefunded * self.ratio).quantize(CENT, rounding=ROUND_DOWN)
+            return amount if amount > 0 else None
+        return None
+
+
 EMAIL_RE: Final = re.compile(r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,190}\.[A-Za-z]{2,24}")
 ORDER_RE: Final = re.compile(
     r"(?<![A-Za-z0-9])(?:ORD|ORDER|ORDR)\s*(?:ID|NUMBER|NUM\.?|NO\.?|NR\.?)?\s*[-_#:]?\s*"
@@ -298,6 +355,22 @@ class Understanding(BaseModel):
     reason: str | None = None
     injection_signals: tuple[str, ...] = ()
     source: Literal["rules", "llm"] = "rules"
+    reading: AmountReading = Field(
+        default_factory=AmountReading,
+        description="How much, as code read it; the money rule decides on this alone.",
+    )
+    language: str = Field(
+        default="en", description="ISO 639-1 code of the message's language (en, es, fr, ...)."
+    )
+    language_sure: bool = Field(
+        default=False, description="The language is clear enough to switch replies to it."
+    )
+    topic: Topic | None = Field(
+        default=None,
+        description="A question to answer rather than a request: how refunds work "
+        "(policy), whether a refund went through (refund_status), or something the agent "
+        "cannot do such as cancelling an order or changing an address (unsupported).",
+    )
 
 
 class LLMExtraction(BaseModel):
@@ -532,7 +605,23 @@ def understand_with_rules(message: str) -> Understanding:
         reason=reason,
         injection_signals=signals,
         source="rules",
+        reading=_legacy_reading(amount, amount_invalid, asked, full and amount is None),
     )
+
+
+def _legacy_reading(
+    amount: Decimal | None, invalid: bool, asked: bool, full: bool
+) -> AmountReading:
+    """The old reader's result in the :class:`AmountReading` shape."""
+    if invalid:
+        return AmountReading(kind="unclear", why_confirm="several")
+    if amount is not None:
+        return AmountReading(
+            kind="exact", value=amount, final=asked, why_confirm=None if asked else "several"
+        )
+    if full:
+        return AmountReading(kind="full", final=True)
+    return AmountReading()
 
 
 class UnderstandingFailed(RuntimeError):
@@ -644,4 +733,19 @@ def merge_with_rules(extraction: LLMExtraction, text: str) -> Understanding:
         reason=clean_message(extraction.reason)[:40] or None if extraction.reason else None,
         injection_signals=signals,
         source="llm",
+        reading=_model_reading(rules.reading, amount, amount_invalid),
+        language=rules.language,
+        language_sure=rules.language_sure,
+        topic=rules.topic,
     )
+
+
+def _model_reading(rules: AmountReading, amount: Decimal | None, invalid: bool) -> AmountReading:
+    """A model's amount counts only as far as the rules read it in the customer's words."""
+    if rules.kind != "none":
+        return rules
+    if invalid:
+        return AmountReading(kind="unclear", why_confirm="model_only")
+    if amount is not None:
+        return AmountReading(kind="exact", value=amount, why_confirm="model_only")
+    return rules
