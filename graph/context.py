@@ -20,3 +20,10 @@ class Context:
     channel: str = field(
         default="chat", metadata={"description": "Where the conversation happens (audit only)."}
     )
+    request_id: str | None = field(
+        default=None,
+        metadata={
+            "description": "The caller's idempotency key for this turn. A turn retried with "
+            "the same key derives the same refund request keys, so it can never pay twice."
+        },
+    )
