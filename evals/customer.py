@@ -75,7 +75,7 @@ def asked_for(turn: AgentTurn) -> list[str]:
         awaiting = turn.hints.get("awaiting")
         if awaiting == "amount":
             return ["amount"]
-        if awaiting == "confirm_full":
+        if awaiting in ("confirm", "confirm_full"):
             return ["confirmation"]
     return []
 

@@ -115,7 +115,9 @@ __all__ = [
 ]
 
 Result = Literal["refund", "escalate", "deny", "none"]
-OutcomeKind = Literal["refunded", "escalated", "denied", "lookup_failed", "asked", "none"]
+OutcomeKind = Literal[
+    "refunded", "escalated", "denied", "lookup_failed", "asked", "answered", "none"
+]
 PLACEHOLDERS: Final = frozenset({"tx_hash", "ticket"})
 PLACEHOLDER_RE: Final = re.compile(r"\{([^{}]*)\}")
 KNOWN_REASONS: Final = frozenset(str(r) for r in Reason) | frozenset(REASON_TEXT)

@@ -42,8 +42,10 @@ LAST_NODE = "respond"
 
 def route_turn(state: State) -> Literal["lookup", "decide", "escalate", "respond"]:
     """Where a customer turn goes after understanding."""
-    if state.intent == "empty" or state.amount_invalid or state.intent == "cancel":
+    if state.intent in ("empty", "cancel"):
         return "respond"
+    if state.amount_invalid and not state.injection_signals:
+        return "respond"  # ask how much (an attack goes to the gate, and on to a person)
     if state.intent == "human":
         return "escalate"
     if state.ambiguous_orders or not state.claimed_email or not state.claimed_order_id:
@@ -56,8 +58,12 @@ def route_turn(state: State) -> Literal["lookup", "decide", "escalate", "respond
 
 
 def ready_to_decide(state: State) -> bool:
-    """A refund request whose amount is known (stated, or the whole remaining amount)."""
-    return state.refund_requested and not state.amount_unclear
+    """A refund request whose amount is known (stated, or the whole remaining amount).
+
+    With injection signals in the conversation the gate decides at once, whatever the
+    amount: it sends the request to a person rather than asking the attacker how much.
+    """
+    return state.refund_requested and (not state.amount_unclear or bool(state.injection_signals))
 
 
 def route_after_lookup(state: State) -> Literal["decide", "escalate", "respond"]:

@@ -7,6 +7,7 @@ update; none mutates state. Money moves only in :meth:`AgentNodes.refund`, only 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import uuid
@@ -19,18 +20,19 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from core.money import format_usdc
-from graph import replies
+from graph import pending, replies
 from graph.context import Context
 from graph.policy import Facts, RefundRequest, decide
 from graph.services import Services
 from graph.state import State
+from graph.turn_reply import compose
 from graph.understanding import (
     Understanding,
     UnderstandingFailed,
     clean_message,
     understand_with_rules,
 )
-from persistence import repo
+from persistence import history, repo
 from persistence.audit import AuditEvent, EventType
 from persistence.models import Order
 from tools.escalation import open_ticket
@@ -41,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 ServicesProvider = Callable[[], Awaitable[Services]]
 TRANSCRIPT_LIMIT = 40
+RULES_DEADLINE_SECONDS = 5.0
+"""The rules are linear in the message; past this something is wrong: answer, do not wait."""
 
 
 def message_text(message: AnyMessage) -> str:
@@ -90,59 +94,6 @@ def order_snapshot(order: Order) -> dict[str, Any]:
     }
 
 
-def request_after(state: State, understood: Understanding) -> tuple[bool, str | None, bool, bool]:
-    """The pending refund request after this message.
-
-    Returns ``(requested, amount, amount unclear, whole amount confirmed)``.
-
-    Money moves only for an amount the customer stated, or for the whole remaining amount
-    when they asked for it in so many words ("full refund", "the rest") or said yes when
-    the agent asked. An amount asked in one request, or for another order, does not carry
-    over; an amount the rules could not read ("half") keeps the request waiting; when the
-    agent has just asked how much, a short answer ("20 USDC", "make it 15") answers it.
-    """
-    if understood.intent == "cancel" or (
-        state.awaiting == "confirm_full"
-        and understood.negative
-        and understood.amount is None
-        and understood.mentioned_amount is None
-    ):
-        return False, None, False, False
-    requested = state.refund_requested
-    amount = state.requested_amount
-    unclear = state.amount_unclear
-    confirmed = state.full_confirmed
-    corrected = state.failed_pair is not None and state.claimed_order_id == state.failed_pair[1]
-    switched = (
-        understood.order_id is not None
-        and state.claimed_order_id is not None
-        and understood.order_id != state.claimed_order_id
-        and not corrected  # fixing a mistyped order id keeps what was asked for it
-    )
-    fresh = understood.intent == "refund" and not state.refund_requested
-    if switched or fresh:
-        amount, unclear, confirmed = None, False, False
-    if understood.intent == "refund":
-        if not requested and not understood.rules_see_refund and understood.amount is None:
-            # Only a model reads a refund request here, and no amount in the text: nothing
-            # moves until the customer names an amount or says "full refund" themselves.
-            unclear = True
-        requested = True
-    answering = state.awaiting in ("amount", "confirm_full") or (requested and unclear)
-    if understood.amount is not None and understood.intent == "refund":
-        amount, unclear, confirmed = format_usdc(understood.amount), False, False
-    elif answering and understood.mentioned_amount is not None:
-        requested, amount, unclear = True, format_usdc(understood.mentioned_amount), False
-        confirmed = False
-    elif understood.full_refund and (requested or state.awaiting in ("amount", "confirm_full")):
-        requested, amount, unclear, confirmed = True, None, False, True
-    elif state.awaiting == "confirm_full" and understood.affirmative and requested:
-        confirmed = True
-    elif understood.amount_invalid and requested:
-        amount, unclear = None, True
-    return requested, amount, unclear, confirmed
-
-
 def gate_facts(
     found: OrderFacts, *, failed_lookups: int = 0, injection_signals: tuple[str, ...] = ()
 ) -> Facts:
@@ -170,6 +121,16 @@ def transcript(messages: list[AnyMessage]) -> list[dict[str, str]]:
         role = "customer" if isinstance(message, HumanMessage) else "agent"
         out.append({"role": role, "text": clean_message(message_text(message))[:2000]})
     return out
+
+
+async def rules_in_thread(text: str) -> Understanding:
+    """The rules' reading of ``text`` off the event loop; nothing understood past the deadline."""
+    try:
+        async with asyncio.timeout(RULES_DEADLINE_SECONDS):
+            return await asyncio.to_thread(understand_with_rules, text)
+    except TimeoutError:
+        logger.error("understanding a %d-character message overran its deadline", len(text))
+        return Understanding(intent="other")
 
 
 class AgentNodes:
@@ -226,7 +187,7 @@ class AgentNodes:
         email = trusted_email or understanding.email or state.claimed_email
         order_id = understanding.order_id or state.claimed_order_id
         still_verified = email == state.verified_email and order_id == state.verified_order_id
-        requested, amount, unclear, confirmed = request_after(state, understanding)
+        request = pending.after(state, understanding)
         intent = understanding.intent
         plain_yes = (
             understanding.affirmative
@@ -235,20 +196,25 @@ class AgentNodes:
         )
         if state.awaiting == "escalation" and plain_yes:
             intent = "human"  # "yes please" to "shall I pass this to a teammate?"
+        language = (
+            understanding.language
+            if understanding.language_sure or state.turn == 0
+            else state.language
+        )
         return {
             **reset,
+            **request.update(),
             "intent": intent,
+            "topic": understanding.topic,
+            "declined": request.declined,
+            "language": language if language in replies.LANGUAGES else "en",
             "understood_by": "fallback" if fell_back else understanding.source,
             "amount_invalid": understanding.amount_invalid and understanding.intent == "refund",
-            "amount_unclear": unclear,
             "claimed_email": email,
             "claimed_order_id": order_id,
             "verified_email": state.verified_email if still_verified else None,
             "verified_order_id": state.verified_order_id if still_verified else None,
             "order": state.order if still_verified else None,
-            "refund_requested": requested,
-            "requested_amount": amount,
-            "full_confirmed": confirmed,
             "ambiguous_orders": list(understanding.order_ids)
             if len(understanding.order_ids) > 1
             else [],
@@ -259,7 +225,11 @@ class AgentNodes:
     async def _understand(
         self, svc: Services, state: State, text: str, conversation: str
     ) -> tuple[Understanding, bool]:
-        """Understand with the configured understander; the rules if it fails."""
+        """Understand with the configured understander; the rules if it fails.
+
+        The rules run in a worker thread under a deadline, so no message holds the event
+        loop (they are linear in the message; the deadline is a second wall).
+        """
         try:
             understood = await svc.understander.understand(
                 text, known_email=state.claimed_email, known_order_id=state.claimed_order_id
@@ -273,7 +243,7 @@ class AgentNodes:
                     payload={"error": str(exc)[:500], "fallback": "rules"},
                 )
             )
-            return understand_with_rules(text), True
+            return await rules_in_thread(text), True
 
     # --- lookup ------------------------------------------------------------------
 
@@ -335,10 +305,20 @@ class AgentNodes:
                 customer_email=email,
                 velocity_days=svc.settings.refund_velocity_days,
             )
-        request = RefundRequest(
-            amount=Decimal(state.requested_amount) if state.requested_amount else None,
-            reason=state.refund_reason or "",
-        )
+        proposal = pending.reading_of(state.proposal)
+        amount: Decimal | None = None
+        if state.requested_amount:
+            amount = Decimal(state.requested_amount)
+        elif (
+            proposal is not None
+            and proposal.kind != "full"  # the whole amount: the gate reads what is left
+            and found.order is not None
+            and not state.full_confirmed
+        ):
+            amount = proposal.amount_of(found.order.unrefunded_usdc)
+            if amount is None:  # nothing left to take a share of: ask rather than guess
+                return {"amount_unclear": True, "refund_requested": True}
+        request = RefundRequest(amount=amount, reason=state.refund_reason or "")
         if previous is None and waiting is not None:
             # A person is already deciding this order: no second decision, no new ticket.
             decision: dict[str, Any] = {
@@ -389,19 +369,22 @@ class AgentNodes:
                 payload=decision,
             )
         )
-        unasked_full = (
+        # The money rule: only a final amount (the customer's digits, "the rest", or an
+        # amount they confirmed) is paid; anything else is stated and confirmed first.
+        unconfirmed = (
             decision["action"] == "refund"
             and previous is None
             and state.requested_amount is None
             and not state.full_confirmed
         )
-        if unasked_full:
+        if unconfirmed:
             decision["needs_confirmation"] = True
         update: dict[str, Any] = {
             "decision": decision,
             "last_decision": decision,
-            "refund_requested": unasked_full,  # still pending until the customer says yes
+            "refund_requested": unconfirmed,  # still pending until the customer says yes
             "full_confirmed": False,
+            "requested_amount": None if unconfirmed else state.requested_amount,
         }
         if found.order is not None:
             update["order"] = order_snapshot(found.order)
@@ -549,162 +532,23 @@ class AgentNodes:
     async def respond(
         self, state: State, config: RunnableConfig, runtime: Runtime[Context]
     ) -> dict[str, Any]:
-        """Reply from a template filled with facts from state."""
+        """Reply in the customer's language, from the reply layer filled with facts."""
         svc = await self.services()
-        draft, facts, outcome = self._compose(svc, state)
-        text, _ = await replies.phrase(svc.phraser, draft, facts)
+        refunds: list[Any] = []
+        asks_status = state.intent == "status" or state.topic == "refund_status"
+        if asks_status and state.verified_order_id and state.verified_email:
+            async with svc.storage.pool.connection() as conn:
+                refunds = await history.refunds_of_order(
+                    conn, state.verified_order_id, state.verified_email
+                )
+        reply, outcome = compose(state, svc.settings, svc.limits, refunds)
+        text, _ = await replies.phrase(svc.phraser, reply)
         awaiting = outcome.pop("offered", None)
+        proposed = outcome.get("amount") if awaiting == "confirm" else None
         return {
             "messages": [AIMessage(text)],
             "reply": text,
             "outcome": outcome,
             "awaiting": awaiting,
+            "proposed_amount": proposed,
         }
-
-    def _compose(self, svc: Services, state: State) -> tuple[str, list[str], dict[str, Any]]:
-        settings = svc.settings
-        outcome = dict(state.outcome) or {"kind": "none"}
-        kind = outcome.get("kind")
-
-        def words(reasons: list[str]) -> str:
-            return replies.reasons_text(
-                reasons,
-                window=settings.refund_window_days,
-                cap=format_usdc(settings.refund_per_tx_cap),
-            )
-
-        if kind == "refunded":
-            facts = [outcome["amount"], outcome["tx_hash"], outcome["order_id"]]
-            return (
-                replies.REFUNDED.format(
-                    amount=outcome["amount"],
-                    order_id=outcome["order_id"],
-                    tx_hash=outcome["tx_hash"],
-                    eta=settings.settlement_eta,
-                ),
-                facts,
-                outcome,
-            )
-        if kind == "escalated":
-            ticket = outcome["ticket"]
-            return (
-                replies.ESCALATED.format(why=words(outcome["reasons"]), ticket=ticket),
-                [ticket],
-                outcome,
-            )
-        if kind == "denied" and outcome.get("ticket"):
-            ref = outcome["ticket"]
-            return replies.STATUS_TICKET.format(ticket=ref), [ref], outcome
-        if kind == "denied":
-            return (
-                replies.DENIED.format(why=words(outcome["reasons"])),
-                [],
-                {**outcome, "offered": "escalation"},
-            )
-        if kind == "lookup_failed":
-            text = replies.LOOKUP_FAILED.format(
-                order_id=outcome["order_id"], email=outcome["email"]
-            )
-            return text, [outcome["order_id"]], {**outcome, "offered": "escalation"}
-        if state.intent == "empty":
-            return replies.EMPTY, [], {"kind": "none"}
-        if state.ambiguous_orders:
-            listed = " or ".join(state.ambiguous_orders)
-            return (
-                replies.ASK_WHICH.format(orders=listed),
-                list(state.ambiguous_orders),
-                {"kind": "asked", "for": ["order_id"]},
-            )
-        if state.amount_invalid or (state.refund_requested and state.amount_unclear):
-            return (
-                replies.CLARIFY_AMOUNT,
-                [],
-                {"kind": "asked", "for": ["amount"], "offered": "amount"},
-            )
-        if state.intent == "cancel":
-            return (
-                "No problem, I won't process a refund. Is there anything else I can help with?",
-                [],
-                {"kind": "none"},
-            )
-        if state.intent == "status":
-            ticket_status = (state.ticket or {}).get("status", "open")
-            if state.ticket and ticket_status == "open":
-                ref = state.ticket["reference"]
-                return replies.STATUS_TICKET.format(ticket=ref), [ref], {"kind": "none"}
-            if state.ticket and ticket_status == "denied" and not state.refund:
-                ref = state.ticket["reference"]
-                return replies.STATUS_DENIED.format(ticket=ref), [ref], {"kind": "none"}
-            if state.refund and state.refund.get("status") == "confirmed":
-                facts = [state.refund["amount"], state.refund.get("tx_hash") or ""]
-                return (
-                    replies.STATUS_REFUND.format(
-                        amount=state.refund["amount"],
-                        order_id=state.refund["order_id"],
-                        status="confirmed",
-                        tx_hash=state.refund.get("tx_hash"),
-                    ),
-                    facts,
-                    {"kind": "none"},
-                )
-            if state.ticket:
-                ref = state.ticket["reference"]
-                return replies.STATUS_TICKET.format(ticket=ref), [ref], {"kind": "none"}
-            if state.claimed_email and state.claimed_order_id:
-                return replies.STATUS_NONE, [], {"kind": "none"}
-        if not state.claimed_email and not state.claimed_order_id:
-            if state.refund_requested:
-                return replies.ASK_BOTH, [], {"kind": "asked", "for": ["email", "order_id"]}
-            if state.intent == "greeting":
-                return replies.GREETING, [], {"kind": "none"}
-            if state.intent in ("refund", "provide_info", "status"):
-                return replies.ASK_BOTH, [], {"kind": "asked", "for": ["email", "order_id"]}
-            return replies.OFF_TOPIC, [], {"kind": "none"}
-        if not state.claimed_email:
-            order_id = state.claimed_order_id or ""
-            return (
-                replies.ASK_EMAIL.format(order_id=order_id),
-                [order_id],
-                {
-                    "kind": "asked",
-                    "for": ["email"],
-                },
-            )
-        if not state.claimed_order_id:
-            return replies.ASK_ORDER, [], {"kind": "asked", "for": ["order_id"]}
-        if state.order is None and state.failed_pair == [
-            state.claimed_email,
-            state.claimed_order_id,
-        ]:
-            order_id = state.claimed_order_id
-            return (
-                replies.STILL_NOT_FOUND.format(order_id=order_id, email=state.claimed_email),
-                [order_id],
-                {"kind": "asked", "for": ["email", "order_id"], "offered": "escalation"},
-            )
-        decision = state.decision or {}
-        if decision.get("needs_confirmation") and state.order is not None:
-            amount, order_id = decision["amount"], decision["order_id"]
-            return (
-                replies.CONFIRM_FULL.format(amount=amount, order_id=order_id),
-                [amount, order_id],
-                {"kind": "asked", "for": ["confirmation"], "offered": "confirm_full"},
-            )
-        if (
-            state.order is not None
-            and state.intent in ("greeting", "other")
-            and (state.refund or state.ticket)
-        ):
-            return replies.ANYTHING_ELSE, [], {"kind": "none"}
-        if state.order is not None:
-            order = state.order
-            return (
-                replies.FOUND_ASK.format(
-                    order_id=order["id"],
-                    description=order.get("description") or "your order",
-                    amount=order["unrefunded_usdc"],
-                ),
-                [order["id"]],
-                {"kind": "none", "offered": "amount"},
-            )
-        return replies.OFF_TOPIC, [], {"kind": "none"}

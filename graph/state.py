@@ -92,8 +92,24 @@ class State(OutputState):
     """The pending request's amount could not be read; it waits for a clear one."""
 
     awaiting: str | None = None
-    """What the agent's last reply asked for: ``amount`` (how much), ``confirm_full`` (may
-    it refund the whole remaining amount) or ``escalation`` (shall a person look)."""
+    """What the agent's last reply asked for: ``amount`` (how much), ``confirm`` (may it
+    refund :attr:`proposed_amount`) or ``escalation`` (shall a person look)."""
+
+    proposal: dict[str, Any] | None = None
+    """A reading of the customer's words that must be stated and confirmed before paying
+    (an ``AmountReading`` as JSON; see :mod:`graph.pending`)."""
+
+    proposed_amount: str | None = None
+    """The amount the agent's last reply stated and asked a yes for; a yes confirms it."""
+
+    language: str = "en"
+    """The language replies are written in (the customer's, once it is clear)."""
+
+    topic: str | None = None
+    """This turn's question, if any: ``policy``, ``refund_status`` or ``unsupported``."""
+
+    declined: bool = False
+    """This turn said no to the amount the agent stated."""
 
     full_confirmed: bool = False
     """The customer asked for, or confirmed, the whole remaining amount of this request."""

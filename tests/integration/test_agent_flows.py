@@ -115,7 +115,12 @@ async def test_identity_across_turns_in_any_order_is_never_asked_twice(chat: Cha
     assert "ORD-1001" in r["reply"]
     r = await chat.say(t, "Alice@Example.com")
     # No amount given: the whole order, but only after the customer agrees to it.
-    assert r["outcome"] == {"kind": "asked", "for": ["confirmation"]}
+    assert r["outcome"] == {
+        "kind": "asked",
+        "for": ["confirmation"],
+        "order_id": "ORD-1001",
+        "amount": "45.00",
+    }
     assert "45.00" in r["reply"]
     r = await chat.say(t, "yes please")
     assert r["outcome"]["kind"] == "refunded"
@@ -274,13 +279,15 @@ async def test_conversation_resumes_after_a_process_restart(
 # --- amounts the customer gives when asked ----------------------------------------------
 
 
-async def test_a_vague_amount_is_clarified_never_the_whole_order(chat: Chat) -> None:
+async def test_half_is_stated_and_confirmed_never_paid_on_the_reading(chat: Chat) -> None:
     t = chat.new_thread()
     r = await chat.say(t, "alice@example.com, refund half of ORD-1001")
-    assert r["outcome"] == {"kind": "asked", "for": ["amount"]}
+    # Half of what is left, stated and confirmed first: never paid on the reading alone.
+    assert r["outcome"]["for"] == ["confirmation"] and r["outcome"]["amount"] == "22.50"
     r = await chat.say(t, "hmm, not sure")
-    assert r["outcome"] == {"kind": "asked", "for": ["amount"]}  # still waiting, no refund
-    r = await chat.say(t, "ok, 20 USDC then")
+    assert r["outcome"]["kind"] in ("asked", "none")  # still waiting, no refund
+    assert await refunds_of(chat.services, "ORD-1001") == []
+    r = await chat.say(t, "no, just 20 USDC")
     assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "20.00"
 
 

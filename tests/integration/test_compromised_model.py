@@ -175,8 +175,8 @@ ATTACKS = [
         pytest.param(
             {"order_id": "ORD-1001", "amount": amount},
             ALICE_ASKS,
-            "asked",
-            "node",
+            "refunded-alice-20",  # what she wrote stands; the model's amount is ignored
+            "decision",
             id=f"amount-{amount}",
         )
         for amount in ["-5", "1e30", "NaN", "Infinity", "0.0000001", "0", "1e9", "fifty"]

@@ -393,7 +393,7 @@ REAL = f"""\
   data: {shop("ORD-1004", "dee@example.com", amount="20.00")}
   customer: {{email: dee@example.com, order: ORD-1004}}
   messages: ["Can I get half of it back? ORD-1004, dee@example.com"]
-  answers: {{amount: "10 USDC"}}
+  answers: {{amount: "10 USDC", yes: "yes"}}
   expect: {{result: refund, order: ORD-1004, amount: 10}}
 """
 REAL_HELDOUT = f"""\
@@ -463,7 +463,8 @@ async def test_the_real_agent_plays_every_branch_it_can_produce_today(
     assert identity.refunds == ["ORD-1002:10.00"] and identity.customer_messages == 2
     assert records["en-confirm-full"].turns[1].say == "yes please"
     assert records["en-confirm-full"].refunds == ["ORD-1003:30.00"]
-    assert records["en-how-much"].turns[1].say == "10 USDC"
+    # "Half" is stated as an amount and confirmed before anything is paid.
+    assert records["en-how-much"].turns[1].say == "yes"
     person = records["en-not-found-person"]
     assert person.outcomes == ["lookup_failed", "escalated"] and len(person.tickets) == 1
     denied = records["en-already-refunded"]

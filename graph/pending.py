@@ -1,0 +1,155 @@
+"""The pending refund request of a conversation, and the money rule that governs it.
+
+Money moves only for an amount that deterministic code read in the customer's own words
+as their final request, or for an amount the agent stated and the customer then
+confirmed; a yes confirms only the amount stated last. Everything else is stated back
+("Shall I refund 15.00 USDC for ORD-1001?") and waits.
+
+One message moves the request from one row to the next (``awaiting`` is what the
+agent's last reply asked for):
+
+=====================================  ===============================================
+the message                            the request afterwards
+=====================================  ===============================================
+a cancel ("never mind")                dropped
+"no" while ``awaiting == "confirm"``   dropped, and the "no" acknowledged
+an amount in digits tied to the        ``amount`` = it, final: the gate may pay it
+asking ("refund 20", "20 USDC back")
+"the rest", "full refund"              ``full`` (the whole unrefunded amount), final
+any other reading: a correction,       ``proposal`` = the reading; the gate's amount
+arithmetic, several amounts, words,    for it is stated and confirmed before paying
+a fraction or percentage, an amount
+only a model read
+a short answer after "how much?"       ``amount`` = it (typed digits answering the
+("20", "no, just 5")                   agent's question are a final statement)
+"yes" while ``awaiting == "confirm"``  ``amount`` = ``proposed_amount`` (what the
+                                       agent stated last), final
+an unreadable amount, a count          ``unclear``: the agent asks how much
+a refund intent only a model saw,      ``unclear``: the agent asks how much
+with no amount in the text
+a new refund request, another order    starts afresh (nothing carries over)
+=====================================  ===============================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.money import format_usdc
+from graph.state import State
+from graph.understanding import AmountReading, Understanding
+
+CONFIRM_AWAITING = ("confirm", "confirm_full")
+"""``awaiting`` values meaning the agent stated an amount and asked for a yes."""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRequest:
+    """The refund request after one message (see the module's state table)."""
+
+    requested: bool = False
+    """A refund request is pending."""
+
+    amount: str | None = None
+    """A final amount (decimal string): the customer's digits, or an amount they confirmed."""
+
+    full: bool = False
+    """The whole unrefunded amount, asked for in so many words: final."""
+
+    proposal: dict[str, Any] | None = None
+    """A reading to state and confirm before paying (``AmountReading`` as JSON)."""
+
+    unclear: bool = False
+    """How much cannot be read: the agent asks."""
+
+    declined: bool = False
+    """The customer said no to the amount the agent stated."""
+
+    def update(self) -> dict[str, Any]:
+        """The state fields this request sets."""
+        return {
+            "refund_requested": self.requested,
+            "requested_amount": self.amount,
+            "full_confirmed": self.full,
+            "proposal": self.proposal,
+            "amount_unclear": self.unclear,
+        }
+
+
+def proposal_of(reading: AmountReading) -> dict[str, Any]:
+    """A reading kept in state (strings for Decimals)."""
+    return reading.model_dump(mode="json")
+
+
+def reading_of(proposal: dict[str, Any] | None) -> AmountReading | None:
+    """The reading a proposal holds."""
+    return AmountReading.model_validate(proposal) if proposal else None
+
+
+def after(state: State, understood: Understanding) -> PendingRequest:
+    """The pending request once ``understood`` (this turn's message) is taken in."""
+    confirming = state.awaiting in CONFIRM_AWAITING
+    reading = understood.reading
+    new_amount = reading.kind != "none" or understood.mentioned_amount is not None
+    if understood.intent == "cancel":
+        return PendingRequest()
+    if confirming and understood.negative and not new_amount:
+        return PendingRequest(declined=True)
+
+    current = PendingRequest(
+        requested=state.refund_requested,
+        amount=state.requested_amount,
+        full=state.full_confirmed,
+        proposal=state.proposal,
+        unclear=state.amount_unclear,
+    )
+    corrected = state.failed_pair is not None and state.claimed_order_id == state.failed_pair[1]
+    switched = (
+        understood.order_id is not None
+        and state.claimed_order_id is not None
+        and understood.order_id != state.claimed_order_id
+        and not corrected  # fixing a mistyped order id keeps what was asked for it
+    )
+    fresh = understood.intent == "refund" and not state.refund_requested
+    if switched or fresh:
+        current = PendingRequest(requested=current.requested)
+    requested = current.requested or understood.intent == "refund"
+    answering = state.awaiting == "amount" or confirming or (requested and current.unclear)
+
+    if answering and understood.mentioned_amount is not None:
+        # A short answer in digits to "how much?" or "shall I refund X?" is final.
+        return PendingRequest(requested=True, amount=format_usdc(understood.mentioned_amount))
+    if understood.intent != "refund" and reading.kind == "none" and current.requested:
+        reading = understood.followup  # "25, not 30" said after "I want 30 back"
+    if understood.intent == "refund" or (
+        (answering or current.requested) and reading.kind != "none"
+    ):
+        if reading.kind == "exact" and reading.final and reading.value is not None:
+            return PendingRequest(requested=True, amount=format_usdc(reading.value))
+        if reading.kind == "full":
+            return PendingRequest(requested=True, full=True)
+        if reading.kind in ("exact", "fraction"):
+            return PendingRequest(requested=True, proposal=proposal_of(reading))
+        if reading.kind == "unclear":
+            return PendingRequest(requested=True, unclear=True)
+    if confirming and understood.affirmative and requested and state.proposed_amount:
+        return PendingRequest(requested=True, amount=state.proposed_amount)
+    if (
+        understood.intent == "refund"
+        and not understood.rules_see_refund
+        and not (current.amount or current.full or current.proposal)
+    ):
+        # Only a model reads a refund request here, and no amount in the customer's
+        # words: nothing moves until they name one.
+        return PendingRequest(requested=True, unclear=True)
+    if understood.intent == "refund" and not (current.amount or current.full or current.proposal):
+        # "refund my order": the whole amount, stated and confirmed first.
+        return PendingRequest(requested=True, proposal=proposal_of(AmountReading(kind="full")))
+    return PendingRequest(
+        requested=requested,
+        amount=current.amount,
+        full=current.full,
+        proposal=current.proposal,
+        unclear=current.unclear,
+    )

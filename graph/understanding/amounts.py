@@ -1,0 +1,292 @@
+"""How much a customer asks back, read from their own words: the money rule's input.
+
+:func:`read_amount` turns a prepared message into an :class:`AmountReading`. Numbers are
+found once by one linear scan (digits with any grouping; numbers in words converted
+per language by text2num first) and each is replaced by :data:`~.patterns.NUM`, so the
+patterns that decide what a number means see one character per number.
+
+The reading is ``final`` (money may move without a confirmation) only for one amount
+written in digits, tied to the asking, with nothing to interpret. Everything else is
+read as well as it can be and marked with why it must be confirmed: a correction
+("20, wait no, 12": 12), arithmetic ("10 and another 5": 15; "10 times 50": 500),
+several amounts, an amount in words, a percentage or fraction of what is left, or a
+count of items (never money).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import ROUND_DOWN, Decimal
+from typing import Final
+
+from text_to_num import alpha2digit
+
+from core.money import InvalidAmount, parse_usdc
+from graph.understanding import patterns as P
+from graph.understanding.model import AmountReading, ConfirmWhy
+
+# One number as written: digits with ',' '.' or ' ' grouping, or a decimal part. One
+# character class repeated, then an optional exponent: nothing to backtrack into.
+NUMBER_TOKEN: Final = re.compile(
+    r"(?<![a-z0-9_.,-])-?\d(?:[\d.,]|'\d| \d{3}(?!\d))*(?:[eE][+-]?\d+)?"
+)
+_TEXT2NUM_LANG: Final = {"en": "en", "es": "es", "fr": "fr", "de": "de", "pt": "pt", "it": "it"}
+HUNDRED: Final = Decimal(100)
+_ORDINAL: Final = re.compile(r"(?:st|nd|rd|th)\b")
+
+
+@dataclass(frozen=True, slots=True)
+class Number:
+    """One number in the message."""
+
+    raw: str
+    value: Decimal | None  # None: not valid money (exponent, negative, 7 decimals...)
+    words: bool  # written in words ("twenty")
+
+
+def parse_amount_text(raw: str) -> Decimal:
+    """A customer's (or a model's) written amount as USDC, or :class:`InvalidAmount`.
+
+    Reads ``20``, ``12.50``, ``12,50`` (decimal comma), ``1,000.50``, ``1.000,50`` and
+    ``1 000`` (thousands separators), with an optional ``$`` or ``USDC``. Refuses
+    exponents (``1e9``), negative, zero, more than six decimals and anything that is not
+    one of those shapes: an amount is never guessed.
+    """
+    text = " ".join(raw.split()).translate(_MINUS)
+    text = re.sub(r"(?i)^\$ ?|(?: ?(?:usdc|usd|\$))$|^(?:usdc|usd) ?", "", text).strip()
+    if re.fullmatch(r"-?[\d.,]{0,40}\d[.,]", text):
+        text = text.rstrip(".,")
+    negative = text.startswith("-")
+    body = text.removeprefix("-")
+    if re.fullmatch(r"\d{1,3}(?:[ ']\d{3})+(?:[.,]\d{1,6})?", body):
+        number = body.replace(" ", "").replace("'", "").replace(",", ".")  # 1 000 / 1'000,50
+    elif re.fullmatch(r"\d+", body):
+        number = body
+    elif re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", body) and not body.startswith("0,"):
+        number = body.replace(",", "")  # 1,000 / 1,000.50
+    elif re.fullmatch(r"\d{1,3}(?:\.\d{3}){2,}|\d{1,3}(?:\.\d{3})+,\d+", body):
+        number = body.replace(".", "").replace(",", ".")  # 1.000.000 / 1.000,50
+    elif re.fullmatch(r"\d+[.,]\d+", body):
+        number = body.replace(",", ".")  # 12.50 / 12,50
+    else:
+        raise InvalidAmount(f"not an amount: {raw[:40]!r}")
+    return parse_usdc(("-" if negative else "") + number, allow_zero=False)
+
+
+_MINUS: Final = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-"})
+
+
+def digits_for_words(text: str, language: str) -> str:
+    """``text`` with numbers in words written in digits (``"twenty five"`` -> ``"25"``)."""
+    lang = _TEXT2NUM_LANG.get(language)
+    out = text
+    for code in dict.fromkeys((lang, "en") if lang else ("en",)):
+        try:
+            out = alpha2digit(out, code)
+        except Exception:  # text2num refuses odd input: keep the text as it is
+            continue
+    return out
+
+
+def mark_numbers(text: str, *, words_text: str | None = None) -> tuple[str, list[Number]]:
+    """The text with each number replaced by :data:`~.patterns.NUM`, and the numbers.
+
+    ``words_text`` is the same text with numbers in words converted to digits; a number
+    found there and not among the digits of ``text`` was written in words.
+    """
+    written = [m.group() for m in NUMBER_TOKEN.finditer(text)]
+    source = words_text if words_text is not None else text
+    source = source.replace(P.NUM, " ")
+    numbers: list[Number] = []
+    remaining = list(written)
+    pieces: list[str] = []
+    last = 0
+    for match in NUMBER_TOKEN.finditer(source):
+        raw = match.group().strip()
+        if _ORDINAL.match(source, match.end()):
+            continue  # "3rd", "2nd": an ordinal, never an amount
+        by_words = raw not in remaining
+        if not by_words:
+            remaining.remove(raw)
+        try:
+            value: Decimal | None = parse_amount_text(raw)
+        except InvalidAmount:
+            value = None
+        numbers.append(Number(raw=raw, value=value, words=by_words))
+        pieces += [source[last : match.start()], P.NUM]
+        last = match.end()
+    pieces.append(source[last:])
+    return "".join(pieces), numbers
+
+
+def _indexes(marked: str) -> dict[int, int]:
+    """Position of each :data:`~.patterns.NUM` in ``marked`` -> index of its number."""
+    return {pos: i for i, pos in enumerate(m.start() for m in re.finditer(P.NUM, marked))}
+
+
+def read_amount(marked: str, numbers: list[Number], *, asks: bool) -> AmountReading:
+    """The reading of a message whose numbers are marked (see :func:`mark_numbers`).
+
+    ``asks``: the message asks for money back. In order: numbers that are not amounts
+    are set aside (times, counts of items, past refunds); "8 dollars and 50 cents" is
+    joined; then a number tied to the asking ("refund 20", "20 USDC back") or marked as
+    money decides, with corrections and sums read across every number; without one, a
+    percentage, a fraction, "the rest"/"everything", and last a bare number (stated
+    back for a yes).
+    """
+    at = _indexes(marked)
+    numbers = list(numbers)
+    ignored: set[int] = set()
+    for pattern in (P.TIME_SPAN_RE, P.PAST_AMOUNT_RE, P.PRICE_RE):
+        ignored.update(at[m.start(1)] for m in pattern.finditer(marked))
+    ignored.update(at[m.start(2)] for m in P.SHARE_OF_RE.finditer(marked))
+    for match in P.PAST_REFUND_AMOUNT_RE.finditer(marked):
+        ignored.update(i for pos, i in at.items() if match.start() <= pos < match.end())
+    for match in P.CENTS_RE.finditer(marked):
+        whole, cents = at[match.start(1)], at[match.start(2)]
+        a, b = numbers[whole], numbers[cents]
+        if a.value is not None and b.value is not None and b.value < HUNDRED:
+            joined = a.value + b.value / HUNDRED
+            numbers[whole] = Number(raw=f"{a.raw}.{b.raw}", value=joined, words=a.words or b.words)
+            ignored.add(cents)
+    counts: set[int] = set()
+    for pattern in (P.COUNT_AFTER_RE, P.COUNT_BEFORE_RE):
+        counts.update(at[m.start(1)] for m in pattern.finditer(marked))
+    for match in P.COUNT_OF_RE.finditer(marked):
+        counts.update((at[match.start(1)], at[match.start(2)]))
+    percents = [at[m.start(1)] for m in P.PERCENT_RE.finditer(marked)]
+    usable = [
+        i for i in range(len(numbers)) if i not in ignored and i not in counts and i not in percents
+    ]
+    asked = _asked_indexes(marked, at) & set(usable)
+    money = _money_indexes(marked, at) & set(usable)
+    tied = [i for i in usable if i in asked or i in money]
+    pool = usable if (tied or asks) else []
+
+    times = P.TIMES_RE.search(marked)
+    if times is not None and {at[times.start(1)], at[times.start(2)]} <= set(usable):
+        a, b = numbers[at[times.start(1)]], numbers[at[times.start(2)]]
+        if a.value is not None and b.value is not None:
+            return _confirm(a.value * b.value, "arithmetic")
+        return AmountReading(kind="unclear", why_confirm="arithmetic")
+
+    if len(pool) >= 2:
+        negated = P.NOT_AMOUNT_RE.search(marked)
+        if negated is not None and {at[negated.start(1)], at[negated.start(2)]} <= set(pool):
+            first = at[negated.start(1)]  # "25, not 30"
+            said = numbers[first]
+            if first in asked and said.value is not None and not said.words:
+                # "refund 20 USDC, not 200": asked for in digits, the other ruled out.
+                return AmountReading(kind="exact", value=said.value, final=True)
+            return _pick(said, "correction")
+        instead = P.NOT_BUT_RE.search(marked)
+        if instead is not None and {at[instead.start(1)], at[instead.start(2)]} <= set(pool):
+            return _pick(numbers[at[instead.start(2)]], "correction")  # "not 30 but 25"
+        if _corrected_between(marked, pool):
+            return _pick(numbers[pool[-1]], "correction")
+        plus = P.PLUS_RE.search(marked)
+        if plus is not None and {at[plus.start(1)], at[plus.start(2)]} <= set(pool):
+            a, b = numbers[at[plus.start(1)]], numbers[at[plus.start(2)]]
+            if a.value is not None and b.value is not None:
+                return _confirm(a.value + b.value, "arithmetic")
+
+    if tied:
+        values = {numbers[i].value for i in tied}
+        chosen_i: int | None = tied[0] if len(values) == 1 else None
+        if chosen_i is None:
+            share = [i for i in _share_indexes(marked, at) if i in tied]
+            asked_ones = [i for i in tied if i in asked]
+            if len(share) == 1:
+                chosen_i = share[0]  # "20 of the 45 back": the first is asked for
+            elif len(asked_ones) == 1 and len({numbers[i].value for i in asked_ones}) == 1:
+                chosen_i = asked_ones[0]
+        if chosen_i is None:
+            return AmountReading(kind="unclear", why_confirm="several")
+        chosen = numbers[chosen_i]
+        if chosen.value is None:
+            return AmountReading(kind="unclear", why_confirm="several")
+        if chosen.words:
+            return _confirm(chosen.value, "words")
+        others = {numbers[i].value for i in usable} - {chosen.value}
+        final = (chosen_i in asked or (chosen_i in money and asks)) and not others
+        if final:
+            return AmountReading(kind="exact", value=chosen.value, final=True)
+        return _confirm(chosen.value, "several" if others else "unstated")
+
+    if percents:
+        value = numbers[percents[-1]].value
+        if value is None or value > HUNDRED or len(set(percents)) > 1:
+            return AmountReading(kind="unclear", why_confirm="percentage")
+        return AmountReading(kind="fraction", ratio=value / HUNDRED, why_confirm="percentage")
+    if P.HALF_RE.search(marked):
+        return AmountReading(kind="fraction", ratio=Decimal("0.5"), why_confirm="fraction")
+    if P.THIRD_RE.search(marked):
+        third = (Decimal(1) / Decimal(3)).quantize(Decimal("0.000001"), rounding=ROUND_DOWN)
+        return AmountReading(kind="fraction", ratio=third, why_confirm="fraction")
+    if P.QUARTER_RE.search(marked):
+        return AmountReading(kind="fraction", ratio=Decimal("0.25"), why_confirm="fraction")
+    if P.FULL_RE.search(marked) and not pool:
+        return AmountReading(kind="full", final=True)
+    if pool:
+        # A number beside "total"/"everything" ("12 au total"): the number, confirmed.
+        values = {numbers[i].value for i in pool}
+        if len(values) == 1 and None not in values:
+            return _pick(numbers[pool[0]], "unstated")
+        return AmountReading(kind="unclear", why_confirm="several")
+    if counts:
+        return AmountReading(kind="unclear", why_confirm="count")
+    if P.VAGUE_RE.search(marked):
+        return AmountReading(kind="unclear", why_confirm="unstated")
+    return AmountReading()
+
+
+def _pick(number: Number, why: ConfirmWhy) -> AmountReading:
+    """``number`` as an amount to state and confirm (unclear when it is not valid money)."""
+    if number.value is None:
+        return AmountReading(kind="unclear", why_confirm=why)
+    return _confirm(number.value, "words" if number.words and why == "unstated" else why)
+
+
+def _confirm(value: Decimal, why: ConfirmWhy) -> AmountReading:
+    try:
+        amount = parse_usdc(value, allow_zero=False)
+    except InvalidAmount:
+        return AmountReading(kind="unclear", why_confirm=why)
+    return AmountReading(kind="exact", value=amount, why_confirm=why)
+
+
+def _positions(marked: str) -> list[tuple[int, int]]:
+    return [(i, m.start()) for i, m in enumerate(re.finditer(P.NUM, marked))]
+
+
+def _asked_indexes(marked: str, at: dict[int, int]) -> set[int]:
+    return {at[m.start(1)] for p in P.ASKED_AMOUNT_PATTERNS for m in p.finditer(marked)}
+
+
+def _share_indexes(marked: str, at: dict[int, int]) -> list[int]:
+    return [at[m.start(1)] for m in P.ASKED_AMOUNT_PATTERNS[0].finditer(marked)]
+
+
+def _money_indexes(marked: str, at: dict[int, int]) -> set[int]:
+    return {at[m.start(1)] for p in P.MONEY_PATTERNS for m in p.finditer(marked)}
+
+
+def _corrected_between(marked: str, candidates: list[int]) -> bool:
+    """A correction marker stands between the first and the last candidate amount."""
+    where = dict(_positions(marked))
+    first, last = where[candidates[0]], where[candidates[-1]]
+    return any(first < m.start() < last for m in P.CORRECTION_RE.finditer(marked))
+
+
+def short_answer(marked: str, numbers: list[Number]) -> Decimal | None:
+    """The amount of a short answer ("20", "ok, 20 USDC then", "just 15 please").
+
+    Only a message that is essentially one amount counts: a number inside a longer
+    sentence answers nothing.
+    """
+    if len(numbers) != 1 or numbers[0].value is None or numbers[0].words:
+        return None
+    if P.SHORT_ANSWER_RE.match(marked) is None:
+        return None
+    return numbers[0].value

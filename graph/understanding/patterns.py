@@ -1,0 +1,322 @@
+r"""Every pattern the rules match, compiled once, run on :func:`~.text.prepare`'d text.
+
+Linear-time by construction: the text they see has no whitespace runs (one space or
+newline at most), so a pattern never uses ``\s*``/``\s+`` but an optional single
+space; unbounded repeats are never nested nor placed side by side over the same
+characters; bounded gaps (``.{0,40}``) are the only way to skip words. Numbers are
+not matched here at all: :mod:`~.amounts` replaces each number by :data:`NUM` first,
+so amount patterns see one character per number. ``tests/security`` runs a ReDoS
+analyser over every pattern in the project and feeds each one adversarial messages
+of the maximum length.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from graph.understanding import languages as L
+
+NUM: Final = "\u00a7"
+"""Stands for one number in the text amount patterns see (see :mod:`~.amounts`)."""
+
+EMAIL_RE: Final = re.compile(r"[a-z0-9._%+-]{1,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]{1,63}){1,4}")
+_DOT: Final = r"(?:dot|punto|point|punkt|ponto)"
+_AT: Final = r"(?:at|arroba|arobase|chiocciola|klammeraffe)"
+# "name dot surname at example dot com" (and each language's words for at and dot).
+SPELLED_EMAIL_RE: Final = re.compile(
+    rf"\b([a-z0-9_+-]{{1,40}}(?: {_DOT} [a-z0-9_+-]{{1,40}}){{0,4}}) {_AT} "
+    rf"([a-z0-9-]{{1,40}}(?: {_DOT} [a-z0-9-]{{1,40}}){{1,4}})\b"
+)
+# "john . doe @ example . com": spaces around the @ and dots of an address.
+SPACED_EMAIL_RE: Final = re.compile(
+    r"\b([a-z0-9._+-]{1,64}) ?@ ?([a-z0-9-]{1,63}(?: ?\. ?[a-z0-9-]{1,63}){1,4})\b"
+)
+_ORDER_WORD: Final = (
+    r"(?:ord(?:er|r)?|orden|pedido|commande|cde|bestellung|bestellnummer|encomenda|ordine)"
+)
+_ORDER_LABEL: Final = r"(?:id|number|num|no|nr|n|nummer|numero|n°|nº)"
+ORDER_RE: Final = re.compile(
+    rf"(?<![a-z0-9]){_ORDER_WORD}(?: ?{_ORDER_LABEL}\.?)?"
+    r"(?: (?:is|es|est|ist|e|era|was))?(?: ?[-_#:])? ?(\d{3,10})(?!\d)"
+)
+# A bare number the customer calls their order ("it's 41210", "#41210").
+BARE_ORDER_RE: Final = re.compile(r"(?:^|[\s(])#(\d{3,10})(?!\d)")
+WALLET_RE: Final = re.compile(r"0x[0-9a-f]{6,}")
+BASE64_RE: Final = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
+# Letters spelled out one by one ("i g n o r e", "r.u.l.e.s") are read joined up too.
+SPACED_RE: Final = re.compile(r"\b(?:\w[ .*_-]){3,}\w\b")
+
+UNIT: Final = r"(?:usdc|usd|dollars?|dolares|dollari|euros?|bucks|\$|eur)"
+# A number tied to the asking ("refund 20", "20 USDC back"); counts are not amounts.
+_ASK: Final = rf"(?:{L.all_words(L.REFUND_WORDS)})\w*"
+ASKED_AMOUNT_PATTERNS: Final = (
+    re.compile(
+        rf"({NUM}) ?{UNIT}? (?:of|out of|de|sur|von|di|dos|das) "
+        r"(?:the|my|los|las|les|mes|meinen|den|der|i|os|as) "
+    ),
+    re.compile(
+        rf"\b{_ASK} (?:me |moi |mir |mi )?"
+        r"(?:(?:of|for|just|only|about|de|solo|seulement|nur|apenas) )?"
+        rf"(?:(?:usdc|usd) ?|\$ ?)?({NUM})"
+    ),
+    re.compile(
+        rf"({NUM}) ?{UNIT}? (?:zu |de )?(?:erstatt|ruckerstatt|zuruckerstatt|rembours|reembols|"
+        r"rimbors|estorn)\w{0,6}\b"
+    ),
+    re.compile(
+        rf"({NUM}) ?{UNIT}? (?:back|more|refunded|returned|reimbursed|zuruck|de vuelta|"
+        r"de volta|indietro|wapas|vapas)\b"
+    ),
+)
+# A number marked as money ("$12.50", "20 USDC").
+MONEY_PATTERNS: Final = (
+    re.compile(rf"(?:\$|\busdc|\busd|\beur) ?({NUM})"),
+    re.compile(rf"({NUM}) ?{UNIT}(?![a-z])"),
+)
+_ITEMS: Final = (
+    r"(?:items?|pieces?|units?|pairs?|orders?|products?|things?|mugs?|cups?|shirts?|"
+    r"t-shirts?|boxes|box|bottles?|books?|plates?|glasses|shoes|socks|packs?|bags?|"
+    r"candles?|of them|x|articulos?|piezas?|unidades|pares|tazas?|articles?|pieces|tasses?|"
+    r"stuck|stucke|teile|tassen?|itens|pecas|canecas?|articoli|pezzi|tazze)"
+)
+# "3 days ago", "within 2 weeks": a time, neither money nor a count of what to refund.
+TIME_SPAN_RE: Final = re.compile(
+    rf"({NUM}) ?(?:days?|weeks?|months?|years?|hours?|minutes?|mins?|secs?|seconds?|hrs?|"
+    r"dias|jours|tage|tagen|giorni|minuten|stunden?|minutos|minuti|"
+    r"semanas|semaines|wochen|settimane|meses|mois|monate|mesi|horas|heures|stunden|ore)\b"
+)
+# "2 of the 3 mugs", "2 mugs", "3 days ago": a count, never money.
+COUNT_AFTER_RE: Final = re.compile(rf"({NUM}) {_ITEMS}\b")
+COUNT_OF_RE: Final = re.compile(
+    rf"({NUM}) (?:of|out of|de|sur|von|di|dos) "
+    rf"(?:the |my |los |las |les |mes |i |os |as )?({NUM}) {_ITEMS}\b"
+)
+PERCENT_RE: Final = re.compile(
+    rf"({NUM}) ?(?:%|percent|per cent|por ciento|pour cent|pourcent|prozent|per cento|por cento)"
+)
+TIMES_RE: Final = re.compile(
+    rf"({NUM}) ?(?:times|x|mal|veces|fois|volte|vezes|\*) ?(?:{UNIT} ?)?({NUM})"
+)
+PLUS_RE: Final = re.compile(
+    rf"({NUM})[^.?!{NUM}]{{0,25}}(?:\+|\bplus|\band another|\band also|\band an extra|"
+    r"\bmas otros|\by otros|\bet encore|\bund noch|\be mais|\be altri|\baur) "
+    rf"(?:the |another |los |les |die |os |i )?(?:{UNIT} ?)?({NUM})"
+)
+# "8 dollars and 50 cents": one amount.
+CENTS_RE: Final = re.compile(
+    rf"({NUM}) ?{UNIT}?,? (?:and |y |et |und |e )?({NUM}) ?"
+    r"(?:cents?|centavos?|centimes?|centesimi|cent|ct)\b"
+)
+# "25, not 30": the first; "not 30 but 25": the second.
+NOT_AMOUNT_RE: Final = re.compile(
+    rf"({NUM}) ?{UNIT}?,? (?:not|nicht|no|non|nao|pas) (?:the )?(?:{UNIT} ?)?({NUM})"
+)
+NOT_BUT_RE: Final = re.compile(
+    rf"\b(?:not|nicht|no|non|nao|pas) (?:{UNIT} ?)?({NUM}) ?{UNIT}?,? "
+    rf"(?:but|sondern|sino|mais|ma|mas) (?:{UNIT} ?)?({NUM})"
+)
+# "all 4 clips", "both 2 mugs", "the 3 plates": a count of things.
+COUNT_BEFORE_RE: Final = re.compile(
+    rf"\b(?:all|these|those|both|alle|todos los|todas las|tous les|toutes les|tutti i|"
+    rf"todos os|todas as) ({NUM}) [a-z]"
+)
+# Asking money back for the time being ("25% back", "20 zurück"): a refund request.
+BACK_RE: Final = re.compile(
+    r"\b(?:back|zuruck|de vuelta|de volta|indietro|wapas|vapas|en retour)\b"
+)
+# "20 of the 45", "20 out of my 45 USDC": the second is what was paid.
+SHARE_OF_RE: Final = re.compile(
+    rf"({NUM}) ?{UNIT}? (?:of|out of|de|sur|von|di|dos|das) "
+    rf"(?:the|my|los|las|les|mes|meinen|den|der|i|os|as) (?:{UNIT} ?)?({NUM})"
+)
+# "I paid 45", "it cost 30": the price, context rather than a request.
+PRICE_RE: Final = re.compile(
+    r"\b(?:paid|cost|costs|price was|priced at|bought it for|spent|pague|pagado|paye|"
+    rf"bezahlt|kostet|kostete|paguei|pagato|costava|costaba) (?:\w+ ){{0,2}}(?:{UNIT} ?)?({NUM})"
+)
+# "I already got 10 back", "after the 10 you sent": a past amount, not a request.
+PAST_AMOUNT_RE: Final = re.compile(
+    r"\b(?:already|previously|earlier|got|received|recibi|ya me|deja|j'ai recu|"
+    r"schon|bereits|ja recebi|ja me|gia|you sent|sent me|refunded|you refunded|said i'd get|"
+    r"promised|erstattet|reembolsaron|reembolsado|rembourse|rimborsato|reembolsou|"
+    rf"devolveram|devolvieron|restituito|gave me) (?:\w+ ){{0,3}}({NUM})"
+)
+HALF_RE: Final = re.compile(rf"\b(?:{L.all_words(L.HALF_WORDS)})\b")
+THIRD_RE: Final = re.compile(
+    r"\b(?:a|one) (?:third|3rd)\b|\bun tercio\b|\bun tiers\b|\bein drittel\b|"
+    r"\bum terco\b|\bun terzo\b"
+)
+QUARTER_RE: Final = re.compile(
+    r"\b(?:a|one) (?:quarter|4th)\b|\bun cuarto\b|\bun quart\b|\bein viertel\b|"
+    r"\bum quarto\b|\bun quarto\b"
+)
+VAGUE_RE: Final = re.compile(
+    r"\b(?:partial(?:ly)?|part of (?:it|the|my)|a portion|some of (?:it|the|my)|"
+    r"a bit|a little|something back|parcial|partiel|teilweise|parziale)\b"
+)
+FULL_RE: Final = re.compile(rf"\b(?:{L.all_words(L.FULL_WORDS)}|{L.all_words(L.FULL_MORE)})\b")
+REFUND_RE: Final = re.compile(
+    rf"\b(?:{_ASK}|(?:get|have|want|need) (?:\S+ ){{0,4}}back|"
+    r"approve\w* (?:the |a |my )?refund|approve_refund|"
+    r"it never (?:arrived|came)|never (?:arrived|received it|got it)|send (?:the|my) money back)\b"
+)
+CORRECTION_RE: Final = re.compile(rf"(?:^|\W)(?:{L.all_words(L.CORRECTION_WORDS)})(?:\W|$)")
+NOT_A_REQUEST_RE: Final = re.compile(
+    r"\b(?:don't|do not|dont|no|not|never|without|instead of|rather than|no longer|"
+    r"no quiero|ne veux pas|kein|keine|nicht|nao quero|non voglio)\b"
+    r"[\w ']{0,25}\b(?:refund|reembols|rembours|erstatt|rimbors)|"
+    r"\b(?:replacement|exchange|swap|reemplazo|remplacement|ersatz|umtausch|troca|sostituzione)\b"
+)
+PAST_REFUND_RE: Final = re.compile(
+    r"\b(?:thanks?|thank you|thx|cheers|gracias|merci|danke|obrigad[oa]|grazie)\b"
+    r"[\w ,!]{0,20}\b(?:for|por|pour|fur|pelo|per) (?:the|my|el|le|die|o|il) (?:quick )?"
+    r"(?:refund|reembolso|remboursement|erstattung|rimborso)\b|"
+    r"\b(?:got|received) (?:my|the) (?:refund|money)\b|"
+    r"\b(?:the |my )?refund (?:came|arrived|went) through\b|"
+    r"\b(?:i see|i got|i received|got|received|see)\b[^.?!]{0,30}\brefunded\b|"
+    r"\brefunded[,!.]? (?:thanks?|thank you|cheers)\b|\bback in my (?:wallet|account)\b|"
+    rf"{NUM} ?{UNIT}? ?(?:arrived|came through|(?:is|are) back|landed)\b"
+)
+# A past refund and the amount it names ("thanks for the refund of 20"): not a request.
+PAST_REFUND_AMOUNT_RE: Final = re.compile(
+    rf"(?:{PAST_REFUND_RE.pattern})(?: (?:of|for|de) (?:{UNIT} ?)?{NUM} ?{UNIT}?)?"
+)
+STATUS_QUESTION_RE: Final = re.compile(rf"(?:{L.all_words(L.STATUS_WORDS)})")
+POLICY_RE: Final = re.compile(rf"(?:{L.all_words(L.POLICY_WORDS)}|{L.all_words(L.POLICY_MORE)})")
+UNSUPPORTED_RE: Final = re.compile(rf"(?:{L.all_words(L.UNSUPPORTED_WORDS)})")
+STATUS_RE: Final = re.compile(r"\b(?:status|any update|ticket)\b")
+HUMAN_RE: Final = re.compile(rf"\b(?:{L.all_words(L.HUMAN_WORDS)})\b")
+YES_RE: Final = re.compile(rf"^\W{{0,3}}(?:{L.all_words(L.YES_WORDS)})(?:\W|$)")
+NO_RE: Final = re.compile(rf"^\W{{0,3}}(?:{L.all_words(L.NO_WORDS)})(?:\W|$)")
+HEDGE_RE: Final = re.compile(
+    r"\b(?:no|not|don't|do not|never|cancel|stop|wait|hold on|instead|nein|non|nao|nahi|"
+    r"espera|attends|warte|aspetta)\b"
+)
+MORE_RE: Final = re.compile(r"\b(?:more|another|again|also|too|otro|encore|noch|mais|altro)\b")
+CANCEL_RE: Final = re.compile(rf"\b(?:{L.all_words(L.CANCEL_WORDS)})\b")
+GREETING_RE: Final = re.compile(
+    r"^(?:hi|hello|hey|thanks?|thank you|good (?:morning|day)|hola|bonjour|salut|hallo|"
+    r"guten tag|ola|oi|ciao|buongiorno|namaste|gracias|merci|danke|obrigad[oa]|grazie)\b"
+)
+REASONS: Final = (
+    (
+        "damaged",
+        re.compile(
+            r"\b(?:damaged|broken|broke|cracked|defective|faulty|doesn't work|stopped working|"
+            r"not working|roto|rota|danado|danada|casse|cassee|abime|kaputt|beschadigt|defekt|"
+            r"quebrad[oa]|danificad[oa]|rott[oa]|danneggiat[oa]|toota|tuta|kharab)\b"
+        ),
+    ),
+    (
+        "not_received",
+        re.compile(
+            r"\b(?:never (?:arrived|received|came)|not (?:arrived|received)|didn't (?:arrive|"
+            r"receive|get)|lost|no llego|nunca llego|pas recu|jamais arrive|nie angekommen|"
+            r"nicht angekommen|nao chegou|nunca chegou|mai arrivato|non e arrivato|nahi aaya)\b"
+        ),
+    ),
+    ("wrong_item", re.compile(r"\b(?:wrong (?:item|size|color|colour|product))\b")),
+    (
+        "not_as_described",
+        re.compile(r"\b(?:not as described|different from|fake|poor quality|quality issue)\b"),
+    ),
+    ("duplicate_charge", re.compile(r"\b(?:charged twice|double charged|duplicate)\b")),
+    (
+        "changed_mind",
+        re.compile(r"\b(?:changed my mind|don't (?:want|need) it|no longer need)\b"),
+    ),
+)
+INJECTION_PATTERNS: Final = (
+    (
+        "override_instructions",
+        re.compile(
+            r"\b(?:ignore|disregard|forget|override|bypass|set aside|circumvent|get around)\b"
+            r".{0,40}\b(?:rules?|instructions?|polic(?:y|ies)|limits?|prompt|guidelines|"
+            r"restrictions?|caps?|safeguards?|programming)\b|"
+            r"\b(?:new|updated|real|actual|revised) (?:instructions?|rules?|polic(?:y|ies)) ?:|"
+            r"\b(?:exceed|raise|lift|increase|remove|waive|skip|disable) (?:the |your |"
+            r"any |this |that )?(?:refund |daily |transaction )?(?:caps?|limits?)\b|"
+            r"\b(?:limits?|caps?|rules?|polic(?:y|ies)) (?:doe?s?n't|do(?:es)? not) apply\b",
+            re.S,
+        ),
+    ),
+    (
+        # The same in the languages customers most often switch to (es, fr, de, it, pt).
+        "override_instructions",
+        re.compile(
+            r"\b(?:ignora\w{0,8}|olvida\w{0,8}|omite|salt[ae]\w{0,8}|ignore[rz]?|oublie[rz]?|"
+            r"contourne[rz]?|ignorier\w{0,8}|vergiss|missacht\w{0,8}|umgeh\w{0,8}|"
+            r"dimentica\w{0,8}|esqueca\w{0,8})\b"
+            r".{0,40}\b(?:reglas|instrucciones|politicas?|limites?|normas|regles|"
+            r"consignes|instructions|politiques?|regeln|anweisungen|vorgaben|richtlinien|"
+            r"grenzen|regole|istruzioni|limiti|regras|instrucoes)\b",
+            re.S,
+        ),
+    ),
+    (
+        "role_play",
+        re.compile(
+            r"\b(?:you are now|pretend (?:to be|you)|act as|roleplay|role-play|"
+            r"developer mode|dan mode|jailbreak)\b"
+        ),
+    ),
+    (
+        "fake_authority",
+        re.compile(
+            r"\[? ?\b(?:system|admin|developer|root)"
+            r"(?: ?(?:message|override|prompt|mode))? ?\]? ?:|"
+            r"\bauthori[sz]ed (?:by|override)\b|\bi authori[sz]e\b|\bauthori[sz]ation code\b|"
+            r"\bskip_?polic|\bapprove_refund\b|< ?/? ?(?:admin|developer|root|tool) ?>|"
+            r"\bi(?: am|'m) (?:the|an?|your) (?:\w+ )?(?:admin|administrator|developer|ceo|"
+            r"supervisor)\b|\bi(?: am|'m) (?:the|an?|your) (?:\w+ )?(?:owner|manager)\b.{0,40}"
+            r"\b(?:approve|authori[sz]e|override|allow)|"
+            r"\bas (?:your|the) (?:developer|admin|administrator|creator)\b|"
+            r"< ?/? ?system ?>|(?m:^ ?(?:assistant|ai|bot) ?:)"
+        ),
+    ),
+    (
+        "split_refund",
+        re.compile(
+            r"\b(?:split|divide|break)\b.{0,30}\b(?:refunds?|payments?|transactions?)\b|"
+            r"\b\d+ refunds of\b|"
+            r"\b(?:in|into|as) (?:several|multiple|many|smaller|separate|\d+) "
+            r"(?:(?:smaller|separate) )?(?:refunds|payments|transactions|transfers)\b|"
+            r"\banother \$?\d+\b.{0,60}\banother \$?\d+\b",
+            re.S,
+        ),
+    ),
+    (
+        # Money sent anywhere but back to the original payment: another wallet or account.
+        "redirect_payment",
+        re.compile(
+            r"\b(?:send|transfer|pay|wire)\b.{0,40}\b(?:to (?:this|the following|another|a "
+            r"different|my other|my new) (?:wallet|address|account)|to 0x|to wallet)\b|"
+            r"\b(?:different|another|new|other) (?:wallet|address|account) (?:instead|please)\b",
+            re.S,
+        ),
+    ),
+    (
+        "prompt_leak",
+        re.compile(
+            r"\b(?:system prompt|your instructions|reveal your)\b|\b(?:repeat|print|show|output)"
+            r"\b.{0,30}\b(?:text|instructions|prompt|messages?) above\b"
+        ),
+    ),
+)
+_LEAD: Final = (
+    r"ok|okay|so|then|well|fine|make it|just|only|let's say|how about|maybe|i'd like|"
+    r"i would like|i want|can i get|can i have|give me|let's do|yes|sure|no|solo|nur|"
+    r"seulement|apenas|solamente|soltanto|sirf|bas|mejor|plutot|lieber|dann|alors|entonces|"
+    r"pues|allora|entao|si|oui|ja|sim|haan"
+)
+_TAIL: Final = (
+    r"please|pls|thanks|thank you|then|ok|is fine|would be great|will do|por favor|"
+    r"in total|total|au total|en total|insgesamt|no total|in tutto|in all|altogether|"
+    r"s'il vous plait|bitte|per favore|gracias|merci|danke|grazie|obrigad[oa]"
+)
+# A message that is essentially one amount ("20", "ok, 20 USDC then", "just 15 please").
+SHORT_ANSWER_RE: Final = re.compile(
+    rf"^\W{{0,3}}(?:(?:{_LEAD})\W{{1,3}}){{0,4}}(?:{UNIT} ?)?{NUM} ?{UNIT}?"
+    rf"(?:\W{{1,3}}(?:{_TAIL})){{0,3}}\W{{0,3}}$"
+)

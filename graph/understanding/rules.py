@@ -1,0 +1,223 @@
+"""Offline understanding: the normaliser, keywords of every supported language, patterns.
+
+The default when no model is configured, the fallback whenever the model fails, and
+the ground every model claim is checked against.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Final
+
+from graph.understanding import amounts
+from graph.understanding import patterns as P
+from graph.understanding.languages import detect
+from graph.understanding.model import AmountReading, Intent, Topic, Understanding
+from graph.understanding.text import clean_message, fold, normalise, prepare
+
+_DOT_WORD: Final = re.compile(r" (?:dot|punto|point|punkt|ponto) ")
+_NOT_X_ITS_Y: Final = re.compile(
+    r"\b(?:not|nicht|no|non|nao|pas|nahi) ([a-z0-9#-]{3,20})[,;.]? (?:it'?s|it is|but|rather|"
+    r"i meant|i mean|sondern|ich meine|sino|quiero decir|es el|mais|je veux dire|c'est|ma|"
+    r"intendo|mas|quero dizer|e o|matlab) ([a-z0-9#-]{3,20})\b"
+)
+
+
+def normalize_order_id(raw: str) -> str | None:
+    """``ord 1001``, ``#ORD-1001``, ``order no. 1001`` -> ``ORD-1001``; None if not an id."""
+    text = prepare(raw)
+    match = P.ORDER_RE.search(text)
+    if match:
+        return f"ORD-{match.group(1)}"
+    stripped = raw.strip().upper()
+    if re.fullmatch(r"[A-Z0-9][A-Z0-9_-]{2,63}", stripped):
+        return stripped
+    return None
+
+
+def normalize_email(raw: str) -> str | None:
+    """Lower-cased email if ``raw`` contains exactly one plausible address."""
+    found = emails_in(prepare(raw))
+    return found[0] if len(found) == 1 else None
+
+
+def emails_in(text: str) -> list[str]:
+    """Every address in prepared ``text``: written, spaced or spelled out, in order."""
+    found = [m.group() for m in P.EMAIL_RE.finditer(text)]
+    for match in P.SPACED_EMAIL_RE.finditer(text):
+        address = f"{match.group(1)}@{match.group(2)}".replace(" ", "")
+        if P.EMAIL_RE.fullmatch(address):
+            found.append(address)
+    for match in P.SPELLED_EMAIL_RE.finditer(text):
+        local = _DOT_WORD.sub(".", match.group(1))
+        domain = _DOT_WORD.sub(".", match.group(2))
+        address = f"{local}@{domain}"
+        if P.EMAIL_RE.fullmatch(address):
+            found.append(address)
+    return list(dict.fromkeys(found))
+
+
+def order_ids_in(text: str) -> tuple[str, ...]:
+    """Every order id in prepared ``text``; "not X, it's Y" keeps only Y."""
+    found = [f"ORD-{m.group(1)}" for m in P.ORDER_RE.finditer(text)]
+    found += [f"ORD-{m.group(1)}" for m in P.BARE_ORDER_RE.finditer(text)]
+    ids = list(dict.fromkeys(found))
+    for match in _NOT_X_ITS_Y.finditer(text):
+        wrong, right = match.group(1), match.group(2)
+        wrong_ids = {i for i in ids if i.removeprefix("ORD-") in wrong}
+        if wrong_ids and any(i.removeprefix("ORD-") in right for i in ids):
+            ids = [i for i in ids if i not in wrong_ids]
+    return tuple(ids)
+
+
+def _patterns_in(text: str) -> list[str]:
+    """Names of the manipulation patterns in ``text`` as written and spelled out joined."""
+    variants = [text]
+    joined = P.SPACED_RE.sub(lambda m: re.sub(r"[ .*_-]", "", m.group()), text)
+    if joined != text:
+        variants.append(joined)
+    return [
+        name
+        for name, pattern in P.INJECTION_PATTERNS
+        if any(pattern.search(variant) for variant in variants)
+    ]
+
+
+def injection_signals(text: str) -> tuple[str, ...]:
+    """Names of the manipulation patterns found in ``text`` (decoding base64 too)."""
+    normal = normalise(text)
+    folded = fold(normal)
+    found = _patterns_in(folded)
+    if P.WALLET_RE.search(folded):
+        found.append("wallet_address")
+    for blob in P.BASE64_RE.findall(normal):
+        try:
+            decoded = base64.b64decode(blob, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            continue
+        decoded = prepare(decoded)
+        if _patterns_in(decoded) or P.WALLET_RE.search(decoded):
+            found.append("encoded_instructions")
+    return tuple(dict.fromkeys(found))
+
+
+def _scrub(text: str, emails: list[str]) -> str:
+    """``text`` without order ids, emails, wallet addresses or stray number marks."""
+    scrubbed = P.BARE_ORDER_RE.sub(" ", P.ORDER_RE.sub(" ", text))
+    for address in emails:
+        scrubbed = scrubbed.replace(address, " ")
+    scrubbed = P.SPELLED_EMAIL_RE.sub(" ", P.EMAIL_RE.sub(" ", scrubbed))
+    return P.WALLET_RE.sub(" ", scrubbed).replace(P.NUM, " ")
+
+
+def understand_with_rules(message: str, *, language_hint: str | None = None) -> Understanding:
+    """The rules, as a plain function (linear in the message's length)."""
+    normal = normalise(message)
+    text = fold(normal)
+    detected = detect(text, normal)
+    language = detected.language if detected.sure or not language_hint else language_hint
+    signals = injection_signals(message)
+    emails = emails_in(text)
+    email = emails[0] if emails else None
+    order_ids = order_ids_in(text)
+    order_id = order_ids[0] if len(order_ids) == 1 else None  # several: ask which
+    # Amounts are read with ids, emails and addresses taken out, numbers in words as
+    # digits (converted before accents are folded away: "fünfzehn" -> 15).
+    scrubbed = _scrub(text, emails)
+    words_text = _scrub(fold(amounts.digits_for_words(normal.lower(), language)), emails)
+    marked, numbers = amounts.mark_numbers(scrubbed, words_text=words_text)
+
+    reason = next((name for name, pattern in P.REASONS if pattern.search(text)), None)
+    looking_back = bool(P.STATUS_QUESTION_RE.search(text) or P.PAST_REFUND_RE.search(text))
+    declined = bool(P.NOT_A_REQUEST_RE.search(text))
+    cancel = bool(P.CANCEL_RE.search(text))
+    asks = bool(P.REFUND_RE.search(text)) and not looking_back and not declined
+    reading = amounts.read_amount(marked, numbers, asks=asks or reason is not None)
+    # The same words read as part of a request already pending ("25, not 30").
+    followup = reading
+    if reading.kind == "none":
+        followup = amounts.read_amount(marked, numbers, asks=True)
+    if looking_back and not P.MORE_RE.search(text):
+        # "I see 20 USDC refunded, thanks", "20 USDC back in my wallet": a refund that
+        # happened, not a request for another.
+        reading = followup = AmountReading()
+    asked_amount = reading.kind == "exact" and (
+        reading.final or any(p.search(marked) for p in P.ASKED_AMOUNT_PATTERNS)
+    )
+    topic: Topic | None = None
+    if P.POLICY_RE.search(text) and not asked_amount:
+        topic = "policy"
+    elif P.UNSUPPORTED_RE.search(text) and not asks:
+        topic = "unsupported"
+    elif P.STATUS_QUESTION_RE.search(text) and not asked_amount:
+        topic = "refund_status"
+
+    intent: Intent
+    if cancel:
+        intent = "cancel"
+    elif topic == "policy":
+        intent = "other"
+    elif looking_back and not asked_amount:
+        intent = "status" if P.STATUS_QUESTION_RE.search(text) else "greeting"
+    elif not declined and (
+        asks
+        or asked_amount
+        or (
+            reading.kind != "none"
+            and (reason is not None or P.MORE_RE.search(text) or P.BACK_RE.search(text))
+        )
+    ):
+        intent = "refund"
+    elif P.HUMAN_RE.search(text):
+        intent = "human"
+    elif P.STATUS_RE.search(text):
+        intent = "status"
+    elif email or order_ids:
+        intent = "provide_info"
+    elif topic == "unsupported":
+        intent = "other"
+    elif P.GREETING_RE.search(text):
+        intent = "greeting"
+    elif reason is not None and not declined:
+        intent = "refund"
+    else:
+        intent = "other"
+    if intent == "cancel":
+        reading = followup = AmountReading()
+    value = reading.value if reading.kind == "exact" else None
+    short = amounts.short_answer(marked, numbers)
+    yes = bool(P.YES_RE.search(text)) and not P.HEDGE_RE.search(text)
+    return Understanding(
+        intent=intent,
+        email=email,
+        order_id=order_id,
+        amount=value if reading.final else None,
+        amount_invalid=reading.kind == "unclear",
+        # Only the customer's own digits: a final amount, or a short answer.
+        mentioned_amount=value if value is not None and reading.final else short,
+        full_refund=reading.kind == "full",
+        order_ids=order_ids,
+        affirmative=yes,
+        negative=bool(P.NO_RE.search(text)),
+        reason=reason,
+        injection_signals=signals,
+        source="rules",
+        reading=reading,
+        followup=followup,
+        language=language,
+        language_sure=detected.sure,
+        topic=topic,
+    )
+
+
+__all__ = [
+    "clean_message",
+    "emails_in",
+    "injection_signals",
+    "normalize_email",
+    "normalize_order_id",
+    "order_ids_in",
+    "understand_with_rules",
+]
