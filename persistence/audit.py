@@ -2,10 +2,13 @@
 
 Each row stores ``prev_hash`` and ``hash = sha256(prev_hash || canonical_json(content))``
 where the content is the row's seq, timestamp, type, actor, thread, order, customer and
-payload. The chain starts at :data:`GENESIS_HASH`. Appends lock the single chain-head
-row inside the writing transaction, so concurrent writers (any number of processes)
-never fork the chain. The database refuses UPDATE, DELETE and TRUNCATE on the table;
-the chain is what makes tampering visible when a superuser bypasses the triggers.
+payload. The chain starts at :data:`GENESIS_HASH`. The database computes both (a trigger
+on every insert: :func:`canonical_content` and :func:`chain_hash` are its twins in
+Python, used by :func:`verify_chain`), from the chain head it locks inside the writing
+transaction, so concurrent writers (any number of processes) never fork the chain and
+no caller can supply a wrong hash. Only roles granted ``EXECUTE`` on ``audit_append``
+may append. The database refuses UPDATE, DELETE and TRUNCATE on the table; the chain is
+what makes tampering visible when a superuser bypasses the triggers.
 
 When ``AUDIT_LOG_FILE`` is set, every event is also appended to that file as one JSON
 line, after its row has committed.
@@ -164,73 +167,57 @@ def row_hash(row: Mapping[str, Any]) -> str:
     return chain_hash(row["prev_hash"], content)
 
 
-LOCK_HEAD: Final = "SELECT seq, hash FROM audit_chain_head WHERE id FOR UPDATE"
-APPEND: Final = "SELECT audit_append(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)"
+APPEND: Final = "SELECT * FROM audit_append(%s, %s, %s, %s, %s, %s::jsonb)"
+"""The database chains the row itself: seq, time, prev_hash and hash come from it."""
 
 
 async def append_events(conn: Conn, events: Sequence[AuditEvent]) -> list[AuditRecord]:
     """Append ``events`` inside the caller's open transaction; return the records.
 
-    The chain head stays locked until that transaction ends, so keep it short and
-    append last. Call :meth:`AuditLog.mirror` with the records once it has committed.
+    The database gives each row its seq, time and hash (``audit_append``, migration 5)
+    and locks the chain head until that transaction ends, so keep it short and append
+    last. Call :meth:`AuditLog.mirror` with the records once it has committed.
     """
     if not events:
         return []
     if not conn.info.transaction_status:  # IDLE: not inside a transaction
         raise RuntimeError("append_events must run inside a transaction")
-    cur = await conn.execute(LOCK_HEAD)
-    head = await cur.fetchone()
-    if head is None:
-        raise RuntimeError("audit chain head is missing; run the migrations")
-    seq, prev = int(head["seq"]), str(head["hash"])
     records: list[AuditRecord] = []
     for event in events:
-        seq += 1
-        ts = dt.datetime.now(dt.UTC)
         payload = jsonable(dict(event.payload))
         email = event.customer_email.lower() if event.customer_email else None
-        content = canonical_content(
-            seq=seq,
-            ts=ts,
-            event_type=str(event.event_type),
-            actor=event.actor,
-            thread_id=event.thread_id,
-            order_id=event.order_id,
-            customer_email=email,
-            payload=payload,
-        )
-        digest = chain_hash(prev, content)
-        await conn.execute(
+        cur = await conn.execute(
             APPEND,
             (
-                seq,
-                ts,
                 str(event.event_type),
                 event.actor,
                 event.thread_id,
                 event.order_id,
                 email,
                 json.dumps(payload, ensure_ascii=False),
-                prev,
-                digest,
             ),
         )
-        records.append(
-            AuditRecord(
-                seq=seq,
-                ts=ts,
-                event_type=str(event.event_type),
-                actor=event.actor,
-                thread_id=event.thread_id,
-                order_id=event.order_id,
-                customer_email=email,
-                payload=payload,
-                prev_hash=prev,
-                hash=digest,
-            )
-        )
-        prev = digest
+        row = await cur.fetchone()
+        if row is None:
+            raise RuntimeError("audit_append returned no row")
+        records.append(record_of(row))
     return records
+
+
+def record_of(row: Mapping[str, Any]) -> AuditRecord:
+    """A stored row as an :class:`AuditRecord`."""
+    return AuditRecord(
+        seq=int(row["seq"]),
+        ts=row["ts"],
+        event_type=str(row["event_type"]),
+        actor=str(row["actor"]),
+        thread_id=row["thread_id"],
+        order_id=row["order_id"],
+        customer_email=row["customer_email"],
+        payload=dict(row["payload"]),
+        prev_hash=str(row["prev_hash"]),
+        hash=str(row["hash"]),
+    )
 
 
 class AuditLog:
