@@ -32,7 +32,8 @@ def audit_verify(
 ) -> None:
     """Walk the hash chain.
 
-    Exit 0 when intact, 1 naming the first edited, deleted or inserted row.
+    Exit 0 when intact, 1 naming the first edited, deleted or inserted row. With
+    --against, also every difference from the mirror: gaps, extra rows, rewritten rows.
     """
     from rich.markup import escape
 
@@ -50,15 +51,28 @@ def audit_verify(
     if result.ok:
         out().print(f"[green]audit chain intact[/green]: {results[0].checked} events verified")
         if against is not None:
+            mirrored = results[1]
+            newer = (
+                f"; {mirrored.not_mirrored} newer not in it yet" if mirrored.not_mirrored else ""
+            )
             out().print(
-                f"[green]matches the mirror[/green]: {results[1].checked} events in "
-                f"{escape(str(against))}"
+                f"[green]matches the mirror[/green]: {mirrored.checked} events in "
+                f"{escape(str(against))}{newer}"
             )
         return
+    if result is results[0]:
+        err().print(
+            f"[red]audit chain broken at row {result.broken_seq}[/red]: "
+            f"{escape(str(result.problem))}"
+        )
+        err().print(f"({result.checked} events verified before it)")
+        raise typer.Exit(1)
     err().print(
-        f"[red]audit chain broken at row {result.broken_seq}[/red]: {escape(str(result.problem))}"
+        f"[red]the audit chain differs from the mirror[/red] {escape(str(against))} "
+        f"({len(result.problems)} problem{'s' if len(result.problems) != 1 else ''}):"
     )
-    err().print(f"({result.checked} events verified before it)")
+    for problem in result.problems:
+        err().print(f"  {escape(problem)}")
     raise typer.Exit(1)
 
 

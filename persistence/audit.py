@@ -269,6 +269,10 @@ class VerifyResult:
     head_seq: int
     broken_seq: int | None = None
     problem: str | None = None
+    problems: tuple[str, ...] = ()
+    """Every problem found, when the check reports them all (the mirror comparison)."""
+    not_mirrored: int = 0
+    """Rows newer than the mirror's last line (written after it was read, not judged)."""
 
 
 async def verify_chain(conn: Conn, batch: int = 1000) -> VerifyResult:
@@ -361,42 +365,92 @@ async def tail(
     return list(reversed(rows))
 
 
-async def verify_against_mirror(conn: Conn, mirror: Path) -> VerifyResult:
+async def verify_against_mirror(conn: Conn, mirror: Path, batch: int = 1000) -> VerifyResult:
     """Compare the database's chain with an outside copy (the ``AUDIT_LOG_FILE`` mirror).
 
     The in-database chain cannot reveal a rewrite by someone able to recompute every hash
     and the head (the tables' owner, a superuser); a mirror kept out of their reach can.
-    Every mirrored event must be in the database with the same hash. Events newer than
-    the mirror are not judged here (``verify_chain`` covers their linkage).
+    Reports every difference, not just the first: a row of the chain missing from the
+    mirror (a gap: up to the mirror's last row, every row must be in it), a mirror row
+    missing from the chain, a row whose hash differs, and a mirror line whose content
+    does not match its own hash. Rows newer than the mirror's last line are counted in
+    ``not_mirrored``, not judged (``verify_chain`` covers their linkage).
 
     Raises:
         OSError: the mirror cannot be read.
     """
     text = await asyncio.to_thread(mirror.read_text, encoding="utf-8")
-    checked = 0
+    found: list[tuple[int, str]] = []  # (seq, problem)
+    entries: dict[int, dict[str, Any]] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             entry = json.loads(line)
-            seq, digest = int(entry["seq"]), str(entry["hash"])
-        except (ValueError, KeyError, TypeError):
-            return VerifyResult(
-                False, checked, 0, None, f"{mirror}:{number} is not an audit mirror line"
-            )
-        cur = await conn.execute("SELECT hash FROM audit_events WHERE seq = %s", (seq,))
-        row = await cur.fetchone()
-        if row is None:
-            return VerifyResult(
-                False,
-                checked,
-                0,
-                seq,
-                f"row {seq} is in the mirror but not in the database: deleted",
-            )
-        if row["hash"] != digest:
-            return VerifyResult(
-                False, checked, 0, seq, f"row {seq} differs from the mirror: rewritten"
-            )
+            seq = int(entry["seq"])
+            own_hash = _mirror_line_hash(entry)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            found.append((0, f"{mirror}:{number} is not an audit mirror line"))
+            continue
+        if own_hash != entry["hash"]:
+            found.append((seq, f"the mirror's row {seq} does not match its own hash: edited"))
+        previous = entries.get(seq)
+        if previous is not None and previous != entry:
+            found.append((seq, f"row {seq} appears twice in the mirror, differently"))
+        entries[seq] = entry
+    last_mirrored = max(entries, default=0)
+    missing: list[int] = []
+    checked = not_mirrored = head_seq = 0
+    async for row in _rows(conn, batch):
+        seq = int(row["seq"])
+        head_seq = seq
+        entry = entries.pop(seq, None)
+        if entry is None:
+            if seq <= last_mirrored:
+                missing.append(seq)
+            else:
+                not_mirrored += 1
+            continue
+        if entry["hash"] != row["hash"] or entry.get("prev_hash") != row["prev_hash"]:
+            found.append((seq, f"row {seq} differs from the mirror: rewritten"))
         checked += 1
-    return VerifyResult(True, checked, 0)
+    if missing:
+        found.append((missing[0], f"{_rows_text(missing)} of the chain not in the mirror: a gap"))
+    if entries:
+        extra = sorted(entries)
+        found.append(
+            (extra[0], f"{_rows_text(extra)} in the mirror but not in the database: deleted")
+        )
+    if not found:
+        return VerifyResult(True, checked, head_seq, not_mirrored=not_mirrored)
+    found.sort(key=lambda item: item[0])
+    return VerifyResult(
+        False,
+        checked,
+        head_seq,
+        broken_seq=found[0][0] or None,
+        problem=found[0][1],
+        problems=tuple(problem for _, problem in found),
+        not_mirrored=not_mirrored,
+    )
+
+
+def _mirror_line_hash(entry: Mapping[str, Any]) -> str:
+    """The hash a mirror line's own content gives (as :func:`row_hash` of a stored row)."""
+    fields = dict(entry)
+    fields["ts"] = dt.datetime.fromisoformat(str(entry["ts"]))
+    return row_hash(fields)
+
+
+def _rows_text(seqs: Sequence[int], most: int = 10) -> str:
+    """``row 11`` or ``rows 3-5, 11`` (sorted seqs as ranges, the first ``most`` of them)."""
+    ranges: list[tuple[int, int]] = []
+    for seq in seqs:
+        if ranges and seq == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], seq)
+        else:
+            ranges.append((seq, seq))
+    parts = [str(a) if a == b else f"{a}-{b}" for a, b in ranges[:most]]
+    more = f" and {len(ranges) - most} more ranges" if len(ranges) > most else ""
+    noun = "row" if len(seqs) == 1 else "rows"
+    return f"{noun} {', '.join(parts)}{more}"
