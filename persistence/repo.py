@@ -110,8 +110,49 @@ BUDGET_LOCK_ID: Final = 0x5246_4E44_4255_4447  # "RFNDBUDG"
 CUSTOMER_LOCK_CLASS: Final = 0x5246_4E44  # "RFND"
 
 
+# One clock for money: the business day and the time a refund is stamped with both come
+# from the database's now() (refunds.created_at defaults to it), never from the app.
+DB_NOW: Final = "SELECT now() AS now"
+SPENT_IN_BUSINESS_DAY: Final = """
+WITH day AS (
+    SELECT date_trunc('day', coalesce(%(at)s::timestamptz, now()), %(tz)s) AS start
+)
+SELECT coalesce(sum(amount_usdc), 0) AS total
+  FROM refunds, day
+ WHERE created_at >= day.start
+   AND created_at < ((day.start AT TIME ZONE %(tz)s) + interval '1 day') AT TIME ZONE %(tz)s
+   AND status = ANY(%(statuses)s)
+"""
+
+
+async def db_now(conn: Conn) -> dt.datetime:
+    """The database's time (the start of the current transaction, as ``now()``)."""
+    cur = await conn.execute(DB_NOW)
+    row = await cur.fetchone()
+    assert row is not None
+    now: dt.datetime = row["now"]
+    return now
+
+
+async def spent_in_business_day(
+    conn: Conn, timezone: str, at: dt.datetime | None = None
+) -> Decimal:
+    """USDC committed to refunds in the business day containing ``at`` (default: now).
+
+    The day is the calendar day in ``timezone`` (``REFUND_BUSINESS_TIMEZONE``) of the
+    database's ``now()``: the same clock that stamps every refund, so no refund falls
+    between two days whatever the application's clock says.
+    """
+    cur = await conn.execute(
+        SPENT_IN_BUSINESS_DAY,
+        {"at": at, "tz": timezone, "statuses": list(COUNTED_REFUND_STATUSES)},
+    )
+    row = await cur.fetchone()
+    return Decimal(row["total"]) if row else Decimal(0)
+
+
 def utc_day_start(now: dt.datetime | None = None) -> dt.datetime:
-    """Midnight UTC of the day containing ``now``."""
+    """Midnight UTC of the day containing ``now`` (reports; money uses the database's day)."""
     now = now or dt.datetime.now(dt.UTC)
     return now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
