@@ -182,6 +182,8 @@ def summarize(event_type: str, payload: Mapping[str, Any]) -> str:
         )
     if event_type == "escalation":
         return words(get("ticket"), get("reason"))
+    if event_type == "escalation_attached":
+        return words("attached to", get("ticket"), get("reason"))
     if event_type == "ticket_resolved":
         return words(get("ticket"), get("decision"), get("amount"))
     if event_type == "injection_suspected":

@@ -47,6 +47,7 @@ class EventType(StrEnum):
     REFUND_OUTCOME_UNKNOWN = "refund_outcome_unknown"
     REFUND_RECONCILED = "refund_reconciled"
     ESCALATION = "escalation"
+    ESCALATION_ATTACHED = "escalation_attached"
     TICKET_RESOLVED = "ticket_resolved"
     INJECTION_SUSPECTED = "injection_suspected"
     LLM_FALLBACK = "llm_fallback"

@@ -307,6 +307,25 @@ MIGRATIONS: Final[list[str]] = [
     REVOKE ALL ON FUNCTION audit_chain_insert() FROM PUBLIC;
     REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_events, audit_chain_head FROM PUBLIC;
     """,
+    # 6: one open review ticket per order; later escalations attach to it
+    """
+    -- Open duplicates from before (concurrent escalations of one order) are closed in
+    -- favour of the order's oldest open ticket, saying so on the ticket.
+    WITH ranked AS (
+        SELECT id, min(id) OVER (PARTITION BY order_id) AS first_id
+          FROM review_tickets
+         WHERE status = 'open' AND order_id IS NOT NULL
+    )
+    UPDATE review_tickets AS t
+       SET status = 'closed', resolved_by = 'migration', resolved_at = now(),
+           resolution_note = 'duplicate of RT-' || lpad(r.first_id::text, 6, '0')
+                             || ', the order''s open ticket',
+           claimed_by = NULL, claimed_until = NULL
+      FROM ranked AS r
+     WHERE t.id = r.id AND r.id <> r.first_id;
+    CREATE UNIQUE INDEX review_tickets_one_open_per_order
+        ON review_tickets (order_id) WHERE status = 'open' AND order_id IS NOT NULL;
+    """,
 ]
 
 
