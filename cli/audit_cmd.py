@@ -21,12 +21,13 @@ audit_app = new_app("The tamper-evident audit log.")
 @audit_app.command("verify")
 def audit_verify(
     against: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             "--against",
             metavar="FILE",
             help="Also compare with an outside copy: the AUDIT_LOG_FILE mirror, kept "
-            "where the database's owner cannot rewrite it.",
+            "where the database's owner cannot rewrite it. Repeat for the files of "
+            "several processes; they are read as one.",
         ),
     ] = None,
 ) -> None:
@@ -42,22 +43,23 @@ def audit_verify(
     async def work(storage: Storage) -> list[VerifyResult]:
         async with storage.pool.connection() as conn:
             results = [await audit_mod.verify_chain(conn)]
-            if against is not None and results[0].ok:
+            if against and results[0].ok:
                 results.append(await audit_mod.verify_against_mirror(conn, against))
             return results
 
     results = run(with_storage(settings(), work))
     result = next((r for r in results if not r.ok), results[0])
+    files = ", ".join(str(path) for path in against or [])
     if result.ok:
         out().print(f"[green]audit chain intact[/green]: {results[0].checked} events verified")
-        if against is not None:
+        if against:
             mirrored = results[1]
             newer = (
                 f"; {mirrored.not_mirrored} newer not in it yet" if mirrored.not_mirrored else ""
             )
             out().print(
                 f"[green]matches the mirror[/green]: {mirrored.checked} events in "
-                f"{escape(str(against))}{newer}"
+                f"{escape(files)}{newer}"
             )
         return
     if result is results[0]:
@@ -68,7 +70,7 @@ def audit_verify(
         err().print(f"({result.checked} events verified before it)")
         raise typer.Exit(1)
     err().print(
-        f"[red]the audit chain differs from the mirror[/red] {escape(str(against))} "
+        f"[red]the audit chain differs from the mirror[/red] {escape(files)} "
         f"({len(result.problems)} problem{'s' if len(result.problems) != 1 else ''}):"
     )
     for problem in result.problems:

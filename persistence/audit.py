@@ -366,8 +366,13 @@ async def tail(
     return list(reversed(rows))
 
 
-async def verify_against_mirror(conn: Conn, mirror: Path, batch: int = 1000) -> VerifyResult:
+async def verify_against_mirror(
+    conn: Conn, mirror: Path | Sequence[Path], batch: int = 1000
+) -> VerifyResult:
     """Compare the database's chain with an outside copy (the ``AUDIT_LOG_FILE`` mirror).
+
+    ``mirror`` may be several files, read as one: each process appends the events it
+    wrote to its own file, so a deployment of several processes passes all of them.
 
     The in-database chain cannot reveal a rewrite by someone able to recompute every hash
     and the head (the tables' owner, a superuser); a mirror kept out of their reach can.
@@ -380,10 +385,16 @@ async def verify_against_mirror(conn: Conn, mirror: Path, batch: int = 1000) -> 
     Raises:
         OSError: the mirror cannot be read.
     """
-    text = await asyncio.to_thread(mirror.read_text, encoding="utf-8")
+    files = [mirror] if isinstance(mirror, Path) else list(mirror)
+    texts = [await asyncio.to_thread(f.read_text, encoding="utf-8") for f in files]
     found: list[tuple[int, str]] = []  # (seq, problem)
     entries: dict[int, dict[str, Any]] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
+    lines = (
+        (path, number, line)
+        for path, text in zip(files, texts, strict=True)
+        for number, line in enumerate(text.splitlines(), start=1)
+    )
+    for path, number, line in lines:
         if not line.strip():
             continue
         try:
@@ -391,7 +402,7 @@ async def verify_against_mirror(conn: Conn, mirror: Path, batch: int = 1000) -> 
             seq = int(entry["seq"])
             own_hash = _mirror_line_hash(entry)
         except (ValueError, KeyError, TypeError, AttributeError):
-            found.append((0, f"{mirror}:{number} is not an audit mirror line"))
+            found.append((0, f"{path}:{number} is not an audit mirror line"))
             continue
         if own_hash != entry["hash"]:
             found.append((seq, f"the mirror's row {seq} does not match its own hash: edited"))

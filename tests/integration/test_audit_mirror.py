@@ -115,3 +115,23 @@ def test_the_command_lists_every_problem(
     assert result.exit_code == 1, result.output
     assert "differs from the mirror" in result.output
     assert "rows 3, 11 of the chain not in the mirror: a gap" in result.output
+    rest = tmp_path / "rest.jsonl"
+    _write(rest, [record_of(row).to_json() for row in rows if row["seq"] in (3, 11)])
+    result = CliRunner().invoke(
+        app, ["audit", "verify", "--against", str(mirror), "--against", str(rest)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "matches the mirror: 15 events" in result.output
+
+
+async def test_the_files_of_several_processes_are_read_as_one(pool: Pool, tmp_path: Path) -> None:
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    for n in range(6):  # two processes, each mirroring the events it wrote
+        await AuditLog(pool, one if n % 2 else two).record(AuditEvent(EventType.NODE))
+    async with pool.connection() as conn:
+        alone = await verify_against_mirror(conn, one)
+        both = await verify_against_mirror(conn, [one, two])
+    assert not alone.ok and alone.problems == (
+        "rows 1, 3, 5 of the chain not in the mirror: a gap",
+    )
+    assert both.ok and both.checked == 6
