@@ -250,9 +250,10 @@ MIGRATIONS: Final[list[str]] = [
 
     -- sha256(prev_hash || canonical content) of a row, as persistence/audit.py row_hash.
     CREATE FUNCTION audit_row_hash(r audit_events) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
     SET search_path = pg_catalog AS $$
-        SELECT encode(sha256(convert_to(r.prev_hash || public.audit_canonical_json(
+    BEGIN
+        RETURN encode(sha256(convert_to(r.prev_hash || public.audit_canonical_json(
             jsonb_build_object(
                 'seq', r.seq,
                 'ts', to_char(r.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00',
@@ -262,7 +263,8 @@ MIGRATIONS: Final[list[str]] = [
                 'order_id', r.order_id,
                 'customer_email', r.customer_email,
                 'payload', r.payload
-            )), 'UTF8')), 'hex')
+            )), 'UTF8')), 'hex');
+    END;
     $$;
 
     -- Every inserted row is chained by the database, whoever inserts it: the head is
@@ -295,13 +297,16 @@ MIGRATIONS: Final[list[str]] = [
     CREATE FUNCTION audit_append(
         p_event_type text, p_actor text, p_thread_id text, p_order_id text,
         p_customer_email text, p_payload jsonb
-    ) RETURNS SETOF audit_events LANGUAGE sql SECURITY DEFINER
+    ) RETURNS SETOF audit_events LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, public AS $$
+    BEGIN
+        RETURN QUERY
         INSERT INTO audit_events (seq, ts, event_type, actor, thread_id, order_id,
                                   customer_email, payload, prev_hash, hash)
         VALUES (0, now(), p_event_type, p_actor, p_thread_id, p_order_id,
                 p_customer_email, coalesce(p_payload, '{}'::jsonb), '', '')
-        RETURNING *
+        RETURNING *;
+    END;
     $$;
     REVOKE ALL ON FUNCTION audit_append(text, text, text, text, text, jsonb) FROM PUBLIC;
     REVOKE ALL ON FUNCTION audit_chain_insert() FROM PUBLIC;
