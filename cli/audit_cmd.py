@@ -21,18 +21,20 @@ audit_app = new_app("The tamper-evident audit log.")
 @audit_app.command("verify")
 def audit_verify(
     against: Annotated[
-        Path | None,
+        list[Path] | None,
         typer.Option(
             "--against",
             metavar="FILE",
             help="Also compare with an outside copy: the AUDIT_LOG_FILE mirror, kept "
-            "where the database's owner cannot rewrite it.",
+            "where the database's owner cannot rewrite it. Repeat for the files of "
+            "several processes; they are read as one.",
         ),
     ] = None,
 ) -> None:
     """Walk the hash chain.
 
-    Exit 0 when intact, 1 naming the first edited, deleted or inserted row.
+    Exit 0 when intact, 1 naming the first edited, deleted or inserted row. With
+    --against, also every difference from the mirror: gaps, extra rows, rewritten rows.
     """
     from rich.markup import escape
 
@@ -41,24 +43,38 @@ def audit_verify(
     async def work(storage: Storage) -> list[VerifyResult]:
         async with storage.pool.connection() as conn:
             results = [await audit_mod.verify_chain(conn)]
-            if against is not None and results[0].ok:
+            if against and results[0].ok:
                 results.append(await audit_mod.verify_against_mirror(conn, against))
             return results
 
     results = run(with_storage(settings(), work))
     result = next((r for r in results if not r.ok), results[0])
+    files = ", ".join(str(path) for path in against or [])
     if result.ok:
         out().print(f"[green]audit chain intact[/green]: {results[0].checked} events verified")
-        if against is not None:
+        if against:
+            mirrored = results[1]
+            newer = (
+                f"; {mirrored.not_mirrored} newer not in it yet" if mirrored.not_mirrored else ""
+            )
             out().print(
-                f"[green]matches the mirror[/green]: {results[1].checked} events in "
-                f"{escape(str(against))}"
+                f"[green]matches the mirror[/green]: {mirrored.checked} events in "
+                f"{escape(files)}{newer}"
             )
         return
+    if result is results[0]:
+        err().print(
+            f"[red]audit chain broken at row {result.broken_seq}[/red]: "
+            f"{escape(str(result.problem))}"
+        )
+        err().print(f"({result.checked} events verified before it)")
+        raise typer.Exit(1)
     err().print(
-        f"[red]audit chain broken at row {result.broken_seq}[/red]: {escape(str(result.problem))}"
+        f"[red]the audit chain differs from the mirror[/red] {escape(files)} "
+        f"({len(result.problems)} problem{'s' if len(result.problems) != 1 else ''}):"
     )
-    err().print(f"({result.checked} events verified before it)")
+    for problem in result.problems:
+        err().print(f"  {escape(problem)}")
     raise typer.Exit(1)
 
 
@@ -168,6 +184,8 @@ def summarize(event_type: str, payload: Mapping[str, Any]) -> str:
         )
     if event_type == "escalation":
         return words(get("ticket"), get("reason"))
+    if event_type == "escalation_attached":
+        return words("attached to", get("ticket"), get("reason"))
     if event_type == "ticket_resolved":
         return words(get("ticket"), get("decision"), get("amount"))
     if event_type == "injection_suspected":

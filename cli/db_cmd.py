@@ -23,12 +23,14 @@ def db_migrate() -> None:
     """Apply pending migrations (also done automatically at start-up)."""
     from persistence.migrations import MIGRATIONS, current_version, migrate
 
+    current = settings()
+
     async def work(storage: Storage) -> tuple[list[int], int]:
         async with storage.pool.connection() as conn:
-            applied = await migrate(conn)
+            applied = await migrate(conn, app_role=current.db_app_role)
             return applied, await current_version(conn)
 
-    applied, version = run(with_storage(settings(), work, migrations=False))
+    applied, version = run(with_storage(current, work, migrations=False))
     if applied:
         numbers = ", ".join(map(str, applied))
         out().print(

@@ -55,6 +55,8 @@ class Limits:
     """The velocity rule's window in days."""
     max_failed_lookups: int = 3
     """Failed order lookups in a conversation before it goes to a person."""
+    business_timezone: str = "UTC"
+    """IANA zone whose midnight (by the database's clock) starts the daily budget's day."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -66,6 +68,7 @@ class Limits:
             velocity_max=settings.refund_velocity_max,
             velocity_days=settings.refund_velocity_days,
             max_failed_lookups=settings.max_failed_lookups,
+            business_timezone=settings.refund_business_timezone,
         )
 
 

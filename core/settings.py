@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import zoneinfo
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
@@ -54,6 +55,13 @@ class Settings(BaseSettings):
         "transaction mode.",
     )
 
+    db_app_role: str | None = Field(
+        default=None,
+        description="The application role: migrations (run as the owner) grant it what the "
+        "agent needs, including EXECUTE on audit_append, its only way to append audit "
+        "events (docs/PRODUCTION.md).",
+    )
+
     orders_source_query: str | None = Field(
         default=None,
         description="A SELECT returning the documented order columns for %(order_id)s; "
@@ -90,7 +98,14 @@ class Settings(BaseSettings):
 
     # --- refund policy (the deterministic gate) ----------------------------------
     refund_per_tx_cap: Decimal = Field(default=Decimal("50"), description="USDC per refund.")
-    refund_daily_cap: Decimal = Field(default=Decimal("100"), description="USDC per UTC day.")
+    refund_daily_cap: Decimal = Field(
+        default=Decimal("100"), description="USDC per business day (REFUND_BUSINESS_TIMEZONE)."
+    )
+    refund_business_timezone: str = Field(
+        default="UTC",
+        description="IANA time zone whose midnight starts the daily budget's day; the "
+        "database's clock decides the time.",
+    )
     refund_window_days: int = Field(default=30, ge=0, description="Days an order is refundable.")
     refund_velocity_max: int = Field(
         default=3, ge=0, description="Refunds per customer in the velocity window before review."
@@ -139,6 +154,24 @@ class Settings(BaseSettings):
         if isinstance(value, float):
             value = str(value)
         return parse_usdc(value)
+
+    @field_validator("refund_business_timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+            message = f"{value!r} is not an IANA time zone (e.g. UTC, Europe/Paris)"
+            raise ValueError(message) from exc
+        return value
+
+    @field_validator("db_app_role", mode="before")
+    @classmethod
+    def _empty_role(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
 
     @field_validator("db_prepare_threshold", mode="before")
     @classmethod

@@ -2,10 +2,13 @@
 
 Each row stores ``prev_hash`` and ``hash = sha256(prev_hash || canonical_json(content))``
 where the content is the row's seq, timestamp, type, actor, thread, order, customer and
-payload. The chain starts at :data:`GENESIS_HASH`. Appends lock the single chain-head
-row inside the writing transaction, so concurrent writers (any number of processes)
-never fork the chain. The database refuses UPDATE, DELETE and TRUNCATE on the table;
-the chain is what makes tampering visible when a superuser bypasses the triggers.
+payload. The chain starts at :data:`GENESIS_HASH`. The database computes both (a trigger
+on every insert: :func:`canonical_content` and :func:`chain_hash` are its twins in
+Python, used by :func:`verify_chain`), from the chain head it locks inside the writing
+transaction, so concurrent writers (any number of processes) never fork the chain and
+no caller can supply a wrong hash. Only roles granted ``EXECUTE`` on ``audit_append``
+may append. The database refuses UPDATE, DELETE and TRUNCATE on the table; the chain is
+what makes tampering visible when a superuser bypasses the triggers.
 
 When ``AUDIT_LOG_FILE`` is set, every event is also appended to that file as one JSON
 line, after its row has committed.
@@ -44,6 +47,7 @@ class EventType(StrEnum):
     REFUND_OUTCOME_UNKNOWN = "refund_outcome_unknown"
     REFUND_RECONCILED = "refund_reconciled"
     ESCALATION = "escalation"
+    ESCALATION_ATTACHED = "escalation_attached"
     TICKET_RESOLVED = "ticket_resolved"
     INJECTION_SUSPECTED = "injection_suspected"
     LLM_FALLBACK = "llm_fallback"
@@ -164,73 +168,57 @@ def row_hash(row: Mapping[str, Any]) -> str:
     return chain_hash(row["prev_hash"], content)
 
 
-LOCK_HEAD: Final = "SELECT seq, hash FROM audit_chain_head WHERE id FOR UPDATE"
-APPEND: Final = "SELECT audit_append(%s, %s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s)"
+APPEND: Final = "SELECT * FROM audit_append(%s, %s, %s, %s, %s, %s::jsonb)"
+"""The database chains the row itself: seq, time, prev_hash and hash come from it."""
 
 
 async def append_events(conn: Conn, events: Sequence[AuditEvent]) -> list[AuditRecord]:
     """Append ``events`` inside the caller's open transaction; return the records.
 
-    The chain head stays locked until that transaction ends, so keep it short and
-    append last. Call :meth:`AuditLog.mirror` with the records once it has committed.
+    The database gives each row its seq, time and hash (``audit_append``, migration 5)
+    and locks the chain head until that transaction ends, so keep it short and append
+    last. Call :meth:`AuditLog.mirror` with the records once it has committed.
     """
     if not events:
         return []
     if not conn.info.transaction_status:  # IDLE: not inside a transaction
         raise RuntimeError("append_events must run inside a transaction")
-    cur = await conn.execute(LOCK_HEAD)
-    head = await cur.fetchone()
-    if head is None:
-        raise RuntimeError("audit chain head is missing; run the migrations")
-    seq, prev = int(head["seq"]), str(head["hash"])
     records: list[AuditRecord] = []
     for event in events:
-        seq += 1
-        ts = dt.datetime.now(dt.UTC)
         payload = jsonable(dict(event.payload))
         email = event.customer_email.lower() if event.customer_email else None
-        content = canonical_content(
-            seq=seq,
-            ts=ts,
-            event_type=str(event.event_type),
-            actor=event.actor,
-            thread_id=event.thread_id,
-            order_id=event.order_id,
-            customer_email=email,
-            payload=payload,
-        )
-        digest = chain_hash(prev, content)
-        await conn.execute(
+        cur = await conn.execute(
             APPEND,
             (
-                seq,
-                ts,
                 str(event.event_type),
                 event.actor,
                 event.thread_id,
                 event.order_id,
                 email,
                 json.dumps(payload, ensure_ascii=False),
-                prev,
-                digest,
             ),
         )
-        records.append(
-            AuditRecord(
-                seq=seq,
-                ts=ts,
-                event_type=str(event.event_type),
-                actor=event.actor,
-                thread_id=event.thread_id,
-                order_id=event.order_id,
-                customer_email=email,
-                payload=payload,
-                prev_hash=prev,
-                hash=digest,
-            )
-        )
-        prev = digest
+        row = await cur.fetchone()
+        if row is None:
+            raise RuntimeError("audit_append returned no row")
+        records.append(record_of(row))
     return records
+
+
+def record_of(row: Mapping[str, Any]) -> AuditRecord:
+    """A stored row as an :class:`AuditRecord`."""
+    return AuditRecord(
+        seq=int(row["seq"]),
+        ts=row["ts"],
+        event_type=str(row["event_type"]),
+        actor=str(row["actor"]),
+        thread_id=row["thread_id"],
+        order_id=row["order_id"],
+        customer_email=row["customer_email"],
+        payload=dict(row["payload"]),
+        prev_hash=str(row["prev_hash"]),
+        hash=str(row["hash"]),
+    )
 
 
 class AuditLog:
@@ -282,6 +270,10 @@ class VerifyResult:
     head_seq: int
     broken_seq: int | None = None
     problem: str | None = None
+    problems: tuple[str, ...] = ()
+    """Every problem found, when the check reports them all (the mirror comparison)."""
+    not_mirrored: int = 0
+    """Rows newer than the mirror's last line (written after it was read, not judged)."""
 
 
 async def verify_chain(conn: Conn, batch: int = 1000) -> VerifyResult:
@@ -374,42 +366,103 @@ async def tail(
     return list(reversed(rows))
 
 
-async def verify_against_mirror(conn: Conn, mirror: Path) -> VerifyResult:
+async def verify_against_mirror(
+    conn: Conn, mirror: Path | Sequence[Path], batch: int = 1000
+) -> VerifyResult:
     """Compare the database's chain with an outside copy (the ``AUDIT_LOG_FILE`` mirror).
+
+    ``mirror`` may be several files, read as one: each process appends the events it
+    wrote to its own file, so a deployment of several processes passes all of them.
 
     The in-database chain cannot reveal a rewrite by someone able to recompute every hash
     and the head (the tables' owner, a superuser); a mirror kept out of their reach can.
-    Every mirrored event must be in the database with the same hash. Events newer than
-    the mirror are not judged here (``verify_chain`` covers their linkage).
+    Reports every difference, not just the first: a row of the chain missing from the
+    mirror (a gap: up to the mirror's last row, every row must be in it), a mirror row
+    missing from the chain, a row whose hash differs, and a mirror line whose content
+    does not match its own hash. Rows newer than the mirror's last line are counted in
+    ``not_mirrored``, not judged (``verify_chain`` covers their linkage).
 
     Raises:
         OSError: the mirror cannot be read.
     """
-    text = await asyncio.to_thread(mirror.read_text, encoding="utf-8")
-    checked = 0
-    for number, line in enumerate(text.splitlines(), start=1):
+    files = [mirror] if isinstance(mirror, Path) else list(mirror)
+    texts = [await asyncio.to_thread(f.read_text, encoding="utf-8") for f in files]
+    found: list[tuple[int, str]] = []  # (seq, problem)
+    entries: dict[int, dict[str, Any]] = {}
+    lines = (
+        (path, number, line)
+        for path, text in zip(files, texts, strict=True)
+        for number, line in enumerate(text.splitlines(), start=1)
+    )
+    for path, number, line in lines:
         if not line.strip():
             continue
         try:
             entry = json.loads(line)
-            seq, digest = int(entry["seq"]), str(entry["hash"])
-        except (ValueError, KeyError, TypeError):
-            return VerifyResult(
-                False, checked, 0, None, f"{mirror}:{number} is not an audit mirror line"
-            )
-        cur = await conn.execute("SELECT hash FROM audit_events WHERE seq = %s", (seq,))
-        row = await cur.fetchone()
-        if row is None:
-            return VerifyResult(
-                False,
-                checked,
-                0,
-                seq,
-                f"row {seq} is in the mirror but not in the database: deleted",
-            )
-        if row["hash"] != digest:
-            return VerifyResult(
-                False, checked, 0, seq, f"row {seq} differs from the mirror: rewritten"
-            )
+            seq = int(entry["seq"])
+            own_hash = _mirror_line_hash(entry)
+        except (ValueError, KeyError, TypeError, AttributeError):
+            found.append((0, f"{path}:{number} is not an audit mirror line"))
+            continue
+        if own_hash != entry["hash"]:
+            found.append((seq, f"the mirror's row {seq} does not match its own hash: edited"))
+        previous = entries.get(seq)
+        if previous is not None and previous != entry:
+            found.append((seq, f"row {seq} appears twice in the mirror, differently"))
+        entries[seq] = entry
+    last_mirrored = max(entries, default=0)
+    missing: list[int] = []
+    checked = not_mirrored = head_seq = 0
+    async for row in _rows(conn, batch):
+        seq = int(row["seq"])
+        head_seq = seq
+        entry = entries.pop(seq, None)
+        if entry is None:
+            if seq <= last_mirrored:
+                missing.append(seq)
+            else:
+                not_mirrored += 1
+            continue
+        if entry["hash"] != row["hash"] or entry.get("prev_hash") != row["prev_hash"]:
+            found.append((seq, f"row {seq} differs from the mirror: rewritten"))
         checked += 1
-    return VerifyResult(True, checked, 0)
+    if missing:
+        found.append((missing[0], f"{_rows_text(missing)} of the chain not in the mirror: a gap"))
+    if entries:
+        extra = sorted(entries)
+        found.append(
+            (extra[0], f"{_rows_text(extra)} in the mirror but not in the database: deleted")
+        )
+    if not found:
+        return VerifyResult(True, checked, head_seq, not_mirrored=not_mirrored)
+    found.sort(key=lambda item: item[0])
+    return VerifyResult(
+        False,
+        checked,
+        head_seq,
+        broken_seq=found[0][0] or None,
+        problem=found[0][1],
+        problems=tuple(problem for _, problem in found),
+        not_mirrored=not_mirrored,
+    )
+
+
+def _mirror_line_hash(entry: Mapping[str, Any]) -> str:
+    """The hash a mirror line's own content gives (as :func:`row_hash` of a stored row)."""
+    fields = dict(entry)
+    fields["ts"] = dt.datetime.fromisoformat(str(entry["ts"]))
+    return row_hash(fields)
+
+
+def _rows_text(seqs: Sequence[int], most: int = 10) -> str:
+    """``row 11`` or ``rows 3-5, 11`` (sorted seqs as ranges, the first ``most`` of them)."""
+    ranges: list[tuple[int, int]] = []
+    for seq in seqs:
+        if ranges and seq == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], seq)
+        else:
+            ranges.append((seq, seq))
+    parts = [str(a) if a == b else f"{a}-{b}" for a, b in ranges[:most]]
+    more = f" and {len(ranges) - most} more ranges" if len(ranges) > most else ""
+    noun = "row" if len(seqs) == 1 else "rows"
+    return f"{noun} {', '.join(parts)}{more}"

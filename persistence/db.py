@@ -3,7 +3,9 @@
 One :class:`psycopg_pool.AsyncConnectionPool` serves the whole process: the
 repositories, the audit log and LangGraph's ``AsyncPostgresSaver``. Its connections
 are ``autocommit=True`` with ``dict_row`` rows, which the checkpointer requires;
-repositories open explicit transactions (``async with conn.transaction()``).
+repositories open explicit transactions (``async with conn.transaction()``). Every
+checkout is checked first, so connections killed under the pool (a Postgres restart,
+``pg_terminate_backend``) are replaced, not handed out.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ async def open_pool(url: str, settings: Settings | None = None) -> Pool:
         max_size=max(max_size, min_size, 1),
         kwargs=connection_kwargs(settings),
         connection_class=AsyncConnection[DictRow],
+        # Check each connection as it is handed out: after a server restart or a killed
+        # backend, the dead ones are replaced instead of failing the caller's first query.
+        check=AsyncConnectionPool.check_connection,
         open=False,
         name="refund-agent",
     )

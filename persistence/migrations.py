@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Final
 
+from psycopg import sql
+
 from persistence.db import Conn
 
 logger = logging.getLogger(__name__)
@@ -203,6 +205,132 @@ MIGRATIONS: Final[list[str]] = [
     ALTER TABLE review_tickets ADD COLUMN claimed_by text, ADD COLUMN claimed_until timestamptz;
     ALTER TABLE conversations ADD COLUMN busy_token text;
     """,
+    # 5: the database computes every audit row's hash; only granted roles may append
+    """
+    DROP FUNCTION audit_append(
+        bigint, timestamptz, text, text, text, text, text, jsonb, text, text
+    );
+
+    -- The canonical JSON of a value, exactly as persistence/audit.py's canonical_content
+    -- writes it with json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False):
+    -- keys sorted by code point (UTF-8 byte order), no spaces, Postgres's JSON string
+    -- escaping (the same as Python's without ensure_ascii). Only integer numbers: the
+    -- application writes amounts as strings, and a float would not survive Python's
+    -- reading of the row unchanged.
+    CREATE FUNCTION audit_canonical_json(v jsonb) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
+    SET search_path = pg_catalog AS $$
+    DECLARE
+        out text;
+    BEGIN
+        CASE jsonb_typeof(v)
+        WHEN 'object' THEN
+            SELECT '{' || coalesce(string_agg(
+                       to_json(e.key)::text || ':' || public.audit_canonical_json(e.value),
+                       ',' ORDER BY e.key COLLATE "C"), '') || '}'
+              INTO out FROM jsonb_each(v) AS e;
+            RETURN out;
+        WHEN 'array' THEN
+            SELECT '[' || coalesce(string_agg(
+                       public.audit_canonical_json(a.value), ',' ORDER BY a.n), '') || ']'
+              INTO out FROM jsonb_array_elements(v) WITH ORDINALITY AS a(value, n);
+            RETURN out;
+        WHEN 'number' THEN
+            IF v::text !~ '^-?[0-9]+$' THEN
+                RAISE EXCEPTION 'audit payloads hold integers only (got %)', v
+                    USING ERRCODE = 'invalid_parameter_value',
+                          HINT = 'write amounts as text';
+            END IF;
+            RETURN v::text;
+        ELSE
+            RETURN v::text;  -- strings (escaped), true, false, null
+        END CASE;
+    END;
+    $$;
+
+    -- sha256(prev_hash || canonical content) of a row, as persistence/audit.py row_hash.
+    CREATE FUNCTION audit_row_hash(r audit_events) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog AS $$
+    BEGIN
+        RETURN encode(sha256(convert_to(r.prev_hash || public.audit_canonical_json(
+            jsonb_build_object(
+                'seq', r.seq,
+                'ts', to_char(r.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00',
+                'event_type', r.event_type,
+                'actor', r.actor,
+                'thread_id', r.thread_id,
+                'order_id', r.order_id,
+                'customer_email', r.customer_email,
+                'payload', r.payload
+            )), 'UTF8')), 'hex');
+    END;
+    $$;
+
+    -- Every inserted row is chained by the database, whoever inserts it: the head is
+    -- locked, the row gets the next seq, the database's time, the head's hash as
+    -- prev_hash and its own hash; the head advances. What the inserter put in those
+    -- columns is ignored, so no caller can write a row with a wrong hash.
+    CREATE FUNCTION audit_chain_insert() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+    DECLARE
+        head_seq bigint;
+        head_hash text;
+    BEGIN
+        SELECT seq, hash INTO head_seq, head_hash FROM audit_chain_head WHERE id FOR UPDATE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'audit chain head is missing' USING ERRCODE = 'data_exception';
+        END IF;
+        NEW.seq := head_seq + 1;
+        NEW.ts := clock_timestamp();
+        NEW.prev_hash := head_hash;
+        NEW.hash := audit_row_hash(NEW);
+        UPDATE audit_chain_head SET seq = NEW.seq, hash = NEW.hash WHERE id;
+        RETURN NEW;
+    END;
+    $$;
+    CREATE TRIGGER audit_events_chain
+        BEFORE INSERT ON audit_events
+        FOR EACH ROW EXECUTE FUNCTION audit_chain_insert();
+
+    -- The one way in for the application: it names the event, the database does the rest.
+    CREATE FUNCTION audit_append(
+        p_event_type text, p_actor text, p_thread_id text, p_order_id text,
+        p_customer_email text, p_payload jsonb
+    ) RETURNS SETOF audit_events LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, public AS $$
+    BEGIN
+        RETURN QUERY
+        INSERT INTO audit_events (seq, ts, event_type, actor, thread_id, order_id,
+                                  customer_email, payload, prev_hash, hash)
+        VALUES (0, now(), p_event_type, p_actor, p_thread_id, p_order_id,
+                p_customer_email, coalesce(p_payload, '{}'::jsonb), '', '')
+        RETURNING *;
+    END;
+    $$;
+    REVOKE ALL ON FUNCTION audit_append(text, text, text, text, text, jsonb) FROM PUBLIC;
+    REVOKE ALL ON FUNCTION audit_chain_insert() FROM PUBLIC;
+    REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_events, audit_chain_head FROM PUBLIC;
+    """,
+    # 6: one open review ticket per order; later escalations attach to it
+    """
+    -- Open duplicates from before (concurrent escalations of one order) are closed in
+    -- favour of the order's oldest open ticket, saying so on the ticket.
+    WITH ranked AS (
+        SELECT id, min(id) OVER (PARTITION BY order_id) AS first_id
+          FROM review_tickets
+         WHERE status = 'open' AND order_id IS NOT NULL
+    )
+    UPDATE review_tickets AS t
+       SET status = 'closed', resolved_by = 'migration', resolved_at = now(),
+           resolution_note = 'duplicate of RT-' || lpad(r.first_id::text, 6, '0')
+                             || ', the order''s open ticket',
+           claimed_by = NULL, claimed_until = NULL
+      FROM ranked AS r
+     WHERE t.id = r.id AND r.id <> r.first_id;
+    CREATE UNIQUE INDEX review_tickets_one_open_per_order
+        ON review_tickets (order_id) WHERE status = 'open' AND order_id IS NOT NULL;
+    """,
 ]
 
 
@@ -214,10 +342,12 @@ async def current_version(conn: Conn) -> int:
     return int(row["v"]) if row else 0
 
 
-async def migrate(conn: Conn) -> list[int]:
+async def migrate(conn: Conn, *, app_role: str | None = None) -> list[int]:
     """Apply every migration not yet applied; return the versions applied now.
 
-    Safe to call from several processes at once and on every start-up.
+    With ``app_role`` (``DB_APP_ROLE``), then grant that role what the agent needs
+    (:func:`grant_app_role`); the caller must own the tables. Safe to call from several
+    processes at once and on every start-up.
     """
     applied: list[int] = []
     async with conn.transaction():
@@ -233,4 +363,71 @@ async def migrate(conn: Conn) -> list[int]:
             await conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (number,))
             applied.append(number)
             logger.info("applied migration %d", number)
+        if app_role:
+            await grant_app_role(conn, app_role)
     return applied
+
+
+APP_TABLES: Final = (
+    "customers",
+    "orders",
+    "refunds",
+    "review_tickets",
+    "conversations",
+    "conversation_requests",
+    "rate_limit_hits",
+)
+"""The tables the agent reads and writes (never deletes from, but rate-limit windows)."""
+READ_ONLY_TABLES: Final = ("audit_events", "audit_chain_head", "schema_migrations")
+CHECKPOINT_TABLES: Final = (
+    "checkpoint_migrations",
+    "checkpoints",
+    "checkpoint_blobs",
+    "checkpoint_writes",
+)
+"""LangGraph's tables, created by ``AsyncPostgresSaver.setup()`` (granted when present)."""
+
+
+async def grant_app_role(conn: Conn, role: str) -> None:
+    """Grant the application role exactly what the agent needs (idempotent).
+
+    Read and write on the agent's tables, read-only on the audit log, ``EXECUTE`` on
+    ``audit_append`` (its only way to append) and the checkpoint tables when they exist.
+    Nothing is owned, so the role cannot disable the audit triggers or alter tables.
+    """
+    cur = await conn.execute("SELECT current_user = %s AS same", (role,))
+    row = await cur.fetchone()
+    if row is not None and row["same"]:
+        return  # the application itself applied the migrations: it owns what it uses
+    role_id = sql.Identifier(role)
+
+    def tables(names: tuple[str, ...]) -> sql.Composable:
+        return sql.SQL(", ").join(sql.Identifier(n) for n in names)
+
+    statements = [
+        sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(role_id),
+        sql.SQL("GRANT SELECT, INSERT, UPDATE ON {} TO {}").format(tables(APP_TABLES), role_id),
+        sql.SQL("GRANT DELETE ON rate_limit_hits TO {}").format(role_id),
+        sql.SQL("GRANT SELECT ON {} TO {}").format(tables(READ_ONLY_TABLES), role_id),
+        sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(role_id),
+        sql.SQL(
+            "GRANT EXECUTE ON FUNCTION audit_append(text, text, text, text, text, jsonb) TO {}"
+        ).format(role_id),
+    ]
+    cur = await conn.execute(
+        "SELECT array_agg(relname::text) AS names FROM pg_class "
+        "WHERE relnamespace = 'public'::regnamespace AND relname = ANY(%s)",
+        (list(CHECKPOINT_TABLES),),
+    )
+    row = await cur.fetchone()
+    present = tuple(row["names"] or ()) if row else ()
+    if present:
+        statements.append(
+            sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(
+                tables(present), role_id
+            )
+        )
+    async with conn.transaction():
+        for statement in statements:
+            await conn.execute(statement)
+    logger.info("granted the application role %s its privileges", role)

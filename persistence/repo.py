@@ -110,8 +110,49 @@ BUDGET_LOCK_ID: Final = 0x5246_4E44_4255_4447  # "RFNDBUDG"
 CUSTOMER_LOCK_CLASS: Final = 0x5246_4E44  # "RFND"
 
 
+# One clock for money: the business day and the time a refund is stamped with both come
+# from the database's now() (refunds.created_at defaults to it), never from the app.
+DB_NOW: Final = "SELECT now() AS now"
+SPENT_IN_BUSINESS_DAY: Final = """
+WITH day AS (
+    SELECT date_trunc('day', coalesce(%(at)s::timestamptz, now()), %(tz)s) AS start
+)
+SELECT coalesce(sum(amount_usdc), 0) AS total
+  FROM refunds, day
+ WHERE created_at >= day.start
+   AND created_at < ((day.start AT TIME ZONE %(tz)s) + interval '1 day') AT TIME ZONE %(tz)s
+   AND status = ANY(%(statuses)s)
+"""
+
+
+async def db_now(conn: Conn) -> dt.datetime:
+    """The database's time (the start of the current transaction, as ``now()``)."""
+    cur = await conn.execute(DB_NOW)
+    row = await cur.fetchone()
+    assert row is not None
+    now: dt.datetime = row["now"]
+    return now
+
+
+async def spent_in_business_day(
+    conn: Conn, timezone: str, at: dt.datetime | None = None
+) -> Decimal:
+    """USDC committed to refunds in the business day containing ``at`` (default: now).
+
+    The day is the calendar day in ``timezone`` (``REFUND_BUSINESS_TIMEZONE``) of the
+    database's ``now()``: the same clock that stamps every refund, so no refund falls
+    between two days whatever the application's clock says.
+    """
+    cur = await conn.execute(
+        SPENT_IN_BUSINESS_DAY,
+        {"at": at, "tz": timezone, "statuses": list(COUNTED_REFUND_STATUSES)},
+    )
+    row = await cur.fetchone()
+    return Decimal(row["total"]) if row else Decimal(0)
+
+
 def utc_day_start(now: dt.datetime | None = None) -> dt.datetime:
-    """Midnight UTC of the day containing ``now``."""
+    """Midnight UTC of the day containing ``now`` (reports; money uses the database's day)."""
     now = now or dt.datetime.now(dt.UTC)
     return now.astimezone(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
@@ -259,7 +300,7 @@ INSERT_TICKET: Final = """
 INSERT INTO review_tickets (request_key, customer_email, order_id, reason, thread_id, context)
 VALUES (%(request_key)s, %(customer_email)s, %(order_id)s, %(reason)s, %(thread_id)s,
         %(context)s::jsonb)
-ON CONFLICT (request_key) DO NOTHING
+ON CONFLICT DO NOTHING
 RETURNING *
 """
 SELECT_TICKET: Final = "SELECT * FROM review_tickets WHERE id = %s"
@@ -299,26 +340,64 @@ async def create_ticket(
     thread_id: str | None,
     context: dict[str, Any],
 ) -> tuple[Ticket, bool]:
-    """Open a ticket; returns ``(ticket, created)``. Idempotent per ``request_key``."""
+    """Open a ticket; returns ``(ticket, created)``.
+
+    Idempotent per ``request_key``. While the order has an open ticket (a partial unique
+    index allows one), that ticket is returned instead of a second one: check its
+    ``request_key`` to tell a repeated request from another request attached to it.
+    """
+    for _ in range(5):
+        cur = await conn.execute(
+            INSERT_TICKET,
+            {
+                "request_key": request_key,
+                "customer_email": customer_email,
+                "order_id": order_id,
+                "reason": reason,
+                "thread_id": thread_id,
+                "context": json.dumps(jsonable(context), ensure_ascii=False),
+            },
+        )
+        row = await cur.fetchone()
+        if row is not None:
+            return Ticket.model_validate(row), True
+        cur = await conn.execute(SELECT_TICKET_BY_REQUEST, (request_key,))
+        existing = await cur.fetchone()
+        if existing is not None:
+            return Ticket.model_validate(existing), False
+        if order_id is not None:
+            waiting = await open_ticket_for_order(conn, order_id)
+            if waiting is not None:
+                return waiting, False
+        # The order's open ticket was resolved between the insert and the look: again.
+    raise LookupError(f"no ticket could be opened or found for {request_key}")
+
+
+ATTACH_TO_TICKET: Final = """
+UPDATE review_tickets
+   SET context = context || jsonb_build_object(
+           'attached',
+           coalesce(context->'attached', '{}'::jsonb)
+               || jsonb_build_object(%(key)s::text, %(info)s::jsonb))
+ WHERE id = %(id)s AND NOT coalesce(context->'attached' ? %(key)s, false)
+RETURNING *
+"""
+
+
+async def attach_to_ticket(
+    conn: Conn, ticket_id: int, request_key: str, info: dict[str, Any]
+) -> Ticket | None:
+    """Note another request on a ticket (under ``context.attached``); None if noted before."""
     cur = await conn.execute(
-        INSERT_TICKET,
+        ATTACH_TO_TICKET,
         {
-            "request_key": request_key,
-            "customer_email": customer_email,
-            "order_id": order_id,
-            "reason": reason,
-            "thread_id": thread_id,
-            "context": json.dumps(jsonable(context), ensure_ascii=False),
+            "id": ticket_id,
+            "key": request_key,
+            "info": json.dumps(jsonable(info), ensure_ascii=False),
         },
     )
     row = await cur.fetchone()
-    if row is not None:
-        return Ticket.model_validate(row), True
-    cur = await conn.execute(SELECT_TICKET_BY_REQUEST, (request_key,))
-    existing = await cur.fetchone()
-    if existing is None:
-        raise LookupError(f"ticket for {request_key} vanished")
-    return Ticket.model_validate(existing), False
+    return Ticket.model_validate(row) if row else None
 
 
 SELECT_OPEN_TICKET_FOR_ORDER: Final = (

@@ -32,7 +32,7 @@ async def open_storage(
     try:
         if run_migrations:
             async with pool.connection() as conn:
-                await migrate(conn)
+                await migrate(conn, app_role=settings.db_app_role)
     except BaseException:
         await pool.close()
         raise

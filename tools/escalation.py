@@ -1,7 +1,10 @@
 """Escalation: a review ticket with the full context, for a person to decide.
 
 Never calls MoltPe. Idempotent per ``request_key``, so a re-executed escalation
-opens one ticket, not two.
+opens one ticket, not two. One open ticket per order, enforced by the database (a
+partial unique index, so it holds across processes): while an order's ticket waits for
+a person, later escalations of that order attach to it (noted on the ticket under
+``context.attached`` and audited as ``escalation_attached``) instead of opening another.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from persistence import repo
-from persistence.audit import AuditEvent, AuditLog, EventType, append_events
+from persistence.audit import AuditEvent, AuditLog, AuditRecord, EventType, append_events
 from persistence.models import Ticket
 
 
@@ -23,7 +26,7 @@ async def open_ticket(
     thread_id: str | None,
     context: dict[str, Any],
 ) -> Ticket:
-    """Open (or find, for a repeated request) the review ticket and audit it."""
+    """Open the review ticket (or find it, or the order's open one) and audit it."""
     async with audit.pool.connection() as conn, conn.transaction():
         ticket, created = await repo.create_ticket(
             conn,
@@ -34,7 +37,7 @@ async def open_ticket(
             thread_id=thread_id,
             context=context,
         )
-        records = []
+        records: list[AuditRecord] = []
         if created:
             records = await append_events(
                 conn,
@@ -55,5 +58,33 @@ async def open_ticket(
                     )
                 ],
             )
+        elif ticket.request_key != request_key:
+            # Another request's ticket for this order is still open: attach to it, once.
+            noted = await repo.attach_to_ticket(
+                conn,
+                ticket.id,
+                request_key,
+                {"thread_id": thread_id, "reason": reason, "decision": context.get("decision")},
+            )
+            if noted is not None:
+                ticket = noted
+                records = await append_events(
+                    conn,
+                    [
+                        AuditEvent(
+                            EventType.ESCALATION_ATTACHED,
+                            thread_id=thread_id,
+                            order_id=order_id,
+                            customer_email=customer_email,
+                            payload={
+                                "ticket_id": ticket.id,
+                                "ticket": ticket.reference,
+                                "reason": reason,
+                                "request_key": request_key,
+                                "ticket_thread_id": ticket.thread_id,
+                            },
+                        )
+                    ],
+                )
     await audit.mirror(records)
     return ticket

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from core.settings import get_settings
 from persistence import repo
 from persistence.audit import AuditEvent, AuditLog, EventType
 from persistence.db import Conn
@@ -104,15 +105,23 @@ async def gather_facts(
     customer_email: str,
     velocity_days: int,
     now: dt.datetime | None = None,
+    business_timezone: str | None = None,
 ) -> OrderFacts:
-    """Read the facts about an order and its customer at this moment."""
-    now = now or dt.datetime.now(dt.UTC)
+    """Read the facts about an order and its customer at this moment.
+
+    Times are the database's (``now`` defaults to its ``now()``, the clock that stamps
+    refunds) and today's spend is that of its business day in ``business_timezone``
+    (default: ``REFUND_BUSINESS_TIMEZONE``), as the refund path re-checks it.
+    """
+    if business_timezone is None:
+        business_timezone = get_settings().refund_business_timezone
+    now = now or await repo.db_now(conn)
     email = customer_email.strip().lower()
     order = await repo.get_order(conn, order_id)
     owned = order is not None and order.customer_email == email
     in_progress = owned and await repo.open_refund_for_order(conn, order_id) is not None
     recent = await repo.customer_refunds_since(conn, email, now - dt.timedelta(days=velocity_days))
-    spent = await repo.spent_since(conn, repo.utc_day_start(now))
+    spent = await repo.spent_in_business_day(conn, business_timezone, now)
     return OrderFacts(
         order=order if owned else None,
         owned=owned,

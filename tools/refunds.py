@@ -9,7 +9,9 @@ The path of one refund:
 3. In one transaction: lock the order row, re-check everything the gate relied on
    (ownership, window, unrefunded amount, per-transaction cap and, under a lock shared
    by every process, today's budget), insert the refund *intent* with its idempotency
-   key and audit ``refund_requested``; commit.
+   key and audit ``refund_requested``; commit. Every time here is the database's
+   ``now()``, the clock that stamps the intent, and "today" is its business day
+   (``REFUND_BUSINESS_TIMEZONE``), so no refund falls between two days.
 4. Only then call MoltPe with that idempotency key.
 5. Record the answer: ``confirmed`` (and add it to the order), ``failed`` (a refusal,
    e.g. POLICY_VIOLATION) or ``unknown`` (no definitive answer) and audit it.
@@ -216,8 +218,9 @@ class RefundService:
         thread_id: str | None,
         human_approval: bool,
     ) -> tuple[Refund, list[AuditRecord]]:
-        now = dt.datetime.now(dt.UTC)
         async with self._pool.connection() as conn, conn.transaction():
+            # The database's clock, the one that stamps the intent (created_at = now()).
+            now = await repo.db_now(conn)
             order = await repo.get_order(conn, order_id, for_update=True)
             if order is None or order.customer_email != customer_email:
                 raise RefundRefused(Reason.ORDER_NOT_FOUND, "no such order for this customer")
@@ -247,7 +250,7 @@ class RefundService:
                 if recent >= self._limits.velocity_max:
                     raise RefundRefused(Reason.VELOCITY, "several refunds on this account recently")
             await repo.lock_budget(conn)
-            spent = await repo.spent_since(conn, repo.utc_day_start(now))
+            spent = await repo.spent_in_business_day(conn, self._limits.business_timezone)
             if not human_approval and spent + amount > self._limits.daily_cap:
                 raise RefundRefused(Reason.OVER_DAILY_BUDGET, "over today's refund budget")
             intent = await repo.insert_refund_intent(

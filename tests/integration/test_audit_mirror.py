@@ -1,0 +1,137 @@
+"""``audit verify --against MIRROR`` names every gap, extra row and difference."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+from typer.testing import CliRunner
+
+from cli.main import app
+from persistence.audit import (
+    AuditEvent,
+    AuditLog,
+    EventType,
+    record_of,
+    verify_against_mirror,
+)
+from persistence.db import Pool
+
+
+async def _mirrored(pool: Pool, mirror: Path, n: int) -> list[dict[str, Any]]:
+    audit = AuditLog(pool, mirror)
+    for i in range(n):
+        await audit.record(AuditEvent(EventType.NODE, payload={"i": i, "text": "[/x] é"}))
+    return _read(mirror)
+
+
+def _read(mirror: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in mirror.read_text().splitlines()]
+
+
+def _write(mirror: Path, lines: list[dict[str, Any]]) -> None:
+    mirror.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+async def _check(pool: Pool, mirror: Path) -> Any:
+    async with pool.connection() as conn:
+        return await verify_against_mirror(conn, mirror, batch=4)
+
+
+async def test_an_intact_mirror_matches(pool: Pool, tmp_path: Path) -> None:
+    mirror = tmp_path / "audit.jsonl"
+    await _mirrored(pool, mirror, 15)
+    result = await _check(pool, mirror)
+    assert result.ok and result.checked == 15 and result.not_mirrored == 0
+
+
+async def test_a_row_missing_from_the_mirror_is_a_gap(pool: Pool, tmp_path: Path) -> None:
+    mirror = tmp_path / "audit.jsonl"
+    lines = await _mirrored(pool, mirror, 15)
+    _write(mirror, [line for line in lines if line["seq"] != 11])
+    result = await _check(pool, mirror)
+    assert not result.ok and result.broken_seq == 11
+    assert result.problems == ("row 11 of the chain not in the mirror: a gap",)
+
+
+async def test_gaps_extras_and_edits_are_all_reported(pool: Pool, tmp_path: Path) -> None:
+    mirror = tmp_path / "audit.jsonl"
+    lines = await _mirrored(pool, mirror, 15)
+    kept = [line for line in lines if line["seq"] not in (1, 4, 5, 6, 11)]
+    kept[2]["payload"] = {"i": 1000}  # row 7, its hash left as it was
+    forged = dict(lines[-1], seq=16, prev_hash=lines[-1]["hash"])
+    _write(mirror, [*kept, forged])
+    result = await _check(pool, mirror)
+    assert not result.ok and result.broken_seq == 1
+    assert result.problems == (
+        "rows 1, 4-6, 11 of the chain not in the mirror: a gap",
+        "the mirror's row 7 does not match its own hash: edited",
+        "the mirror's row 16 does not match its own hash: edited",
+        "row 16 in the mirror but not in the database: deleted",
+    )
+
+
+async def test_rows_newer_than_the_mirror_are_counted_not_judged(
+    pool: Pool, tmp_path: Path
+) -> None:
+    mirror = tmp_path / "audit.jsonl"
+    await _mirrored(pool, mirror, 5)
+    await AuditLog(pool).record(AuditEvent(EventType.NODE), AuditEvent(EventType.NODE))
+    result = await _check(pool, mirror)
+    assert result.ok and result.checked == 5 and result.not_mirrored == 2
+
+
+async def test_a_line_that_is_not_an_event_is_named(pool: Pool, tmp_path: Path) -> None:
+    mirror = tmp_path / "audit.jsonl"
+    await _mirrored(pool, mirror, 2)
+    with mirror.open("a") as fh:
+        fh.write('{"seq": "x"}\n')
+    result = await _check(pool, mirror)
+    assert not result.ok and result.problems == (f"{mirror}:3 is not an audit mirror line",)
+
+
+def test_the_command_lists_every_problem(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.settings import get_settings
+
+    with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as conn:
+        rows = [
+            conn.execute(
+                "SELECT * FROM audit_append('node', 'agent', NULL, NULL, NULL, '{}')"
+            ).fetchall()[0]
+            for _ in range(15)
+        ]
+    mirror = tmp_path / "audit.jsonl"
+    _write(mirror, [record_of(row).to_json() for row in rows if row["seq"] not in (3, 11)])
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app, ["audit", "verify", "--against", str(mirror)])
+    assert result.exit_code == 1, result.output
+    assert "differs from the mirror" in result.output
+    assert "rows 3, 11 of the chain not in the mirror: a gap" in result.output
+    rest = tmp_path / "rest.jsonl"
+    _write(rest, [record_of(row).to_json() for row in rows if row["seq"] in (3, 11)])
+    result = CliRunner().invoke(
+        app, ["audit", "verify", "--against", str(mirror), "--against", str(rest)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "matches the mirror: 15 events" in result.output
+
+
+async def test_the_files_of_several_processes_are_read_as_one(pool: Pool, tmp_path: Path) -> None:
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    for n in range(6):  # two processes, each mirroring the events it wrote
+        await AuditLog(pool, one if n % 2 else two).record(AuditEvent(EventType.NODE))
+    async with pool.connection() as conn:
+        alone = await verify_against_mirror(conn, one)
+        both = await verify_against_mirror(conn, [one, two])
+    assert not alone.ok and alone.problems == (
+        "rows 1, 3, 5 of the chain not in the mirror: a gap",
+    )
+    assert both.ok and both.checked == 6
