@@ -304,6 +304,7 @@ class AgentNodes:
                 order_id=order_id,
                 customer_email=email,
                 velocity_days=svc.settings.refund_velocity_days,
+                business_timezone=svc.settings.refund_business_timezone,
             )
         proposal = pending.reading_of(state.proposal)
         amount: Decimal | None = None
