@@ -272,6 +272,8 @@ def _what_happened(
         kind = turn.outcome.get("kind")
         if kind == "denied":
             return "deny", None, [str(r) for r in turn.outcome.get("reasons") or []]
+        if kind == "lookup_failed":  # no such order for that customer: refused, politely
+            return "deny", None, ["order_not_found"]
         if kind == "answered":
             return "info", str(turn.outcome.get("topic") or ""), []
     return "none", None, []

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import re
 import time
 import uuid
 from collections import Counter
@@ -531,6 +532,12 @@ def _check_reply(
                 problems.append(f"the reply should contain {wanted!r}, but there is none")
             continue
         present = phrase.lower() in lowered
+        if not must:
+            # An excluded phrase counts as a word of its own: "200" is not in a hash's hex.
+            present = (
+                re.search(rf"(?<![0-9a-z]){re.escape(phrase.lower())}(?![0-9a-z])", lowered)
+                is not None
+            )
         if must and not present:
             problems.append(f"the reply does not contain {phrase!r}: {reply[:200]!r}")
         elif not must and present:

@@ -32,6 +32,8 @@ from graph.understanding import (
     clean_message,
     understand_with_rules,
 )
+from graph.understanding.patterns import BARE_NUMBER_RE
+from graph.understanding.text import prepare
 from persistence import history, repo
 from persistence.audit import AuditEvent, EventType
 from persistence.models import Order
@@ -123,6 +125,22 @@ def transcript(messages: list[AnyMessage]) -> list[dict[str, str]]:
     return out
 
 
+def bare_order_id(state: State, text: str) -> str | None:
+    """A bare number as the order id, when the agent has just asked for the order.
+
+    "22208?" or "Last try: 28220" after "which order?" or "I couldn't find that
+    order" is the customer's order number; anywhere else a bare number is not.
+    """
+    previous = state.outcome or {}
+    asked = previous.get("kind") == "lookup_failed" or (
+        previous.get("kind") == "asked" and "order_id" in (previous.get("for") or [])
+    )
+    if not asked and state.failed_pair is None:
+        return None
+    numbers = {m.group(1) for m in BARE_NUMBER_RE.finditer(prepare(text))}
+    return f"ORD-{numbers.pop()}" if len(numbers) == 1 else None
+
+
 async def rules_in_thread(text: str) -> Understanding:
     """The rules' reading of ``text`` off the event loop; nothing understood past the deadline."""
     try:
@@ -185,7 +203,7 @@ class AgentNodes:
             context.customer_email.strip().lower() if context and context.customer_email else None
         )
         email = trusted_email or understanding.email or state.claimed_email
-        order_id = understanding.order_id or state.claimed_order_id
+        order_id = understanding.order_id or bare_order_id(state, text) or state.claimed_order_id
         still_verified = email == state.verified_email and order_id == state.verified_order_id
         request = pending.after(state, understanding)
         intent = understanding.intent
@@ -201,11 +219,14 @@ class AgentNodes:
             if understanding.language_sure or state.turn == 0
             else state.language
         )
+        topic: str | None = understanding.topic
+        if topic is None and intent == "provide_info" and state.topic == "refund_status":
+            topic = state.topic  # the identity the status question was waiting for
         return {
             **reset,
             **request.update(),
             "intent": intent,
-            "topic": understanding.topic,
+            "topic": topic,
             "declined": request.declined,
             "language": language if language in replies.LANGUAGES else "en",
             "understood_by": "fallback" if fell_back else understanding.source,

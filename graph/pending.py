@@ -96,6 +96,8 @@ def after(state: State, understood: Understanding) -> PendingRequest:
         return PendingRequest()
     if confirming and understood.negative and not new_amount:
         return PendingRequest(declined=True)
+    if understood.topic == "acknowledged":
+        return PendingRequest(declined=state.refund_requested)
 
     current = PendingRequest(
         requested=state.refund_requested,
@@ -120,7 +122,7 @@ def after(state: State, understood: Understanding) -> PendingRequest:
     if answering and understood.mentioned_amount is not None:
         # A short answer in digits to "how much?" or "shall I refund X?" is final.
         return PendingRequest(requested=True, amount=format_usdc(understood.mentioned_amount))
-    if understood.intent != "refund" and reading.kind == "none" and current.requested:
+    if understood.intent != "refund" and reading.kind in ("none", "unclear") and current.requested:
         reading = understood.followup  # "25, not 30" said after "I want 30 back"
     if understood.intent == "refund" or (
         (answering or current.requested) and reading.kind != "none"

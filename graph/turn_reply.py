@@ -61,7 +61,7 @@ def compose(
         return reply, {**outcome, "offered": "escalation"}
     if state.intent == "empty":
         return replies.empty_message(t), {"kind": "none"}
-    if state.declined:
+    if state.declined or state.topic == "acknowledged":
         return replies.acknowledged(t), {"kind": "answered", "topic": "acknowledged"}
     if state.topic == "policy" and not state.refund_requested:
         reply = replies.policy_answer(

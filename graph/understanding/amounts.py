@@ -24,6 +24,7 @@ from text_to_num import alpha2digit
 
 from core.money import InvalidAmount, parse_usdc
 from graph.understanding import patterns as P
+from graph.understanding.languages import HINDI_NUMBERS
 from graph.understanding.model import AmountReading, ConfirmWhy
 
 # One number as written: digits with ',' '.' or ' ' grouping, or a decimal part. One
@@ -33,6 +34,9 @@ NUMBER_TOKEN: Final = re.compile(
 )
 _TEXT2NUM_LANG: Final = {"en": "en", "es": "es", "fr": "fr", "de": "de", "pt": "pt", "it": "it"}
 HUNDRED: Final = Decimal(100)
+_HINDI_NUMBER_RE: Final = re.compile(
+    r"\b(?:" + "|".join(sorted(HINDI_NUMBERS, key=len, reverse=True)) + r")\b"
+)
 _ORDINAL: Final = re.compile(r"(?:st|nd|rd|th)\b")
 
 
@@ -77,16 +81,33 @@ def parse_amount_text(raw: str) -> Decimal:
 _MINUS: Final = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-"})
 
 
-def digits_for_words(text: str, language: str) -> str:
-    """``text`` with numbers in words written in digits (``"twenty five"`` -> ``"25"``)."""
+def _alpha2digit(text: str, code: str) -> str:
+    try:
+        return str(alpha2digit(text, code))
+    except Exception:  # text2num refuses odd input: keep the text as it is
+        return text
+
+
+def digits_for_words(text: str, language: str, *, sure: bool = True) -> str:
+    """``text`` with numbers in words written in digits (``"twenty five"`` -> ``"25"``).
+
+    In the message's language, then English. When the language is not clear (a short
+    answer such as "veinticinco dólares"), a language whose words alone turn into
+    numbers is used; two that would (Spanish and Portuguese "tres") change nothing.
+    Hinglish numbers ("bees" = 20) are read only in a Hinglish message: "do", "das" and
+    "bis" are words in other languages.
+    """
+    if language == "hi":
+        return _HINDI_NUMBER_RE.sub(lambda m: str(HINDI_NUMBERS[m.group()]), text)
     lang = _TEXT2NUM_LANG.get(language)
     out = text
     for code in dict.fromkeys((lang, "en") if lang else ("en",)):
-        try:
-            out = alpha2digit(out, code)
-        except Exception:  # text2num refuses odd input: keep the text as it is
-            continue
-    return out
+        out = _alpha2digit(out, code)
+    if sure or out != text:
+        return out
+    converted = {code: _alpha2digit(text, code) for code in _TEXT2NUM_LANG if code != "en"}
+    changed = {c for c in converted.values() if c != text}
+    return changed.pop() if len(changed) == 1 else text
 
 
 def mark_numbers(text: str, *, words_text: str | None = None) -> tuple[str, list[Number]]:
@@ -219,6 +240,8 @@ def read_amount(marked: str, numbers: list[Number], *, asks: bool) -> AmountRead
         if value is None or value > HUNDRED or len(set(percents)) > 1:
             return AmountReading(kind="unclear", why_confirm="percentage")
         return AmountReading(kind="fraction", ratio=value / HUNDRED, why_confirm="percentage")
+    if P.OTHER_HALF_RE.search(marked):
+        return AmountReading(kind="full", final=True)  # "the other half", after a first one
     if P.HALF_RE.search(marked):
         return AmountReading(kind="fraction", ratio=Decimal("0.5"), why_confirm="fraction")
     if P.THIRD_RE.search(marked):
@@ -265,7 +288,7 @@ def _asked_indexes(marked: str, at: dict[int, int]) -> set[int]:
 
 
 def _share_indexes(marked: str, at: dict[int, int]) -> list[int]:
-    return [at[m.start(1)] for m in P.ASKED_AMOUNT_PATTERNS[0].finditer(marked)]
+    return [at[m.start(1)] for m in P.ASKED_AMOUNT_PATTERNS[1].finditer(marked)]
 
 
 def _money_indexes(marked: str, at: dict[int, int]) -> set[int]:

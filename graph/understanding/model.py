@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Intent = Literal["refund", "status", "human", "cancel", "provide_info", "greeting", "other"]
 AmountKind = Literal["none", "exact", "full", "fraction", "unclear"]
-Topic = Literal["policy", "refund_status", "unsupported"]
+Topic = Literal["policy", "refund_status", "unsupported", "acknowledged"]
 ConfirmWhy = Literal[
     "correction",
     "arithmetic",

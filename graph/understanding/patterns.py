@@ -37,9 +37,11 @@ _ORDER_WORD: Final = (
 )
 _ORDER_LABEL: Final = r"(?:id|number|num|no|nr|n|nummer|numero|n°|nº)"
 ORDER_RE: Final = re.compile(
-    rf"(?<![a-z0-9]){_ORDER_WORD}(?: ?{_ORDER_LABEL}\.?)?"
-    r"(?: (?:is|es|est|ist|e|era|was))?(?: ?[-_#:])? ?(\d{3,10})(?!\d)"
+    rf"(?<![a-z0-9]){_ORDER_WORD}(?: ?{_ORDER_LABEL}\.?)?(?: de commande| do pedido)?"
+    r"(?: (?:is|es|est|c'est|ist|e|era|was|lautet))?(?: ?[-_#:])? ?(\d{3,10})(?!\d)"
 )
+# A bare number given when the agent asked for the order ("22208?", "Last try: 28220").
+BARE_NUMBER_RE: Final = re.compile(r"(?<![\w.,-])(\d{4,10})(?![\w.,]\d|\d)")
 # A bare number the customer calls their order ("it's 41210", "#41210").
 BARE_ORDER_RE: Final = re.compile(r"(?:^|[\s(])#(\d{3,10})(?!\d)")
 WALLET_RE: Final = re.compile(r"0x[0-9a-f]{6,}")
@@ -51,6 +53,8 @@ UNIT: Final = r"(?:usdc|usd|dollars?|dolares|dollari|euros?|bucks|\$|eur)"
 # A number tied to the asking ("refund 20", "20 USDC back"); counts are not amounts.
 _ASK: Final = rf"(?:{L.all_words(L.REFUND_WORDS)})\w*"
 ASKED_AMOUNT_PATTERNS: Final = (
+    # An answer to "how much?" that starts with the amount: "13.50 for the three tins".
+    re.compile(rf"^\W{{0,3}}({NUM}) ?{UNIT}? (?:for|por|pour|fur|per|pelo|pela|ke liye)\b"),
     re.compile(
         rf"({NUM}) ?{UNIT}? (?:of|out of|de|sur|von|di|dos|das) "
         r"(?:the|my|los|las|les|mes|meinen|den|der|i|os|as) "
@@ -78,7 +82,8 @@ _ITEMS: Final = (
     r"(?:items?|pieces?|units?|pairs?|orders?|products?|things?|mugs?|cups?|shirts?|"
     r"t-shirts?|boxes|box|bottles?|books?|plates?|glasses|shoes|socks|packs?|bags?|"
     r"candles?|of them|x|articulos?|piezas?|unidades|pares|tazas?|articles?|pieces|tasses?|"
-    r"stuck|stucke|teile|tassen?|itens|pecas|canecas?|articoli|pezzi|tazze)"
+    r"stuck|stucke|teile|tassen?|itens|pecas|canecas?|articoli|pezzi|tazze|tacas|copos|"
+    r"pratos|xicaras|garrafas|caixas|tins|cans|jars|missing (?:tins|items|pieces))"
 )
 # "3 days ago", "within 2 weeks": a time, neither money nor a count of what to refund.
 TIME_SPAN_RE: Final = re.compile(
@@ -119,7 +124,7 @@ NOT_BUT_RE: Final = re.compile(
 # "all 4 clips", "both 2 mugs", "the 3 plates": a count of things.
 COUNT_BEFORE_RE: Final = re.compile(
     rf"\b(?:all|these|those|both|alle|todos los|todas las|tous les|toutes les|tutti i|"
-    rf"todos os|todas as) ({NUM}) [a-z]"
+    rf"todos os|todas as|essas|esas|ces|diese) ({NUM}) (?!{UNIT}\b)[a-z]"
 )
 # Asking money back for the time being ("25% back", "20 zurück"): a refund request.
 BACK_RE: Final = re.compile(
@@ -155,7 +160,10 @@ VAGUE_RE: Final = re.compile(
     r"\b(?:partial(?:ly)?|part of (?:it|the|my)|a portion|some of (?:it|the|my)|"
     r"a bit|a little|something back|parcial|partiel|teilweise|parziale)\b"
 )
-FULL_RE: Final = re.compile(rf"\b(?:{L.all_words(L.FULL_WORDS)}|{L.all_words(L.FULL_MORE)})\b")
+FULL_RE: Final = re.compile(rf"\b(?:{L.all_words(L.FULL_WORDS)})\b")
+OTHER_HALF_RE: Final = re.compile(rf"\b(?:{L.all_words(L.OTHER_HALF_WORDS)})\b")
+KEEP_RE: Final = re.compile(rf"\b(?:{L.all_words(L.KEEP_WORDS)})\b")
+ACK_RE: Final = re.compile(rf"(?:^|\W)(?:{L.all_words(L.ACK_WORDS)})(?:\W|$)")
 REFUND_RE: Final = re.compile(
     rf"\b(?:{_ASK}|(?:get|have|want|need) (?:\S+ ){{0,4}}back|"
     r"approve\w* (?:the |a |my )?refund|approve_refund|"
@@ -164,7 +172,7 @@ REFUND_RE: Final = re.compile(
 CORRECTION_RE: Final = re.compile(rf"(?:^|\W)(?:{L.all_words(L.CORRECTION_WORDS)})(?:\W|$)")
 NOT_A_REQUEST_RE: Final = re.compile(
     r"\b(?:don't|do not|dont|no|not|never|without|instead of|rather than|no longer|"
-    r"no quiero|ne veux pas|kein|keine|nicht|nao quero|non voglio)\b"
+    r"no quiero|ne veux pas|kein|keine|nicht|nao quero|nao|non voglio|non)\b"
     r"[\w ']{0,25}\b(?:refund|reembols|rembours|erstatt|rimbors)|"
     r"\b(?:replacement|exchange|swap|reemplazo|remplacement|ersatz|umtausch|troca|sostituzione)\b"
 )
@@ -183,7 +191,7 @@ PAST_REFUND_AMOUNT_RE: Final = re.compile(
     rf"(?:{PAST_REFUND_RE.pattern})(?: (?:of|for|de) (?:{UNIT} ?)?{NUM} ?{UNIT}?)?"
 )
 STATUS_QUESTION_RE: Final = re.compile(rf"(?:{L.all_words(L.STATUS_WORDS)})")
-POLICY_RE: Final = re.compile(rf"(?:{L.all_words(L.POLICY_WORDS)}|{L.all_words(L.POLICY_MORE)})")
+POLICY_RE: Final = re.compile(rf"(?:{L.all_words(L.POLICY_WORDS)})")
 UNSUPPORTED_RE: Final = re.compile(rf"(?:{L.all_words(L.UNSUPPORTED_WORDS)})")
 STATUS_RE: Final = re.compile(r"\b(?:status|any update|ticket)\b")
 HUMAN_RE: Final = re.compile(rf"\b(?:{L.all_words(L.HUMAN_WORDS)})\b")
@@ -237,7 +245,9 @@ INJECTION_PATTERNS: Final = (
             r"\b(?:new|updated|real|actual|revised) (?:instructions?|rules?|polic(?:y|ies)) ?:|"
             r"\b(?:exceed|raise|lift|increase|remove|waive|skip|disable) (?:the |your |"
             r"any |this |that )?(?:refund |daily |transaction )?(?:caps?|limits?)\b|"
-            r"\b(?:limits?|caps?|rules?|polic(?:y|ies)) (?:doe?s?n't|do(?:es)? not) apply\b",
+            r"\b(?:limits?|caps?|rules?|polic(?:y|ies)) (?:doe?s?n't|do(?:es)? not) apply\b|"
+            r"\b(?:polic(?:y|ies)|limits?|caps?) (?:has been |have been |was |were )?"
+            r"(?:updated|changed|raised|lifted|removed)\b|\blimit is now\b",
             re.S,
         ),
     ),
@@ -247,7 +257,7 @@ INJECTION_PATTERNS: Final = (
         re.compile(
             r"\b(?:ignora\w{0,8}|olvida\w{0,8}|omite|salt[ae]\w{0,8}|ignore[rz]?|oublie[rz]?|"
             r"contourne[rz]?|ignorier\w{0,8}|vergiss|missacht\w{0,8}|umgeh\w{0,8}|"
-            r"dimentica\w{0,8}|esqueca\w{0,8})\b"
+            r"dimentica\w{0,8}|esqueca\w{0,8}|esquece)\b"
             r".{0,40}\b(?:reglas|instrucciones|politicas?|limites?|normas|regles|"
             r"consignes|instructions|politiques?|regeln|anweisungen|vorgaben|richtlinien|"
             r"grenzen|regole|istruzioni|limiti|regras|instrucoes)\b",
@@ -265,7 +275,8 @@ INJECTION_PATTERNS: Final = (
         "fake_authority",
         re.compile(
             r"\[? ?\b(?:system|admin|developer|root)"
-            r"(?: ?(?:message|override|prompt|mode))? ?\]? ?:|"
+            r"(?: ?(?:message|override|prompt|mode|notice|update|alert|note))? ?\]? ?:|"
+            r"\[ ?(?:system|admin|developer|root)(?: (?:message|notice|update|alert|note))? ?\]|"
             r"\bauthori[sz]ed (?:by|override)\b|\bi authori[sz]e\b|\bauthori[sz]ation code\b|"
             r"\bskip_?polic|\bapprove_refund\b|< ?/? ?(?:admin|developer|root|tool) ?>|"
             r"\bi(?: am|'m) (?:the|an?|your) (?:\w+ )?(?:admin|administrator|developer|ceo|"
@@ -278,7 +289,11 @@ INJECTION_PATTERNS: Final = (
     (
         "split_refund",
         re.compile(
-            r"\b(?:split|divide|break)\b.{0,30}\b(?:refunds?|payments?|transactions?)\b|"
+            r"\b(?:split|divide|break) (?:up )?(?:the |my |this |it |that )?(?:refund|payment|"
+            r"transaction|amount)s?\b|\b(?:split|divide|break)(?: it| them)? (?:up )?into\b|"
+            r"\ben (?:\d+|deux|trois|quatre|cinq) fois\b|\ben (?:\d+|dos|tres|cuatro) veces\b|"
+            r"\b(?:faites|fais|faire)-en \d+\b|\bin (?:\d+|zwei|drei|vier) (?:mal|teilen)\b|"
+            r"\bem (?:\d+|duas|tres) vezes\b|\bin (?:\d+|due|tre) volte\b|"
             r"\b\d+ refunds of\b|"
             r"\b(?:in|into|as) (?:several|multiple|many|smaller|separate|\d+) "
             r"(?:(?:smaller|separate) )?(?:refunds|payments|transactions|transfers)\b|"
@@ -308,6 +323,7 @@ _LEAD: Final = (
     r"ok|okay|so|then|well|fine|make it|just|only|let's say|how about|maybe|i'd like|"
     r"i would like|i want|can i get|can i have|give me|let's do|yes|sure|no|solo|nur|"
     r"seulement|apenas|solamente|soltanto|sirf|bas|mejor|plutot|lieber|dann|alors|entonces|"
+    r"nahi|nein|non|nao|nee|nope|nah|"
     r"pues|allora|entao|si|oui|ja|sim|haan"
 )
 _TAIL: Final = (

@@ -126,13 +126,16 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     # Amounts are read with ids, emails and addresses taken out, numbers in words as
     # digits (converted before accents are folded away: "fünfzehn" -> 15).
     scrubbed = _scrub(text, emails)
-    words_text = _scrub(fold(amounts.digits_for_words(normal.lower(), language)), emails)
+    words_text = _scrub(
+        fold(amounts.digits_for_words(normal.lower(), language, sure=detected.sure)), emails
+    )
     marked, numbers = amounts.mark_numbers(scrubbed, words_text=words_text)
 
     reason = next((name for name, pattern in P.REASONS if pattern.search(text)), None)
     looking_back = bool(P.STATUS_QUESTION_RE.search(text) or P.PAST_REFUND_RE.search(text))
     declined = bool(P.NOT_A_REQUEST_RE.search(text))
     cancel = bool(P.CANCEL_RE.search(text))
+    acknowledging = bool(P.ACK_RE.search(text) or P.KEEP_RE.search(text))
     asks = bool(P.REFUND_RE.search(text)) and not looking_back and not declined
     reading = amounts.read_amount(marked, numbers, asks=asks or reason is not None)
     # The same words read as part of a request already pending ("25, not 30").
@@ -147,7 +150,17 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         reading.final or any(p.search(marked) for p in P.ASKED_AMOUNT_PATTERNS)
     )
     topic: Topic | None = None
-    if P.POLICY_RE.search(text) and not asked_amount:
+    if P.UNSUPPORTED_RE.search(text) and not asks and not asked_amount:
+        topic = "unsupported"
+    elif (
+        (acknowledging or declined)
+        and not asked_amount
+        and reading.kind in ("none", "unclear")
+        and not cancel
+    ):
+        topic = "acknowledged"  # "no refund needed, I'll keep it": nothing to do
+        asks = False
+    elif P.POLICY_RE.search(text) and not asked_amount:
         topic = "policy"
     elif P.UNSUPPORTED_RE.search(text) and not asks:
         topic = "unsupported"
@@ -157,7 +170,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     intent: Intent
     if cancel:
         intent = "cancel"
-    elif topic == "policy":
+    elif topic in ("policy", "acknowledged"):
         intent = "other"
     elif looking_back and not asked_amount:
         intent = "status" if P.STATUS_QUESTION_RE.search(text) else "greeting"
