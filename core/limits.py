@@ -57,6 +57,8 @@ class Limits:
     """Failed order lookups in a conversation before it goes to a person."""
     business_timezone: str = "UTC"
     """IANA zone whose midnight (by the database's clock) starts the daily budget's day."""
+    min_refund: Decimal = Decimal("0.01")
+    """Smallest automatic refund: dust refunds would only use up the velocity allowance."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:

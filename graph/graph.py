@@ -28,10 +28,17 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.nodes import AgentNodes, ServicesProvider, last_customer_text
+from graph.nodes import (
+    AgentNodes,
+    ServicesProvider,
+    last_customer_text,
+    request_id_of,
+    thread_id_of,
+)
 from graph.services import Services
 from graph.state import InputState, OutputState, State
-from persistence.audit import AuditEvent, EventType
+from persistence import repo
+from persistence.audit import AuditEvent, EventType, append_events
 
 Node = Callable[[State, RunnableConfig, Runtime[Context]], Awaitable[dict[str, Any]]]
 
@@ -120,6 +127,11 @@ def _summary(update: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def message_digest(text: str) -> str:
+    """What an idempotent answer is keyed to besides its key: the message it answers."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def audited(name: str, node: Node, nodes: AgentNodes) -> Node:
     """Wrap a node so that every transition is written to the audit log.
 
@@ -148,17 +160,30 @@ def audited(name: str, node: Node, nodes: AgentNodes) -> Node:
             return {**update, "node_trail": [transition]}
         trail = [*state.node_trail, transition]
         svc = await nodes.services()
-        await svc.storage.audit.record(
-            *(
-                AuditEvent(
-                    EventType.NODE,
-                    thread_id=t["thread_id"],
-                    order_id=t["order_id"],
-                    payload=t["payload"],
-                )
-                for t in trail
+        events = [
+            AuditEvent(
+                EventType.NODE,
+                thread_id=t["thread_id"],
+                order_id=t["order_id"],
+                payload=t["payload"],
             )
-        )
+            for t in trail
+        ]
+        key = request_id_of(runtime)
+        thread_id = thread_id_of(config)
+        if key and thread_id:
+            # The answer to a message sent with an idempotency key is kept in the same
+            # transaction as the turn's audit trail: a retry after any failure from here
+            # on gets this answer, never a second run of the turn.
+            answer = {"reply": update.get("reply", ""), "thread_id": thread_id}
+            answer["outcome"] = update.get("outcome") or {"kind": "none"}
+            answer["message_digest"] = message_digest(last_customer_text(state.messages))
+            async with svc.storage.pool.connection() as conn, conn.transaction():
+                records = await append_events(conn, events)
+                await repo.store_request_answer(conn, thread_id, key, answer)
+            await svc.storage.audit.mirror(records)
+        else:
+            await svc.storage.audit.record(*events)
         return {**update, "node_trail": None}
 
     run.__name__ = name

@@ -77,9 +77,20 @@ def thread_id_of(config: RunnableConfig | None) -> str | None:
     return str(value) if value else None
 
 
-def request_key(state: State, suffix: str) -> str:
-    """Identity of this customer request: conversation, turn and what it is about."""
-    return f"{state.conversation_id}:{state.turn}:{suffix}"
+def request_key(state: State, suffix: str, request_id: str | None = None) -> str:
+    """Identity of this customer request: conversation, turn and what it is about.
+
+    With the caller's idempotency key (``Context.request_id``) the key replaces the turn
+    number: a retry of the same message, run again after a crash, is the same request
+    and finds the refund or ticket the first run made instead of making another.
+    """
+    return f"{state.conversation_id}:{request_id or state.turn}:{suffix}"
+
+
+def request_id_of(runtime: Runtime[Context] | None) -> str | None:
+    """The caller's idempotency key for this turn, if any."""
+    context = runtime.context if runtime is not None else None
+    return context.request_id if context is not None else None
 
 
 def order_snapshot(order: Order) -> dict[str, Any]:
@@ -316,7 +327,7 @@ class AgentNodes:
         svc = await self.services()
         assert state.verified_email and state.verified_order_id
         order_id, email = state.verified_order_id, state.verified_email
-        key = request_key(state, order_id)
+        key = request_key(state, order_id, request_id_of(runtime))
         async with svc.storage.pool.connection() as conn:
             previous = await repo.refund_by_request(conn, key)
             waiting = await repo.open_ticket_for_order(conn, order_id)
@@ -536,7 +547,7 @@ class AgentNodes:
         }
         ticket = await open_ticket(
             svc.storage.audit,
-            request_key=request_key(state, "escalate"),
+            request_key=request_key(state, "escalate", request_id_of(runtime)),
             customer_email=state.verified_email or state.claimed_email,
             order_id=order_id,
             reason=",".join(reasons),

@@ -122,6 +122,17 @@ def after(state: State, understood: Understanding) -> PendingRequest:
     if answering and understood.mentioned_amount is not None:
         # A short answer in digits to "how much?" or "shall I refund X?" is final.
         return PendingRequest(requested=True, amount=format_usdc(understood.mentioned_amount))
+    model_only = reading.why_confirm == "model_only"
+    if (
+        confirming
+        and understood.affirmative
+        and (reading.kind == "none" or model_only)
+        and understood.mentioned_amount is None
+        and state.proposed_amount
+    ):
+        # The customer's yes (read by the rules) to the amount stated last; whatever a
+        # model claims alongside it is not an amount the customer wrote.
+        return PendingRequest(requested=True, amount=state.proposed_amount)
     if understood.intent != "refund" and reading.kind in ("none", "unclear") and current.requested:
         reading = understood.followup  # "25, not 30" said after "I want 30 back"
     if understood.intent == "refund" or (
@@ -129,9 +140,11 @@ def after(state: State, understood: Understanding) -> PendingRequest:
     ):
         if reading.kind == "exact" and reading.final and reading.value is not None:
             return PendingRequest(requested=True, amount=format_usdc(reading.value))
-        if reading.kind == "full":
+        if reading.kind == "full" and reading.final:
             return PendingRequest(requested=True, full=True)
-        if reading.kind in ("exact", "fraction"):
+        if reading.kind == "full":
+            return PendingRequest(requested=True, proposal=proposal_of(reading))
+        if reading.kind in ("exact", "fraction"):  # stated back, confirmed first
             return PendingRequest(requested=True, proposal=proposal_of(reading))
         if reading.kind == "unclear":
             return PendingRequest(requested=True, unclear=True)

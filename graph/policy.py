@@ -140,6 +140,8 @@ def decide(facts: Facts, request: RefundRequest, limits: Limits) -> Decision:
         # NaN cannot even be compared; a sub-micro amount cannot be paid.
         reasons.append(Reason.INVALID_AMOUNT)
         amount = ZERO
+    elif request.amount is not None and request.amount < max(limits.min_refund, Decimal(0)):
+        reasons.append(Reason.INVALID_AMOUNT)  # zero, negative, or dust (< one cent)
     elif request.amount is not None and request.amount <= 0:
         reasons.append(Reason.INVALID_AMOUNT)
     if facts.refund_in_progress:

@@ -33,7 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from core.money import InvalidAmount, format_usdc, parse_usdc
 from core.settings import Settings, get_settings
 from graph.context import Context
-from graph.graph import build_builder
+from graph.graph import build_builder, message_digest
 from graph.nodes import message_text, order_snapshot
 from graph.services import Services
 from persistence import repo
@@ -323,6 +323,13 @@ def routes() -> APIRouter:
             async with runtime.services.storage.pool.connection() as conn:
                 earlier = await repo.request_answer(conn, thread_id, key)
             if earlier is not None:
+                digest = earlier.pop("message_digest", None)
+                if digest is not None and digest != message_digest(text):
+                    raise ApiError(
+                        409,
+                        "idempotency_key_reused",
+                        "this Idempotency-Key was already used for a different message",
+                    )
                 headers = {"Idempotent-Replayed": "true"}
                 if streaming:
                     return StreamingResponse(
@@ -338,7 +345,9 @@ def routes() -> APIRouter:
             lease = await repo.take_conversation(conn, thread_id, TURN_LEASE_SECONDS)
         if lease is None:
             raise ApiError(409, "turn_in_progress", "the previous message is still being answered")
-        context = Context(customer_email=conversation["customer_email"], channel="web")
+        context = Context(
+            customer_email=conversation["customer_email"], channel="web", request_id=key
+        )
         if streaming:
             return StreamingResponse(
                 stream_turn(runtime, thread_id, text, context, key, lease),
@@ -347,7 +356,18 @@ def routes() -> APIRouter:
             )
         try:
             result = await run_turn(runtime, thread_id, text, context)
-            await remember(runtime, thread_id, key, result)
+            await remember(
+                runtime, thread_id, key, {**result, "message_digest": message_digest(text)}
+            )
+        except ApiError:
+            raise
+        except Exception as exc:
+            # Answered as a clean 500 (never a dropped connection): the client retries with
+            # the same Idempotency-Key and gets the first answer or the same request again.
+            logger.exception("turn failed on conversation %s", thread_id[:8])
+            raise ApiError(
+                500, "turn_failed", "the message could not be answered; please send it again"
+            ) from exc
         finally:
             await release(runtime, thread_id, lease)
         return schemas.TurnResult(**result)
@@ -613,7 +633,9 @@ async def stream_turn(
                 "thread_id": thread_id,
                 "outcome": values.get("outcome") or {"kind": "none"},
             }
-            await remember(runtime, thread_id, key, result)
+            await remember(
+                runtime, thread_id, key, {**result, "message_digest": message_digest(text)}
+            )
             events.put_nowait(("reply", result))
         except Exception:
             logger.exception("turn failed in conversation %s", thread_id)

@@ -37,6 +37,7 @@ HUNDRED: Final = Decimal(100)
 _HINDI_NUMBER_RE: Final = re.compile(
     r"\b(?:" + "|".join(sorted(HINDI_NUMBERS, key=len, reverse=True)) + r")\b"
 )
+_AMBIGUOUS_GROUPING: Final = re.compile(r"\d{1,3}[.,]\d{3}")
 _ORDINAL: Final = re.compile(r"(?:st|nd|rd|th)\b")
 
 
@@ -146,10 +147,20 @@ def _indexes(marked: str) -> dict[int, int]:
     return {pos: i for i, pos in enumerate(m.start() for m in re.finditer(P.NUM, marked))}
 
 
-def read_amount(marked: str, numbers: list[Number], *, asks: bool) -> AmountReading:
+def read_amount(
+    marked: str,
+    numbers: list[Number],
+    *,
+    asks: bool,
+    reason: bool = False,
+    question: bool = False,
+) -> AmountReading:
     """The reading of a message whose numbers are marked (see :func:`mark_numbers`).
 
-    ``asks``: the message asks for money back. In order: numbers that are not amounts
+    ``asks``: the message asks for money back in so many words (a refund verb, "money
+    back"); ``reason``: it says what went wrong (a number in it may be the amount, never
+    a final one); ``question``: it is a question (the whole amount is then confirmed).
+    In order: numbers that are not amounts
     are set aside (times, counts of items, past refunds); "8 dollars and 50 cents" is
     joined; then a number tied to the asking ("refund 20", "20 USDC back") or marked as
     money decides, with corrections and sums read across every number; without one, a
@@ -183,7 +194,15 @@ def read_amount(marked: str, numbers: list[Number], *, asks: bool) -> AmountRead
     asked = _asked_indexes(marked, at) & set(usable)
     money = _money_indexes(marked, at) & set(usable)
     tied = [i for i in usable if i in asked or i in money]
-    pool = usable if (tied or asks) else []
+    pool = usable if (tied or asks or reason) else []
+
+    each = P.EACH_RE.search(marked)
+    if each is not None:
+        price = numbers[at[each.start(1)]].value
+        many = [numbers[i].value for i in sorted(counts)]
+        if price is not None and len(many) >= 1 and many[0] is not None:
+            return _confirm(price * min(v for v in many if v is not None), "arithmetic")
+        return AmountReading(kind="unclear", why_confirm="arithmetic")
 
     times = P.TIMES_RE.search(marked)
     if times is not None and {at[times.start(1)], at[times.start(2)]} <= set(usable):
@@ -229,6 +248,9 @@ def read_amount(marked: str, numbers: list[Number], *, asks: bool) -> AmountRead
             return AmountReading(kind="unclear", why_confirm="several")
         if chosen.words:
             return _confirm(chosen.value, "words")
+        if _AMBIGUOUS_GROUPING.fullmatch(chosen.raw):
+            # "1.000" / "1,000": a thousand in one locale, one in another. Confirm it.
+            return _confirm(chosen.value, "several")
         others = {numbers[i].value for i in usable} - {chosen.value}
         final = (chosen_i in asked or (chosen_i in money and asks)) and not others
         if final:
@@ -240,8 +262,12 @@ def read_amount(marked: str, numbers: list[Number], *, asks: bool) -> AmountRead
         if value is None or value > HUNDRED or len(set(percents)) > 1:
             return AmountReading(kind="unclear", why_confirm="percentage")
         return AmountReading(kind="fraction", ratio=value / HUNDRED, why_confirm="percentage")
+    whole_final = asks and not question  # "refund the rest", not "is the full amount back?"
+    everything = AmountReading(
+        kind="full", final=whole_final, why_confirm=None if whole_final else "unstated"
+    )
     if P.OTHER_HALF_RE.search(marked):
-        return AmountReading(kind="full", final=True)  # "the other half", after a first one
+        return everything  # "the other half", after a first one
     if P.HALF_RE.search(marked):
         return AmountReading(kind="fraction", ratio=Decimal("0.5"), why_confirm="fraction")
     if P.THIRD_RE.search(marked):
@@ -250,7 +276,7 @@ def read_amount(marked: str, numbers: list[Number], *, asks: bool) -> AmountRead
     if P.QUARTER_RE.search(marked):
         return AmountReading(kind="fraction", ratio=Decimal("0.25"), why_confirm="fraction")
     if P.FULL_RE.search(marked) and not pool:
-        return AmountReading(kind="full", final=True)
+        return everything
     if pool:
         # A number beside "total"/"everything" ("12 au total"): the number, confirmed.
         values = {numbers[i].value for i in pool}

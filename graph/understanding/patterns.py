@@ -92,7 +92,12 @@ TIME_SPAN_RE: Final = re.compile(
     r"semanas|semaines|wochen|settimane|meses|mois|monate|mesi|horas|heures|stunden|ore)\b"
 )
 # "2 of the 3 mugs", "2 mugs", "3 days ago": a count, never money.
-COUNT_AFTER_RE: Final = re.compile(rf"({NUM}) {_ITEMS}\b")
+_GLUE: Final = (
+    r"(?:for|of|the|a|an|on|to|in|at|from|with|and|or|por|pour|pelo|pela|para|de|la|el|"
+    r"los|las|les|le|die|der|das|den|fur|per|il|i|o|os|as|usdc|usd|dollars?|euros?|bucks)"
+)
+# "2 mugs", "2 broken mugs", "3 missing tins": a count of things, never money.
+COUNT_AFTER_RE: Final = re.compile(rf"({NUM}) (?:(?!{_GLUE}\b)[a-z]{{1,20}} ){{0,2}}{_ITEMS}\b")
 COUNT_OF_RE: Final = re.compile(
     rf"({NUM}) (?:of|out of|de|sur|von|di|dos) "
     rf"(?:the |my |los |las |les |mes |i |os |as )?({NUM}) {_ITEMS}\b"
@@ -107,6 +112,12 @@ PLUS_RE: Final = re.compile(
     rf"({NUM})[^.?!{NUM}]{{0,25}}(?:\+|\bplus|\band another|\band also|\band an extra|"
     r"\bmas otros|\by otros|\bet encore|\bund noch|\be mais|\be altri|\baur) "
     rf"(?:the |another |los |les |die |os |i )?(?:{UNIT} ?)?({NUM})"
+)
+# "12 each", "5 USDC per item": a price per piece, to multiply by a count.
+EACH_RE: Final = re.compile(
+    rf"({NUM}) ?{UNIT}? (?:each|apiece|a piece|per (?:item|piece|unit|one|mug|cup)|"
+    r"cada uno|cada una|chacun|chacune|pro stuck|je stuck|cada|ciascuno|l'uno|har ek|"
+    r"ek ka)\b"
 )
 # "8 dollars and 50 cents": one amount.
 CENTS_RE: Final = re.compile(
@@ -279,6 +290,14 @@ INJECTION_PATTERNS: Final = (
             r"\[ ?(?:system|admin|developer|root)(?: (?:message|notice|update|alert|note))? ?\]|"
             r"\bauthori[sz]ed (?:by|override)\b|\bi authori[sz]e\b|\bauthori[sz]ation code\b|"
             r"\bskip_?polic|\bapprove_refund\b|< ?/? ?(?:admin|developer|root|tool) ?>|"
+            r"\bpre-? ?approved\b|\balready approved\b|\b(?:approved|authori[sz]ed|cleared) by "
+            r"(?:your |the |a |my )?(?:manager|supervisor|admin|team|support|colleague|boss|"
+            r"finance|billing|ceo|owner)\b|\b(?:your|a) (?:colleague|manager|supervisor|"
+            r"teammate|agent|support team) (?:already )?(?:approved|authori[sz]ed|promised|"
+            r"confirmed|said (?:you|i) (?:would|will|can|could))\b|\boverride code\b|"
+            r"\b(?:test|debug|maintenance|admin|god|sudo) mode\b|\bsudo\b|"
+            r"\bas an? (?:employee|staff member|admin|insider)\b|\bi work (?:for|at) (?:you|"
+            r"your (?:company|store|shop)|the (?:company|store|shop))\b|"
             r"\bi(?: am|'m) (?:the|an?|your) (?:\w+ )?(?:admin|administrator|developer|ceo|"
             r"supervisor)\b|\bi(?: am|'m) (?:the|an?|your) (?:\w+ )?(?:owner|manager)\b.{0,40}"
             r"\b(?:approve|authori[sz]e|override|allow)|"

@@ -137,7 +137,9 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     cancel = bool(P.CANCEL_RE.search(text))
     acknowledging = bool(P.ACK_RE.search(text) or P.KEEP_RE.search(text))
     asks = bool(P.REFUND_RE.search(text)) and not looking_back and not declined
-    reading = amounts.read_amount(marked, numbers, asks=asks or reason is not None)
+    reading = amounts.read_amount(
+        marked, numbers, asks=asks, reason=reason is not None, question="?" in text
+    )
     # The same words read as part of a request already pending ("25, not 30").
     followup = reading
     if reading.kind == "none":

@@ -164,13 +164,13 @@ PLAIN = (
 )
 
 
-def _cpu(fn: Callable[[str], object], text: str, rounds: int = 3) -> float:
+def _cpu(fn: Callable[[str], object], text: str, rounds: int = 3, *, best: bool = False) -> float:
     samples = []
     for _ in range(rounds):
         start = time.process_time()
         fn(text)
         samples.append(time.process_time() - start)
-    return statistics.median(samples)
+    return min(samples) if best else statistics.median(samples)
 
 
 ENTRY_POINTS: dict[str, Callable[[str], object]] = {
@@ -197,6 +197,12 @@ def test_adversarial_messages_cost_about_what_a_plain_one_does(name: str) -> Non
     plain = (PLAIN * (MAX_MESSAGE_CHARS // len(PLAIN) + 1))[:MAX_MESSAGE_CHARS]
     fn(plain)  # warm caches (language models, compiled patterns)
     baseline = max(_cpu(fn, plain), 1e-4)
-    worst = max(_cpu(fn, text, rounds=1) for text in _adversarial())
-    # Linear work keeps the ratio near 1; the old patterns made it thousands.
-    assert worst / baseline < 25, f"{name}: worst {worst:.4f}s vs plain {baseline:.4f}s"
+    limit = 25 * baseline  # linear work keeps the ratio near 1; the old patterns: thousands
+    worst, worst_text = 0.0, ""
+    for text in _adversarial():
+        spent = _cpu(fn, text, rounds=1)
+        if spent > limit:  # a pause of the machine or the collector, or a real blow-up:
+            spent = min(spent, _cpu(fn, text, rounds=3, best=True))  # it must recur
+        if spent > worst:
+            worst, worst_text = spent, text
+    assert worst < limit, f"{name}: {worst:.4f}s vs plain {baseline:.4f}s on {worst_text[:40]!r}"

@@ -255,7 +255,7 @@ def test_amounts_that_are_not_money_are_denied(request: RefundRequest) -> None:
 
 
 @FAST
-@given(amount=money("0.000001", "45"), flag=st.sampled_from(range(6)))
+@given(amount=money("0.01", "45"), flag=st.sampled_from(range(6)))
 def test_any_single_red_flag_stops_an_otherwise_approved_refund(amount: Decimal, flag: int) -> None:
     request = RefundRequest(amount=amount)
     assert decide(FRESH, request, LIMITS).action == "refund"
@@ -379,7 +379,7 @@ def test_50_000001_is_over_a_50_cap() -> None:
     [
         ("80", "20", "refund"),
         ("80", "20.000001", "escalate"),
-        ("100", "0.000001", "escalate"),
+        ("100", "0.01", "escalate"),
         ("100", None, "escalate"),
         ("130", "1", "escalate"),
     ],
@@ -472,3 +472,9 @@ def test_not_found_denies_before_looking_at_anything_else() -> None:
 )
 def test_is_usdc(value: Decimal, ok: bool) -> None:
     assert is_usdc(value) is ok
+
+
+@pytest.mark.parametrize("dust", ["0.000001", "0.009999"])
+def test_dust_refunds_are_denied_so_they_cannot_use_up_the_velocity_allowance(dust: str) -> None:
+    d = decide(fresh(), ask(dust), LIMITS)
+    assert d.action == "deny" and Reason.INVALID_AMOUNT in d.reasons
