@@ -30,6 +30,7 @@ from graph.understanding import (
     Understanding,
     UnderstandingFailed,
     clean_message,
+    injection_signals,
     understand_with_rules,
 )
 from graph.understanding.patterns import BARE_NUMBER_RE
@@ -134,6 +135,13 @@ def transcript(messages: list[AnyMessage]) -> list[dict[str, str]]:
         role = "customer" if isinstance(message, HumanMessage) else "agent"
         out.append({"role": role, "text": clean_message(message_text(message))[:2000]})
     return out
+
+
+def planted_signals(order: dict[str, Any] | None) -> list[str]:
+    """Instructions planted in the order's own text (a product name telling the agent to
+    pay more), flagged for the reviewer who reads that text: ``order_text:<signal>``."""
+    description = (order or {}).get("description") or ""
+    return [f"order_text:{signal}" for signal in injection_signals(description)]
 
 
 def bare_order_id(state: State, text: str) -> str | None:
@@ -541,7 +549,7 @@ class AgentNodes:
                 if attempted and attempted.get("error_code")
                 else None
             ),
-            "injection_signals": state.injection_signals,
+            "injection_signals": [*state.injection_signals, *planted_signals(order)],
             "failed_lookups": state.failed_lookups,
             "reasons": reasons,
         }

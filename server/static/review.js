@@ -58,11 +58,15 @@ const $ = (id) => document.getElementById(id);
 const state = { token: null, tickets: [], selected: null, flash: null, draft: "" };
 
 const reasonWords = (code) => REASONS[code] || code.replaceAll("_", " ");
-const signalWords = (code) =>
-  SIGNALS[code] ||
-  (code.startsWith("model:")
-    ? `Flagged by the model: ${code.slice(6)}`
-    : code.replaceAll("_", " "));
+const signalWords = (code) => {
+  if (SIGNALS[code]) return SIGNALS[code];
+  if (code.startsWith("model:")) return `Flagged by the model: ${code.slice(6)}`;
+  if (code.startsWith("order_text:")) {
+    const what = SIGNALS[code.slice(11)] || code.slice(11).replaceAll("_", " ");
+    return `The order's own text (product name) carries instructions: ${what}`;
+  }
+  return code.replaceAll("_", " ");
+};
 // The reasons that most change how a reviewer reads a ticket come first.
 const FIRST = [
   "injection_suspected",
@@ -481,11 +485,16 @@ function orderPanel(ctx) {
 }
 
 /** The amount to propose: what was asked for, capped to what is left on the order. */
+// Reasons a person was asked because of the amount itself: the reviewer types the
+// amount they approve; nothing is pre-filled for them to confirm by reflex.
+const AMOUNT_REASONS = ["over_per_tx_cap", "over_daily_budget", "exceeds_order"];
+
 function proposedAmount(ctx) {
   const left = ctx.order?.unrefunded_usdc;
   const asked = ctx.requested_amount;
-  if (!left) return formatAmount(asked || "");
-  if (!asked || compareDecimal(asked, left) > 0) return formatAmount(left);
+  const reasons = ctx.reasons || ctx.decision?.reasons || [];
+  if (!asked || reasons.some((r) => AMOUNT_REASONS.includes(r))) return "";
+  if (left && compareDecimal(asked, left) > 0) return "";
   return formatAmount(asked);
 }
 

@@ -228,7 +228,8 @@ async def test_refund_escalation_and_review(open_page: OpenPage) -> None:
     await expect(reasons).to_contain_text("over_per_tx_cap")
     await expect(reasons).to_contain_text("per-transaction cap")
     amount = dana.get_by_label("Refund amount (USDC)")
-    await expect(amount).to_have_value(re.compile(r"^100(\.0+)?$"))  # asked for; 120 left
+    # Over the cap: nothing pre-filled, the reviewer types the amount they approve.
+    await expect(amount).to_have_value("")
     await expect(dana.get_by_test_id("chain-status")).to_contain_text("Chain intact")
 
     await amount.fill("40")
@@ -327,7 +328,11 @@ async def test_a_refusal_then_a_denial_reach_the_customer(open_page: OpenPage) -
     await dana.locator(f'.ticket-item[data-ticket="{reference}"]').click()
     await expect(dana.locator("#detail-title")).to_contain_text(reference)
 
-    # A note is required before anything is sent.
+    # Over the cap nothing is pre-filled: the amount, then a note, before anything is sent.
+    await dana.get_by_role("button", name="Approve refund").click()
+    await expect(dana.get_by_role("alert").filter(has_text="Enter an amount")).to_be_visible()
+    await expect(dana.get_by_label("Refund amount (USDC)")).to_be_focused()
+    await dana.get_by_label("Refund amount (USDC)").fill("100")
     await dana.get_by_role("button", name="Approve refund").click()
     await expect(dana.get_by_role("alert").filter(has_text="Add a note")).to_be_visible()
     await expect(dana.get_by_label("Note (required)")).to_be_focused()
