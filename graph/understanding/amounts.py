@@ -218,7 +218,7 @@ def read_amount(
             said = numbers[first]
             if first in asked and said.value is not None and not said.words:
                 # "refund 20 USDC, not 200": asked for in digits, the other ruled out.
-                return AmountReading(kind="exact", value=said.value, final=True)
+                return _confirm(said.value, "correction")
             return _pick(said, "correction")
         instead = P.NOT_BUT_RE.search(marked)
         if instead is not None and {at[instead.start(1)], at[instead.start(2)]} <= set(pool):
@@ -252,17 +252,23 @@ def read_amount(
             # "1.000" / "1,000": a thousand in one locale, one in another. Confirm it.
             return _confirm(chosen.value, "several")
         others = {numbers[i].value for i in usable} - {chosen.value}
-        final = (chosen_i in asked or (chosen_i in money and asks)) and not others
+        # Final only when the message holds this one number and nothing else to read
+        # (no price, count, time or past refund beside it): any other number means the
+        # reading took interpretation, and an interpretation is confirmed.
+        alone = len({n.raw for n in numbers}) == 1
+        final = (chosen_i in asked or (chosen_i in money and asks)) and not others and alone
         if final:
             return AmountReading(kind="exact", value=chosen.value, final=True)
-        return _confirm(chosen.value, "several" if others else "unstated")
+        return _confirm(chosen.value, "several" if others or not alone else "unstated")
 
     if percents:
         value = numbers[percents[-1]].value
         if value is None or value > HUNDRED or len(set(percents)) > 1:
             return AmountReading(kind="unclear", why_confirm="percentage")
         return AmountReading(kind="fraction", ratio=value / HUNDRED, why_confirm="percentage")
-    whole_final = asks and not question  # "refund the rest", not "is the full amount back?"
+    # "refund the rest" is final; "is the full amount back?" or "the rest, I got 10 back
+    # already" (a number to read beside it) is stated and confirmed.
+    whole_final = asks and not question and not numbers
     everything = AmountReading(
         kind="full", final=whole_final, why_confirm=None if whole_final else "unstated"
     )

@@ -140,6 +140,7 @@ def merge_with_rules(
         injection_signals=signals,
         source="llm",
         reading=reading,
+        followup=rules.followup,  # what a follow-up says, read by the rules only
         language=rules.language,
         language_sure=rules.language_sure,
         topic=rules.topic,

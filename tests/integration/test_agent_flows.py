@@ -130,7 +130,10 @@ async def test_identity_across_turns_in_any_order_is_never_asked_twice(chat: Cha
 async def test_partial_then_second_refund_on_the_same_order(chat: Chat) -> None:
     t = chat.new_thread()
     r = await chat.say(t, "alice@example.com ORD-1001, refund 20 of the 45 please")
-    assert r["outcome"]["amount"] == "20.00"
+    # Two amounts in the message: 20 is read as the request and stated back for a yes.
+    assert r["outcome"]["for"] == ["confirmation"] and r["outcome"]["amount"] == "20.00"
+    r = await chat.say(t, "yes")
+    assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "20.00"
     r = await chat.say(t, "actually, refund another 20 USDC")
     assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "20.00"
     r = await chat.say(t, "fine, refund everything that is left")

@@ -53,7 +53,7 @@ async def test_a_retried_message_is_answered_once(
 ) -> None:
     thread = (await http.post("/v1/conversations")).json()["thread_id"]
     url = f"/v1/conversations/{thread}/messages"
-    body = {"text": "alice@example.com ORD-1001 refund 20 of the 45 please"}
+    body = {"text": "alice@example.com ORD-1001 refund 20 USDC please"}
     first = await http.post(url, json=body, headers={"Idempotency-Key": "msg-1"})
     retry = await http.post(url, json=body, headers={"Idempotency-Key": "msg-1"})
     assert first.status_code == retry.status_code == 200

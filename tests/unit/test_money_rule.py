@@ -165,3 +165,15 @@ def test_the_old_behaviour_this_rule_replaces_would_fail_here() -> None:
     after = pending.after(State(), understand_with_rules("refund 20, wait no, 12 instead"))
     assert after.amount is None and after.proposal is not None
     assert after.proposal["value"] == "12.000000"
+
+
+def test_a_correction_in_a_follow_up_replaces_the_pending_amount_in_both_modes() -> None:
+    """"I want 30 back" then "wait sorry, 25 not 30": 25 is stated back, 30 never paid."""
+    state = State(refund_requested=True, requested_amount="30.00")
+    text = "wait sorry, 25 not 30. ORD-20512, email is k@example.com"
+    rules = understand_with_rules(text)
+    model = LLMExtraction.model_validate({"intent": "provide_info", "amount": None})
+    for understood in (rules, merge_with_rules(model, text, rules=rules)):
+        after = pending.after(state, understood)
+        assert after.amount != "30.00"
+        assert after.proposal is not None and after.proposal["value"] == "25.000000"
