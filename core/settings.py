@@ -138,6 +138,20 @@ class Settings(BaseSettings):
     rate_limit_per_ip: int = Field(
         default=60, ge=1, description="Customer requests per client IP per minute (429)."
     )
+    max_body_bytes: int = Field(
+        default=256 * 1024,
+        ge=1024,
+        description="Largest request body, counted while it is read, chunked or not (413).",
+    )
+    body_read_seconds: float = Field(
+        default=15.0, gt=0, description="Time a client has to send its whole body (408)."
+    )
+    turn_lease_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="A running turn's hold on its conversation, renewed while it runs: a "
+        "crashed process frees the conversation within this time.",
+    )
     trace_hide_pii: bool = Field(
         default=True,
         description="Mask emails, wallet addresses, order ids and keys in LangSmith traces.",

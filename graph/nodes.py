@@ -7,7 +7,6 @@ update; none mutates state. Money moves only in :meth:`AgentNodes.refund`, only 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import uuid
@@ -31,7 +30,7 @@ from graph.understanding import (
     UnderstandingFailed,
     clean_message,
     injection_signals,
-    understand_with_rules,
+    rules_off_the_loop,
 )
 from graph.understanding.patterns import BARE_NUMBER_RE
 from graph.understanding.text import prepare
@@ -46,8 +45,6 @@ logger = logging.getLogger(__name__)
 
 ServicesProvider = Callable[[], Awaitable[Services]]
 TRANSCRIPT_LIMIT = 40
-RULES_DEADLINE_SECONDS = 5.0
-"""The rules are linear in the message; past this something is wrong: answer, do not wait."""
 
 
 def message_text(message: AnyMessage) -> str:
@@ -138,8 +135,10 @@ def transcript(messages: list[AnyMessage]) -> list[dict[str, str]]:
 
 
 def planted_signals(order: dict[str, Any] | None) -> list[str]:
-    """Instructions planted in the order's own text (a product name telling the agent to
-    pay more), flagged for the reviewer who reads that text: ``order_text:<signal>``."""
+    """Instructions planted in the order's own text, flagged for reviewers.
+
+    A product name telling the agent to pay more is shown as ``order_text:<signal>``.
+    """
     description = (order or {}).get("description") or ""
     return [f"order_text:{signal}" for signal in injection_signals(description)]
 
@@ -158,16 +157,6 @@ def bare_order_id(state: State, text: str) -> str | None:
         return None
     numbers = {m.group(1) for m in BARE_NUMBER_RE.finditer(prepare(text))}
     return f"ORD-{numbers.pop()}" if len(numbers) == 1 else None
-
-
-async def rules_in_thread(text: str) -> Understanding:
-    """The rules' reading of ``text`` off the event loop; nothing understood past the deadline."""
-    try:
-        async with asyncio.timeout(RULES_DEADLINE_SECONDS):
-            return await asyncio.to_thread(understand_with_rules, text)
-    except TimeoutError:
-        logger.error("understanding a %d-character message overran its deadline", len(text))
-        return Understanding(intent="other")
 
 
 class AgentNodes:
@@ -283,7 +272,7 @@ class AgentNodes:
                     payload={"error": str(exc)[:500], "fallback": "rules"},
                 )
             )
-            return await rules_in_thread(text), True
+            return await rules_off_the_loop(text), True
 
     # --- lookup ------------------------------------------------------------------
 

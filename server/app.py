@@ -41,6 +41,8 @@ from persistence.audit import AuditEvent, EventType, tail, verify_chain
 from persistence.checkpoint import open_checkpointer
 from persistence.models import Refund, Ticket, TicketStatus
 from server import schemas
+from server.edge import BodyRefused, Edge
+from server.leases import Leases
 from server.metrics import Metrics
 from tools.refunds import RefundRefused
 from wiring import tracing
@@ -50,7 +52,6 @@ logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 MAX_BODY_BYTES = 256 * 1024
-TURN_LEASE_SECONDS = 120.0
 RATE_WINDOW_SECONDS = 60
 PRUNE_EVERY = 500
 THREAD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -93,6 +94,7 @@ class Runtime:
     services: Services
     agent: CompiledStateGraph[Any, Any, Any, Any]
     metrics: Metrics
+    leases: Leases
     hits: int = 0
     """Rate-limited requests counted by this process (old windows are pruned now and then)."""
     background: set[asyncio.Task[None]] = field(default_factory=set)
@@ -110,13 +112,15 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
         saver = await open_checkpointer(svc.storage.pool)
 
         agent = build_builder(svc).compile(checkpointer=saver, name="support-refund-agent")
-        app.state.runtime = Runtime(chosen, svc, agent, Metrics())
+        leases = Leases(svc.storage.pool, chosen.turn_lease_seconds)
+        app.state.runtime = Runtime(chosen, svc, agent, Metrics(), leases)
         try:
             yield
         finally:
             runtime: Runtime = app.state.runtime
             if runtime.background:
                 await asyncio.wait(runtime.background, timeout=30)
+            await runtime.leases.aclose()
             if services is None:
                 await svc.aclose()
             await tracing.ashutdown()
@@ -126,8 +130,15 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
         version="0.1.0",
         summary="Customer-support refunds in USDC within policy; escalations to people.",
         lifespan=lifespan,
+        redirect_slashes=False,  # a redirect would be built from the client's Host header
     )
     install_error_handlers(app)
+    edge_settings = settings or get_settings()
+    app.add_middleware(
+        Edge,
+        max_body_bytes=edge_settings.max_body_bytes,
+        body_read_seconds=edge_settings.body_read_seconds,
+    )
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
@@ -150,6 +161,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.code, exc.message, exc.headers)
+
+    @app.exception_handler(BodyRefused)
+    async def _body(request: Request, exc: BodyRefused) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, {"Connection": "close"})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -341,8 +356,7 @@ def routes() -> APIRouter:
         await rate_limit(
             runtime, f"thread:{thread_id}", runtime.settings.rate_limit_per_conversation
         )
-        async with runtime.services.storage.pool.connection() as conn:
-            lease = await repo.take_conversation(conn, thread_id, TURN_LEASE_SECONDS)
+        lease = await runtime.leases.take(thread_id)
         if lease is None:
             raise ApiError(409, "turn_in_progress", "the previous message is still being answered")
         context = Context(
@@ -516,7 +530,7 @@ def routes() -> APIRouter:
             media_type="text/plain; version=0.0.4; charset=utf-8",
         )
 
-    @router.get("/", include_in_schema=False)
+    @router.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def chat_page() -> FileResponse:
         return FileResponse(STATIC / "chat.html")
 
@@ -562,9 +576,8 @@ async def state_of(runtime: Runtime, thread_id: str) -> dict[str, Any]:
 
 
 async def release(runtime: Runtime, thread_id: str, token: str) -> None:
-    """End the turn's lease."""
-    async with runtime.services.storage.pool.connection() as conn:
-        await repo.release_conversation(conn, thread_id, token)
+    """End the turn's lease (and its renewals)."""
+    await runtime.leases.release(thread_id, token)
 
 
 async def run_turn(runtime: Runtime, thread_id: str, text: str, context: Context) -> dict[str, Any]:
@@ -968,8 +981,7 @@ async def wait_for_lease(runtime: Runtime, thread_id: str, seconds: float = 60.0
     """Take the conversation's lease, waiting for a running turn to end."""
     async with asyncio.timeout(seconds):
         while True:
-            async with runtime.services.storage.pool.connection() as conn:
-                token = await repo.take_conversation(conn, thread_id, TURN_LEASE_SECONDS)
+            token = await runtime.leases.take(thread_id)
             if token is not None:
                 return token
             await asyncio.sleep(0.1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import uvicorn
 from fastapi import FastAPI
 
@@ -12,4 +14,16 @@ __all__ = ["ServerThread", "serve"]
 
 def serve(app: FastAPI, *, host: str, port: int) -> None:
     """Serve in the foreground until interrupted."""
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=True)
+    # The app logs each request itself (server.access), with conversation ids redacted:
+    # uvicorn's own access log would print them, and they are read capabilities.
+    logging.getLogger("server.access").setLevel(logging.INFO)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=True,
+        access_log=False,
+        timeout_keep_alive=5,
+        h11_max_incomplete_event_size=16 * 1024,
+    )

@@ -24,6 +24,7 @@ from core.limits import Limits
 from core.settings import Settings, get_settings
 from graph.services import Services
 from graph.understanding import LLMUnderstander, RulesUnderstander, Understander
+from graph.understanding.languages import warm_up as warm_up_languages
 from persistence.runtime import Storage, open_storage
 from tools.moltpe import MoltPeClient
 from tools.order_import import OrderRecord
@@ -139,6 +140,9 @@ async def create_services(
     passes in stays the caller's.
     """
     settings = settings or get_settings()
+    # The language detector's models load once per process (a second or two): here, off
+    # the event loop, rather than inside the first customer's turn.
+    await asyncio.to_thread(warm_up_languages)
     async with AsyncExitStack() as stack:
         if storage is None:
             storage = await open_storage(settings)

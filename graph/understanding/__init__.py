@@ -12,6 +12,9 @@ amount deterministic code read as the customer's final request, or one the agent
 and the customer confirmed.
 """
 
+import asyncio
+import logging
+
 from graph.understanding.amounts import parse_amount_text
 from graph.understanding.llm import LLMUnderstander, UnderstandingFailed, merge_with_rules
 from graph.understanding.model import (
@@ -32,6 +35,26 @@ from graph.understanding.rules import (
 )
 from graph.understanding.text import MAX_MESSAGE_CHARS, clean_message, normalise
 
+RULES_DEADLINE_SECONDS = 5.0
+"""The rules are linear in the message; past this something is wrong: answer, do not wait."""
+
+
+async def rules_off_the_loop(message: str) -> Understanding:
+    """The rules' reading of ``message`` in a worker thread, under a deadline.
+
+    No message holds the event loop (other customers' turns go on), and one that somehow
+    took too long is read as nothing understood rather than waited for.
+    """
+    try:
+        async with asyncio.timeout(RULES_DEADLINE_SECONDS):
+            return await asyncio.to_thread(understand_with_rules, message)
+    except TimeoutError:
+        logger.error("understanding a %d-character message overran its deadline", len(message))
+        return Understanding(intent="other")
+
+
+logger = logging.getLogger(__name__)
+
 
 class RulesUnderstander:
     """Offline understanding with patterns and keywords."""
@@ -39,8 +62,8 @@ class RulesUnderstander:
     async def understand(
         self, message: str, *, known_email: str | None, known_order_id: str | None
     ) -> Understanding:
-        """Understand one message without any model."""
-        return understand_with_rules(message)
+        """Understand one message without any model (off the event loop)."""
+        return await rules_off_the_loop(message)
 
 
 __all__ = [
@@ -63,5 +86,6 @@ __all__ = [
     "normalize_email",
     "normalize_order_id",
     "parse_amount_text",
+    "rules_off_the_loop",
     "understand_with_rules",
 ]

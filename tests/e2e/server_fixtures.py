@@ -53,6 +53,7 @@ def live_settings(db_url: str, sandbox: SandboxServer, agent_id: str, **extra: A
         "moltpe_max_retries": 1,
         "reviewer_tokens": f"{REVIEWER}:{REVIEWER_TOKEN}",
         "db_pool_max_size": 5,
+        "body_read_seconds": 2.0,  # the slow-body test waits this long
     }
     values.update(extra)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

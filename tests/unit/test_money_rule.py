@@ -168,7 +168,7 @@ def test_the_old_behaviour_this_rule_replaces_would_fail_here() -> None:
 
 
 def test_a_correction_in_a_follow_up_replaces_the_pending_amount_in_both_modes() -> None:
-    """"I want 30 back" then "wait sorry, 25 not 30": 25 is stated back, 30 never paid."""
+    """ "I want 30 back" then "wait sorry, 25 not 30": 25 is stated back, 30 never paid."""
     state = State(refund_requested=True, requested_amount="30.00")
     text = "wait sorry, 25 not 30. ORD-20512, email is k@example.com"
     rules = understand_with_rules(text)
