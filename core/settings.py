@@ -146,6 +146,17 @@ class Settings(BaseSettings):
     body_read_seconds: float = Field(
         default=15.0, gt=0, description="Time a client has to send its whole body (408)."
     )
+    reconcile_interval_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How often the serving processes' one elected reconciler settles "
+        "refunds left unsettled (0: none in serve; run refunds reconcile --watch instead).",
+    )
+    reconcile_after_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="A refund unsettled this long is re-sent with its idempotency key.",
+    )
     turn_lease_seconds: float = Field(
         default=15.0,
         gt=0,

@@ -8,6 +8,7 @@ when ``SERVICE_TOKENS`` is set); review endpoints require a reviewer token.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -39,7 +40,7 @@ from graph.services import Services
 from persistence import repo
 from persistence.audit import AuditEvent, EventType, tail, verify_chain
 from persistence.checkpoint import open_checkpointer
-from persistence.models import Refund, Ticket, TicketStatus
+from persistence.models import OPEN_REFUND_STATUSES, Refund, Ticket, TicketStatus
 from server import schemas
 from server.edge import BodyRefused, Edge
 from server.leases import Leases
@@ -114,6 +115,11 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
         agent = build_builder(svc).compile(checkpointer=saver, name="support-refund-agent")
         leases = Leases(svc.storage.pool, chosen.turn_lease_seconds)
         app.state.runtime = Runtime(chosen, svc, agent, Metrics(), leases)
+        reconciler = None
+        if chosen.reconcile_interval_seconds > 0 and services is None:
+            # One reconciler per database, elected among the serving processes: refunds
+            # left unsettled (MoltPe did not answer, a process died) settle within seconds.
+            reconciler = asyncio.create_task(keep_reconciling(svc, chosen), name="reconciler")
         try:
             yield
         finally:
@@ -121,6 +127,10 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
             if runtime.background:
                 await asyncio.wait(runtime.background, timeout=30)
             await runtime.leases.aclose()
+            if reconciler is not None:
+                reconciler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await reconciler
             if services is None:
                 await svc.aclose()
             await tracing.ashutdown()
@@ -524,9 +534,16 @@ def routes() -> APIRouter:
 
     @router.get("/metrics", tags=["operations"])
     async def metrics(request: Request) -> Response:
-        """Prometheus metrics of this process."""
+        """Prometheus metrics of this process, and the database's unsettled refunds."""
+        runtime = runtime_of(request)
+        async with runtime.services.storage.pool.connection() as conn:
+            cur = await conn.execute(UNSETTLED, {"statuses": list(OPEN_REFUND_STATUSES)})
+            row = await cur.fetchone()
+        if row is not None:
+            runtime.metrics.unsettled.set(int(row["n"]))
+            runtime.metrics.oldest_unsettled.set(float(row["oldest"] or 0))
         return Response(
-            runtime_of(request).metrics.render(),
+            runtime.metrics.render(),
             media_type="text/plain; version=0.0.4; charset=utf-8",
         )
 
@@ -573,6 +590,30 @@ async def state_of(runtime: Runtime, thread_id: str) -> dict[str, Any]:
     """The conversation's current graph state."""
     snapshot = await runtime.agent.aget_state(config_of(thread_id))
     return dict(snapshot.values)
+
+
+UNSETTLED = """
+SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS oldest
+  FROM refunds WHERE status = ANY(%(statuses)s)
+"""
+
+
+async def keep_reconciling(services: Services, settings: Settings) -> None:
+    """Run the elected reconciler until cancelled; stand by and retry after a failure."""
+    from wiring.reconciler import reconcile_forever
+
+    while True:
+        try:
+            await reconcile_forever(
+                services,
+                interval=settings.reconcile_interval_seconds,
+                older_than=settings.reconcile_after_seconds,
+            )
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("the reconciler stopped; retrying", exc_info=True)
+            await asyncio.sleep(settings.reconcile_interval_seconds)
 
 
 async def release(runtime: Runtime, thread_id: str, token: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 
 class Metrics:
@@ -30,6 +30,16 @@ class Metrics:
         self.llm_fallbacks = Counter(
             "refund_agent_llm_fallbacks",
             "Turns understood by the rules after an LLM failure.",
+            registry=self.registry,
+        )
+        self.unsettled = Gauge(
+            "refund_agent_refunds_unsettled",
+            "Refunds whose outcome is not settled yet (intent or unknown), in the database.",
+            registry=self.registry,
+        )
+        self.oldest_unsettled = Gauge(
+            "refund_agent_oldest_unsettled_refund_seconds",
+            "Age of the oldest unsettled refund (0 when there is none).",
             registry=self.registry,
         )
         self.turn_seconds = Histogram(

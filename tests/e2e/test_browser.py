@@ -329,6 +329,7 @@ async def test_a_refusal_then_a_denial_reach_the_customer(open_page: OpenPage) -
     await expect(dana.locator("#detail-title")).to_contain_text(reference)
 
     # Over the cap nothing is pre-filled: the amount, then a note, before anything is sent.
+    await dana.wait_for_load_state("networkidle")  # the ticket's last load has rendered
     await dana.get_by_role("button", name="Approve refund").click()
     await expect(dana.get_by_role("alert").filter(has_text="Enter an amount")).to_be_visible()
     await expect(dana.get_by_label("Refund amount (USDC)")).to_be_focused()

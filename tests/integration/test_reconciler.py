@@ -12,6 +12,7 @@ import pytest
 from graph.services import Services
 from moltpe_sandbox import SandboxServer
 from persistence import repo
+from tests.e2e.server_fixtures import LiveServer
 from tools.moltpe import MoltPeClient
 from tools.refunds import RefundService
 from wiring.reconciler import reconcile_forever, reconcile_stale
@@ -111,3 +112,38 @@ async def test_one_leader_settles_refunds_and_the_other_stands_by(
                 with pytest.raises(asyncio.CancelledError):
                     await task
     assert len(sandbox.ledger(agent_id=services.agent_id)) == 1
+
+
+async def test_every_serving_process_runs_the_elected_reconciler(
+    services: Services, sandbox: SandboxServer
+) -> None:
+    """serve's own loop (no separate command) settles an unknown refund within seconds."""
+    from server.app import keep_reconciling
+
+    fast = services.settings.model_copy(
+        update={"reconcile_interval_seconds": 0.05, "reconcile_after_seconds": 0.01}
+    )
+    refund_id = await unknown_refund(services, sandbox)
+    loop = asyncio.create_task(keep_reconciling(services, fast))
+    try:
+
+        async def settled() -> bool:
+            async with services.storage.pool.connection() as conn:
+                refund = await repo.get_refund(conn, uuid.UUID(refund_id))
+            return refund is not None and refund.status == "confirmed"
+
+        await until(settled)
+    finally:
+        loop.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await loop
+    assert len(sandbox.ledger(agent_id=services.agent_id)) == 1  # paid once
+
+
+async def test_metrics_show_unsettled_refunds(live_server: LiveServer) -> None:
+    import httpx
+
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=10) as http:
+        body = (await http.get("/metrics")).text
+    assert "refund_agent_refunds_unsettled 0.0" in body
+    assert "refund_agent_oldest_unsettled_refund_seconds 0.0" in body
