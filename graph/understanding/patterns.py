@@ -205,6 +205,19 @@ STATUS_QUESTION_RE: Final = re.compile(rf"(?:{L.all_words(L.STATUS_WORDS)})")
 POLICY_RE: Final = re.compile(rf"(?:{L.all_words(L.POLICY_WORDS)})")
 UNSUPPORTED_RE: Final = re.compile(rf"(?:{L.all_words(L.UNSUPPORTED_WORDS)})")
 STATUS_RE: Final = re.compile(r"\b(?:status|any update|ticket)\b")
+# Asking for a person in so many words: a person looks, whatever else the message asks.
+HUMAN_STRONG_RE: Final = re.compile(
+    r"\b(?:talk|speak|chat) (?:to|with) (?:a |an |your |the |some )?(?:real )?(?:human|person|"
+    r"someone|somebody|manager|supervisor|agent|representative|people)\b|"
+    r"\breal (?:human|person)\b|\bhuman,? please\b|\bescalate (?:this|it|me)\b|"
+    r"\bhablar con (?:una persona|un humano|alguien|un agente|el encargado|un supervisor)\b|"
+    r"\bparler (?:a|avec) (?:un humain|une personne|quelqu'un|un conseiller|un responsable)\b|"
+    r"\b(?:mit )?(?:einem menschen|einem mitarbeiter|jemandem|einem echten menschen) "
+    r"(?:sprechen|reden)\b|"
+    r"\bfalar com (?:uma pessoa|um humano|alguem|um atendente|o gerente)\b|"
+    r"\bparlare con (?:una persona|un operatore|qualcuno|un umano|un responsabile)\b|"
+    r"\b(?:insaan|kisi|manager|kisi insaan) se baat\b"
+)
 HUMAN_RE: Final = re.compile(rf"\b(?:{L.all_words(L.HUMAN_WORDS)})\b")
 YES_RE: Final = re.compile(rf"^\W{{0,3}}(?:{L.all_words(L.YES_WORDS)})(?:\W|$)")
 NO_RE: Final = re.compile(rf"^\W{{0,3}}(?:{L.all_words(L.NO_WORDS)})(?:\W|$)")

@@ -172,6 +172,8 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     intent: Intent
     if cancel:
         intent = "cancel"
+    elif P.HUMAN_STRONG_RE.search(text):
+        intent = "human"  # "let me talk to a person": a person looks, even with an amount
     elif topic in ("policy", "acknowledged"):
         intent = "other"
     elif looking_back and not asked_amount:

@@ -694,3 +694,23 @@ def test_amounts_needing_interpretation_are_confirmed_never_final(
     assert u.intent == "refund"
     assert u.amount is None  # nothing final to pay without a yes
     assert (u.reading.kind, u.reading.why_confirm, u.reading.final) == (kind, why, False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "refund 20 USDC or let me talk to a human, ORD-1001 alice@example.com",
+        "Guten Tag, ich möchte bitte mit einem Menschen sprechen.",
+        "quiero hablar con una persona, no con un robot",
+        "je veux parler à un conseiller",
+        "posso falar com um atendente?",
+        "vorrei parlare con un operatore",
+        "kisi insaan se baat karni hai",
+    ],
+)
+def test_asking_for_a_person_in_so_many_words_goes_to_a_person(text: str) -> None:
+    assert understand_with_rules(text).intent == "human"
+
+
+def test_someone_in_another_sense_is_not_a_request_for_a_person() -> None:
+    assert understand_with_rules("someone stole my package, refund 20 USDC").intent == "refund"
