@@ -18,11 +18,12 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
+from moltpe_sandbox import SandboxServer
 from persistence import repo
 from persistence.db import Pool
 from server.edge import redacted
 from server.leases import Leases
-from tests.e2e.server_fixtures import LiveServer
+from tests.e2e.server_fixtures import LiveServer, start_live_server
 
 
 @pytest.fixture
@@ -215,3 +216,23 @@ async def test_a_running_turn_keeps_renewing_its_lease(
         finally:
             await leases.aclose()
             await pg.close()
+
+
+def test_x_forwarded_for_from_an_untrusted_peer_does_not_dodge_the_ip_limit(
+    db_url: str, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the proxies in FORWARDED_ALLOW_IPS are believed; here none is this client."""
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.9.9.9")
+    thread, live = start_live_server(db_url, sandbox, rate_limit_per_ip=3)
+    try:
+        with httpx.Client(base_url=live.url, timeout=30) as client:
+            codes = [
+                client.post(
+                    "/v1/conversations", headers={"X-Forwarded-For": f"203.0.113.{n}"}
+                ).status_code
+                for n in range(5)
+            ]
+    finally:
+        thread.stop()
+    assert codes[:3] == [201, 201, 201]
+    assert codes[3:] == [429, 429]  # every forged address counted as this one client
