@@ -23,8 +23,8 @@ from rich.table import Table
 
 from core.settings import Settings
 from graph.context import Context
+from graph.facts import gate_facts
 from graph.graph import build_builder
-from graph.nodes import gate_facts
 from graph.policy import RefundRequest, decide
 from graph.services import Services
 from moltpe_sandbox import SandboxServer, start_sandbox

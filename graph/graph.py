@@ -28,13 +28,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
 from graph.context import Context
-from graph.nodes import (
-    AgentNodes,
-    ServicesProvider,
-    last_customer_text,
-    request_id_of,
-    thread_id_of,
-)
+from graph.facts import last_customer_text, request_id_of, thread_id_of
+from graph.nodes import AgentNodes, ServicesProvider
 from graph.services import Services
 from graph.state import InputState, OutputState, State
 from persistence import repo

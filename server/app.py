@@ -34,8 +34,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from core.money import InvalidAmount, format_usdc, parse_usdc
 from core.settings import Settings, get_settings
 from graph.context import Context
+from graph.facts import message_text, order_snapshot
 from graph.graph import build_builder, message_digest
-from graph.nodes import message_text, order_snapshot
 from graph.services import Services
 from persistence import repo
 from persistence.audit import AuditEvent, EventType, tail, verify_chain

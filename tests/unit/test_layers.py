@@ -38,3 +38,26 @@ def test_no_package_imports_upward(package: str) -> None:
         if imported_packages(path) & FORBIDDEN[package]
     ]
     assert not offenders, "\n".join(offenders)
+
+
+def imported_modules(path: Path) -> set[str]:
+    """Full dotted names of every module ``path`` imports."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_nothing_outside_graph_reaches_into_the_nodes() -> None:
+    """Snapshots, facts and texts live in graph.facts; the nodes are the graph's own."""
+    offenders = [
+        str(path.relative_to(ROOT))
+        for package in ("core", "persistence", "tools", "wiring", "server", "cli", "evals")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "graph.nodes" in imported_modules(path)
+    ]
+    assert not offenders
