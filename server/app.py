@@ -18,13 +18,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.staticfiles import StaticFiles
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
@@ -52,6 +59,17 @@ from wiring.services import create_services
 logger = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>support-refund-agent API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/docs/assets/swagger-ui.css">
+</head><body>
+<div id="swagger-ui"></div>
+<script src="/docs/assets/swagger-ui-bundle.js"></script>
+<script src="/static/docs.js"></script>
+</body></html>
+"""
 MAX_BODY_BYTES = 256 * 1024
 RATE_WINDOW_SECONDS = 60
 PRUNE_EVERY = 500
@@ -141,6 +159,8 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
         summary="Customer-support refunds in USDC within policy; escalations to people.",
         lifespan=lifespan,
         redirect_slashes=False,  # a redirect would be built from the client's Host header
+        docs_url=None,  # served below from the package: the stock page loads a CDN
+        redoc_url=None,
     )
     install_error_handlers(app)
     edge_settings = settings or get_settings()
@@ -162,6 +182,14 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
 
     app.include_router(routes())
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
+    # Swagger UI's files as shipped in the fastapi-offline wheel: no CDN, works offline.
+    swagger = resources.files("fastapi_offline") / "static"
+    app.mount("/docs/assets", StaticFiles(directory=str(swagger)), name="swagger-ui")
+
+    @app.get("/docs", include_in_schema=False)
+    async def api_docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_PAGE)
+
     return app
 
 

@@ -487,3 +487,11 @@ async def test_a_decision_made_while_the_customer_writes_is_shown_once(
         assert texts[3] == "hello, any news?", texts
         await expect(bob.locator(".msg-customer .bubble, .msg-agent .bubble")).to_have_text(texts)
         await expect(receipt).to_have_count(1)
+
+
+async def test_the_api_reference_renders_offline_under_the_pages_policy(
+    open_page: OpenPage,
+) -> None:
+    page = await open_page("/docs")
+    await expect(page.locator("#swagger-ui")).to_contain_text("support-refund-agent")
+    await expect(page.locator("#swagger-ui")).to_contain_text("/v1/conversations")
