@@ -129,6 +129,12 @@ class Settings(BaseSettings):
         description="Bearer tokens (comma separated) the embedding backend must send on "
         "customer endpoints. Unset: customer endpoints are open (the demo web chat).",
     )
+    order_id_prefix: str = Field(
+        default="ORD-",
+        pattern=r"^[A-Za-z]{1,10}[-_#]?$",
+        description="How your order ids start (letters, then -, _ or # if any), followed by "
+        "3-10 digits: 'SO-' reads 'so 12345' and 'order 12345' as SO-12345.",
+    )
     max_message_chars: int = Field(
         default=4000, ge=1, le=100_000, description="Longest customer message accepted (413)."
     )

@@ -21,6 +21,7 @@ from core.money import format_usdc
 from graph import pending, replies
 from graph.context import Context
 from graph.facts import (
+    RULES_PREFIX,
     bare_order_id,
     gate_facts,
     last_customer_text,
@@ -29,6 +30,8 @@ from graph.facts import (
     request_id_of,
     request_key,
     thread_id_of,
+    to_merchant_form,
+    to_rules_form,
     transcript,
 )
 from graph.policy import RefundRequest, decide
@@ -85,7 +88,19 @@ class AgentNodes:
         if not text.strip():
             return {**reset, "intent": "empty"}
 
-        understanding, fell_back = await self._understand(svc, state, text, conversation)
+        prefix = svc.settings.order_id_prefix
+        understanding, fell_back = await self._understand(
+            svc, state, to_rules_form(text, prefix), conversation
+        )
+        if prefix.upper() != RULES_PREFIX:
+            understanding = understanding.model_copy(
+                update={
+                    "order_id": to_merchant_form(understanding.order_id, prefix),
+                    "order_ids": tuple(
+                        to_merchant_form(o, prefix) or o for o in understanding.order_ids
+                    ),
+                }
+            )
         known = list(state.injection_signals)
         new_signals = [s for s in understanding.injection_signals if s not in known]
         if new_signals:
@@ -104,7 +119,9 @@ class AgentNodes:
             context.customer_email.strip().lower() if context and context.customer_email else None
         )
         email = trusted_email or understanding.email or state.claimed_email
-        order_id = understanding.order_id or bare_order_id(state, text) or state.claimed_order_id
+        order_id = (
+            understanding.order_id or bare_order_id(state, text, prefix) or state.claimed_order_id
+        )
         still_verified = email == state.verified_email and order_id == state.verified_order_id
         request = pending.after(state, understanding)
         intent = understanding.intent

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -312,3 +313,21 @@ async def test_a_number_out_of_the_blue_is_not_a_refund(chat: Chat) -> None:
     r = await chat.say(t, "20")  # the agent asked nothing: not a new request
     assert r["outcome"]["kind"] != "refunded"
     assert len(await refunds_of(chat.services, "ORD-1001")) == 1
+
+
+async def test_a_merchants_own_order_id_format_is_read(services: Services) -> None:
+    """ORDER_ID_PREFIX=SO-: 'so 12345', 'SO-12345' and 'order 12345' all name SO-12345."""
+    async with services.storage.pool.connection() as conn:
+        await conn.execute(
+            "CREATE TEMP TABLE copied AS SELECT * FROM orders WHERE id = 'ORD-1001';"
+            "UPDATE copied SET id = 'SO-12345', payment_id = payment_id || '-so';"
+            "INSERT INTO orders SELECT * FROM copied; DROP TABLE copied"
+        )
+    shop = Chat(
+        replace(services, settings=services.settings.model_copy(update={"order_id_prefix": "SO-"}))
+    )
+    for words in ("so 12345", "SO-12345", "order number 12345"):
+        t = shop.new_thread()
+        r = await shop.say(t, f"alice@example.com, please refund {words}")
+        assert r["outcome"]["for"] == ["confirmation"], (words, r["outcome"])
+        assert r["outcome"]["order_id"] == "SO-12345"
