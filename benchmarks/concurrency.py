@@ -61,12 +61,16 @@ from benchmarks._common import (
     table,
     write_json,
 )
+from benchmarks.turn_overhead import build_bare
 from graph.context import Context
 from graph.graph import build_builder
 from persistence.checkpoint import open_checkpointer
 
-Variant = Literal["stock", "unlocked"]
-VARIANTS: Final[tuple[Variant, ...]] = ("stock", "unlocked")
+Variant = Literal["stock", "unlocked", "bare"]
+VARIANTS: Final[tuple[Variant, ...]] = ("stock", "unlocked", "bare")
+"""``bare`` is the five-node graph of :mod:`benchmarks.turn_overhead` on a stock saver of its
+own: the reference the agent's throughput is compared with (``ratio_vs_bare_stock_at_32``)."""
+RATIO_LEVEL: Final = 32
 DEFAULT_LEVELS: Final = (1, 8, 32)
 SAMPLE_INTERVAL: Final = 0.05
 TOP_STATES: Final = 5
@@ -256,10 +260,11 @@ async def one_run(
             for text in (ASK_TEXT, identity):
                 message: Any = {"messages": [{"role": "user", "content": text}]}
                 start = time.perf_counter()
-                out = await agent.ainvoke(message, config, context=Context(), durability="exit")
+                context = None if variant == "bare" else Context()
+                out = await agent.ainvoke(message, config, context=context, durability="exit")
                 took = time.perf_counter() - start
                 result.turns.append(took)
-                if text is identity:
+                if text is identity and variant != "bare":
                     result.refund_turns.append(took)
                     if out["outcome"].get("kind") != "refunded":
                         raise RuntimeError(f"{variant}: refund turn ended with {out['outcome']}")
@@ -299,9 +304,10 @@ async def run(options: Options, *, admin: str | None = None) -> dict[str, Any]:
         unlocked = PooledSaver(env.pool)
         services = env.services
 
-        agents = {
+        agents: dict[Variant, CompiledStateGraph[Any, Any, Any, Any]] = {
             "stock": build_builder(services).compile(checkpointer=stock),
             "unlocked": build_builder(services).compile(checkpointer=unlocked),
+            "bare": build_bare().compile(checkpointer=await open_checkpointer(env.pool)),
         }
         warmup = options.warmup_level
         for variant in VARIANTS:  # warm up both
@@ -312,7 +318,7 @@ async def run(options: Options, *, admin: str | None = None) -> dict[str, Any]:
         results: list[RunResult] = []
         for level in options.levels:
             for r in range(options.rounds):
-                order = VARIANTS if r % 2 == 0 else tuple(reversed(VARIANTS))
+                order = VARIANTS if r % 2 == 0 else VARIANTS[::-1]
                 for variant in order:
                     progress(
                         f"{level} concurrent conversations, round {r + 1}/{options.rounds}, "
@@ -360,8 +366,9 @@ def figures(results: Sequence[RunResult], info: dict[str, Any], options: Options
                 else math.nan,
                 "p50_ms": round(percentile(turns, 0.5) * 1000, 1),
                 "p99_ms": round(percentile(turns, 0.99) * 1000, 1),
-                "refund_p50_ms": round(percentile(refunds, 0.5) * 1000, 1),
-                "refund_p99_ms": round(percentile(refunds, 0.99) * 1000, 1),
+                "p99_over_p50": ratio(percentile(turns, 0.99), percentile(turns, 0.5)),
+                "refund_p50_ms": round(percentile(refunds, 0.5) * 1000, 1) if refunds else 0.0,
+                "refund_p99_ms": round(percentile(refunds, 0.99) * 1000, 1) if refunds else 0.0,
                 "pool_wait_ms_per_request": (
                     round(sum(r.pool_wait_ms for r in runs) / requests, 2) if requests else math.nan
                 ),
@@ -390,13 +397,20 @@ def figures(results: Sequence[RunResult], info: dict[str, Any], options: Options
             "throughput unlocked/stock": ratio(unlocked["turns_per_s"], stock["turns_per_s"]),
             "p50 stock/unlocked": ratio(stock["p50_ms"], unlocked["p50_ms"]),
             "p99 stock/unlocked": ratio(stock["p99_ms"], unlocked["p99_ms"]),
+            "throughput agent stock/bare stock": ratio(
+                stock["turns_per_s"], per["bare"]["turns_per_s"]
+            ),
         }
         levels[str(level)] = per
+    at = levels.get(str(RATIO_LEVEL))
     return {
         "benchmark": "concurrency",
         "options": {**asdict(options), "levels": list(options.levels)},
         "machine": info,
         "levels": levels,
+        "ratio_vs_bare_stock_at_32": (
+            at["ratios"]["throughput agent stock/bare stock"] if at else None
+        ),
     }
 
 
@@ -443,6 +457,7 @@ def report(result: dict[str, Any]) -> None:
     )
     for level, per in result["levels"].items():
         emit(f"{level:>4} concurrent: " + ", ".join(f"{k} {v}" for k, v in per["ratios"].items()))
+    emit(f"ratio_vs_bare_stock_at_32: {result['ratio_vs_bare_stock_at_32']}")
     emit("", "what the database's busy sessions were doing (share of sampled session-states):")
     busy_rows = []
     for level, per in result["levels"].items():

@@ -63,7 +63,7 @@ async def test_concurrency_smoke(pg_admin: str, capsys: pytest.CaptureFixture[st
     result = await concurrency.run(options, admin=pg_admin)
     assert set(result["levels"]) == {"1", "2"}
     for per in result["levels"].values():
-        for variant in ("stock", "unlocked"):
+        for variant in ("stock", "unlocked", "bare"):
             figures = per[variant]
             assert {
                 "turns",
@@ -74,7 +74,14 @@ async def test_concurrency_smoke(pg_admin: str, capsys: pytest.CaptureFixture[st
             } <= set(figures)
             assert figures["turns"] > 0
             assert _number(figures["turns_per_s"])
-        assert {"throughput unlocked/stock", "p99 stock/unlocked"} <= set(per["ratios"])
+        assert {
+            "throughput unlocked/stock",
+            "p99 stock/unlocked",
+            "throughput agent stock/bare stock",
+        } <= set(per["ratios"])
+        assert _number(per["ratios"]["throughput agent stock/bare stock"])
+        assert _number(per["stock"]["p99_over_p50"])
+    assert result["ratio_vs_bare_stock_at_32"] is None  # 32 was not measured
     concurrency.report(result)
     assert "concurrent" in capsys.readouterr().out
 
