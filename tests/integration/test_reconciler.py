@@ -68,6 +68,9 @@ async def test_one_leader_settles_refunds_and_the_other_stands_by(
 ) -> None:
     leader_lines: list[str] = []
     standby_lines: list[str] = []
+    # The unknown refund exists before any reconciler runs: with older_than=0 a running
+    # leader could otherwise pick up the refund while its first send is still in flight.
+    refund_id = await unknown_refund(services, sandbox)
     leader = asyncio.create_task(
         reconcile_forever(services, interval=0.05, older_than=0, report=leader_lines.append)
     )
@@ -78,15 +81,6 @@ async def test_one_leader_settles_refunds_and_the_other_stands_by(
             return any(line.startswith("leading") for line in leader_lines)
 
         await until(leads)
-        standby = asyncio.create_task(
-            reconcile_forever(services, interval=0.05, older_than=0, report=standby_lines.append)
-        )
-
-        async def stands_by() -> bool:
-            return standby_lines == ["standing by: another reconciler leads"]
-
-        await until(stands_by)
-        refund_id = await unknown_refund(services, sandbox)
 
         async def settled() -> bool:
             async with services.storage.pool.connection() as conn:
@@ -95,6 +89,15 @@ async def test_one_leader_settles_refunds_and_the_other_stands_by(
 
         await until(settled)
         assert any(line == f"{refund_id} (ORD-1001): confirmed" for line in leader_lines)
+
+        standby = asyncio.create_task(
+            reconcile_forever(services, interval=0.05, older_than=0, report=standby_lines.append)
+        )
+
+        async def stands_by() -> bool:
+            return standby_lines == ["standing by: another reconciler leads"]
+
+        await until(stands_by)
 
         # The leader goes; the one standing by takes over.
         leader.cancel()
