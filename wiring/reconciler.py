@@ -25,7 +25,7 @@ from persistence.db import Conn, connect
 from persistence.models import OPEN_REFUND_STATUSES, Refund
 from tools.refunds import RefundOutcome
 
-__all__ = ["RECONCILER_LOCK_ID", "reconcile_forever", "reconcile_stale"]
+__all__ = ["RECONCILER_LOCK_ID", "reconcile_forever", "reconcile_stale", "stuck_alert"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +37,27 @@ SELECT * FROM refunds
  ORDER BY created_at
 """
 TRY_LEAD: Final = "SELECT pg_try_advisory_lock(%s) AS leads"
+STUCK: Final = """
+SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS oldest
+  FROM refunds
+ WHERE status = ANY(%(statuses)s)
+   AND created_at < now() - make_interval(secs => %(after)s)
+"""
+
+
+async def stuck_alert(services: Services, after: float) -> str | None:
+    """An alert line when refunds stay unsettled longer than ``after`` seconds, else None."""
+    async with services.storage.pool.connection() as conn:
+        cur = await conn.execute(
+            STUCK, {"statuses": list(OPEN_REFUND_STATUSES), "after": float(after)}
+        )
+        row = await cur.fetchone()
+    if not row or not row["n"]:
+        return None
+    return (
+        f"ALERT: {row['n']} refund(s) unsettled for more than {after:g}s "
+        f"(oldest {float(row['oldest']):.0f}s): see refund-agent refunds list --status unknown"
+    )
 
 
 async def reconcile_stale(services: Services, *, older_than: float) -> list[RefundOutcome]:
@@ -56,8 +77,13 @@ async def reconcile_forever(
     interval: float,
     older_than: float,
     report: Callable[[str], None] | None = None,
+    alert_after: float = 300.0,
 ) -> None:
     """Stand by until this process leads, then reconcile every ``interval`` seconds.
+
+    A refund still unsettled ``alert_after`` seconds after it was made (MoltPe keeps
+    answering nothing definite) is raised as an ``ALERT`` line in the log: someone
+    should look at it.
 
     Runs until cancelled. Raises when the leader's database session fails (the lock went
     with it): let a supervisor restart the process, which then stands by or leads again.
@@ -79,6 +105,10 @@ async def reconcile_forever(
             for outcome in await reconcile_stale(services, older_than=older_than):
                 refund = outcome.refund
                 say(f"{refund.id} ({refund.order_id}): {refund.status}")
+            alert = await stuck_alert(services, alert_after)
+            if alert:
+                logger.warning("%s", alert)
+                say(alert)
             await asyncio.sleep(interval)
 
 

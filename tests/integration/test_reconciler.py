@@ -150,3 +150,15 @@ async def test_metrics_show_unsettled_refunds(live_server: LiveServer) -> None:
         body = (await http.get("/metrics")).text
     assert "refund_agent_refunds_unsettled 0.0" in body
     assert "refund_agent_oldest_unsettled_refund_seconds 0.0" in body
+
+
+async def test_a_refund_stuck_past_the_alert_age_raises_an_alert_line(
+    services: Services, sandbox: SandboxServer
+) -> None:
+    from wiring.reconciler import stuck_alert
+
+    assert await stuck_alert(services, 0) is None  # nothing unsettled, nothing to say
+    await unknown_refund(services, sandbox)
+    assert await stuck_alert(services, 3600) is None  # not old enough yet
+    alert = await stuck_alert(services, 0)
+    assert alert is not None and alert.startswith("ALERT: 1 refund(s) unsettled")
