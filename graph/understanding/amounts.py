@@ -169,8 +169,9 @@ def read_amount(
     """
     at = _indexes(marked)
     numbers = list(numbers)
-    ignored: set[int] = set()
-    for pattern in (P.TIME_SPAN_RE, P.PAST_AMOUNT_RE, P.PRICE_RE):
+    spans = {at[m.start(1)] for m in P.TIME_SPAN_RE.finditer(marked)}
+    ignored: set[int] = set(spans)
+    for pattern in (P.PAST_AMOUNT_RE, P.PRICE_RE):
         ignored.update(at[m.start(1)] for m in pattern.finditer(marked))
     ignored.update(at[m.start(2)] for m in P.SHARE_OF_RE.finditer(marked))
     for match in P.PAST_REFUND_AMOUNT_RE.finditer(marked):
@@ -255,7 +256,9 @@ def read_amount(
         # Final only when the message holds this one number and nothing else to read
         # (no price, count, time or past refund beside it): any other number means the
         # reading took interpretation, and an interpretation is confirmed.
-        alone = len({n.raw for n in numbers}) == 1
+        alone = len({n.raw for n in numbers}) == 1 or _only_spans_and_counts(
+            marked, chosen_i, numbers, spans | counts, asked=asked, money=money
+        )
         final = (chosen_i in asked or (chosen_i in money and asks)) and not others and alone
         if final:
             return AmountReading(kind="exact", value=chosen.value, final=True)
@@ -266,15 +269,21 @@ def read_amount(
         if value is None or value > HUNDRED or len(set(percents)) > 1:
             return AmountReading(kind="unclear", why_confirm="percentage")
         return AmountReading(kind="fraction", ratio=value / HUNDRED, why_confirm="percentage")
-    # "refund the rest" is final; "is the full amount back?" or "the rest, I got 10 back
+    # "refund the rest" is final, also beside how long ago ("3 weeks and it never came,
+    # I want my money back"); "is the full amount back?" or "the rest, I got 10 back
     # already" (a number to read beside it) is stated and confirmed.
-    whole_final = asks and not question and not numbers
+    whole_final = (
+        asks
+        and not question
+        and set(range(len(numbers))) <= spans
+        and not P.PART_OF_SET_RE.search(marked)
+    )
     everything = AmountReading(
         kind="full", final=whole_final, why_confirm=None if whole_final else "unstated"
     )
     if P.OTHER_HALF_RE.search(marked):
         return everything  # "the other half", after a first one
-    if P.HALF_RE.search(marked):
+    if any(P.HALF_OF_ITEMS_RE.match(marked, m.end()) is None for m in P.HALF_RE.finditer(marked)):
         return AmountReading(kind="fraction", ratio=Decimal("0.5"), why_confirm="fraction")
     if P.THIRD_RE.search(marked):
         third = (Decimal(1) / Decimal(3)).quantize(Decimal("0.000001"), rounding=ROUND_DOWN)
@@ -294,6 +303,25 @@ def read_amount(
     if P.VAGUE_RE.search(marked):
         return AmountReading(kind="unclear", why_confirm="unstated")
     return AmountReading()
+
+
+def _only_spans_and_counts(
+    marked: str,
+    chosen: int,
+    numbers: list[Number],
+    aside: set[int],
+    *,
+    asked: set[int],
+    money: set[int],
+) -> bool:
+    """The chosen number is the only money in the message: asked for *and* marked as
+    money ("refund $7.5"), every other number a count or a time span ("3 cloths instead
+    of 5", "after 2 weeks"), and no sum or product to read across them."""
+    if chosen not in asked or chosen not in money:
+        return False
+    if any(i not in aside for i in range(len(numbers)) if i != chosen):
+        return False
+    return not (P.PLUS_RE.search(marked) or P.TIMES_RE.search(marked))
 
 
 def _pick(number: Number, why: ConfirmWhy) -> AmountReading:

@@ -89,7 +89,8 @@ _ITEMS: Final = (
 TIME_SPAN_RE: Final = re.compile(
     rf"({NUM}) ?(?:days?|weeks?|months?|years?|hours?|minutes?|mins?|secs?|seconds?|hrs?|"
     r"dias|jours|tage|tagen|giorni|minuten|stunden?|minutos|minuti|"
-    r"semanas|semaines|wochen|settimane|meses|mois|monate|mesi|horas|heures|stunden|ore)\b"
+    r"semanas|semaines|wochen|settimane|meses|mois|monate|mesi|horas|heures|stunden|ore|"
+    r"din|hafte|hafta|mahine|mahina|ghante|ghanta|saal)\b"
 )
 # "2 of the 3 mugs", "2 mugs", "3 days ago": a count, never money.
 _GLUE: Final = (
@@ -159,6 +160,20 @@ PAST_AMOUNT_RE: Final = re.compile(
     rf"devolveram|devolvieron|restituito|gave me) (?:\w+ ){{0,3}}({NUM})"
 )
 HALF_RE: Final = re.compile(rf"\b(?:{L.all_words(L.HALF_WORDS)})\b")
+# What follows "half" when it counts things, not money: "half the LEDs", "la mitad de
+# las galletas", "die Halfte der Seiten" (matched at the end of HALF_RE's match).
+_MONEY_NOUNS: Final = (
+    r"(?:price|cost|amount|money|total|refund|order|purchase|what|it|precio|importe|dinero|"
+    r"pedido|compra|lo que|prix|montant|argent|commande|achat|ce que|preis|betrag|geld|"
+    r"bestellung|kaufpreis|was|preco|valor|dinheiro|compra|o que|prezzo|importo|soldi|"
+    r"ordine|acquisto|quello|paise|paisa|amount)\b"
+)
+HALF_OF_ITEMS_RE: Final = re.compile(
+    r" (?:of |de |der |des |di |do |da |dos |das |dei |delle |degli |della |del )?"
+    r"(?:the |my |these |those |los |las |mis |les |mes |ces |die |meiner |meine |os |as |"
+    r"meus |minhas |i |le |gli |miei |mie )"
+    rf"(?!{_MONEY_NOUNS})[a-z]"
+)
 THIRD_RE: Final = re.compile(
     r"\b(?:a|one) (?:third|3rd)\b|\bun tercio\b|\bun tiers\b|\bein drittel\b|"
     r"\bum terco\b|\bun terzo\b"
@@ -170,6 +185,13 @@ QUARTER_RE: Final = re.compile(
 VAGUE_RE: Final = re.compile(
     r"\b(?:partial(?:ly)?|part of (?:it|the|my)|a portion|some of (?:it|the|my)|"
     r"a bit|a little|something back|parcial|partiel|teilweise|parziale)\b"
+)
+# Part of a set or pack: a refund for "the mug from my set" is not the whole order.
+PART_OF_SET_RE: Final = re.compile(
+    r"\b(?:(?:set|pack|bundle|kit|box|lot|juego|paquete|lote|ensemble|lot|paquet|coffret|"
+    r"packung|satz|pacote|kit|confezione|set) (?:of|de|von|di|da)|"
+    r"(?:from|in|of) (?:my|the|this) (?:set|pack|bundle|kit|box)|"
+    r"(?:one|some|a few|part|only one|just one) of (?:the|my|them|these|those))\b"
 )
 FULL_RE: Final = re.compile(rf"\b(?:{L.all_words(L.FULL_WORDS)})\b")
 OTHER_HALF_RE: Final = re.compile(rf"\b(?:{L.all_words(L.OTHER_HALF_WORDS)})\b")
@@ -185,7 +207,10 @@ NOT_A_REQUEST_RE: Final = re.compile(
     r"\b(?:don't|do not|dont|no|not|never|without|instead of|rather than|no longer|"
     r"no quiero|ne veux pas|kein|keine|nicht|nao quero|nao|non voglio|non)\b"
     r"[\w ']{0,25}\b(?:refund|reembols|rembours|erstatt|rimbors)|"
-    r"\b(?:replacement|exchange|swap|reemplazo|remplacement|ersatz|umtausch|troca|sostituzione)\b"
+    r"\b(?:want|like|prefer|rather|need|send me|get|quiero|prefiero|prefiere|veux|voudrais|"
+    r"prefere|mochte|will|lieber|quero|prefiro|vorrei|preferisco|preferirei) (?:\S+ ){0,3}"
+    r"(?:replacement|exchange|swap|reemplazo|cambio|remplacement|echange|ersatz|umtausch|troca|"
+    r"sostituzione)\b"
 )
 PAST_REFUND_RE: Final = re.compile(
     r"\b(?:thanks?|thank you|thx|cheers|gracias|merci|danke|obrigad[oa]|grazie)\b"

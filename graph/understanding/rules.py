@@ -19,9 +19,10 @@ from graph.understanding.text import clean_message, fold, normalise, prepare
 
 _DOT_WORD: Final = re.compile(r" (?:dot|punto|point|punkt|ponto) ")
 _NOT_X_ITS_Y: Final = re.compile(
-    r"\b(?:not|nicht|no|non|nao|pas|nahi) ([a-z0-9#-]{3,20})[,;.]? (?:it'?s|it is|but|rather|"
+    r"\b(?:not|nicht|no|non|nao|pas|nahi) (?:el |la |le |l'|il |lo |o |a |der |die |das |the )?"
+    r"([a-z0-9#-]{3,20})[,;.]? (?:el|la|le|il|o|der|die|das|the|it'?s|it is|but|rather|"
     r"i meant|i mean|sondern|ich meine|sino|quiero decir|es el|mais|je veux dire|c'est|ma|"
-    r"intendo|mas|quero dizer|e o|matlab) ([a-z0-9#-]{3,20})\b"
+    r"intendo|intendevo|mas|quero dizer|e o|matlab)(?: l'| )([a-z0-9#-]{3,20})\b"
 )
 
 
@@ -61,9 +62,20 @@ def emails_in(text: str) -> list[str]:
 
 def order_ids_in(text: str) -> tuple[str, ...]:
     """Every order id in prepared ``text``; "not X, it's Y" keeps only Y."""
-    found = [f"ORD-{m.group(1)}" for m in P.ORDER_RE.finditer(text)]
-    found += [f"ORD-{m.group(1)}" for m in P.BARE_ORDER_RE.finditer(text)]
-    ids = list(dict.fromkeys(found))
+    mentions = sorted(
+        (m.start(), m.end(), f"ORD-{m.group(1)}")
+        for pattern in (P.ORDER_RE, P.BARE_ORDER_RE)
+        for m in pattern.finditer(text)
+    )
+    ids = list(dict.fromkeys(i for _, _, i in mentions))
+    if len(ids) >= 2:
+        # "ORD-21575 no wait ORD-21557", "no el ORD-30150, el ORD-30157": a correction
+        # between the last two different ids keeps the one named last.
+        last = mentions[-1]
+        before = [m for m in mentions if m[2] != last[2]][-1]
+        between = text[before[1] : last[0]]
+        if 0 < len(between) <= 40 and P.CORRECTION_RE.search(between):
+            return (last[2],)
     for match in _NOT_X_ITS_Y.finditer(text):
         wrong, right = match.group(1), match.group(2)
         wrong_ids = {i for i in ids if i.removeprefix("ORD-") in wrong}
