@@ -191,7 +191,12 @@ PART_OF_SET_RE: Final = re.compile(
     r"\b(?:(?:set|pack|bundle|kit|box|lot|juego|paquete|lote|ensemble|lot|paquet|coffret|"
     r"packung|satz|pacote|kit|confezione|set) (?:of|de|von|di|da)|"
     r"(?:from|in|of) (?:my|the|this) (?:set|pack|bundle|kit|box)|"
-    r"(?:one|some|a few|part|only one|just one) of (?:the|my|them|these|those))\b"
+    r"(?:one|some|a few|part|only one|just one) of (?:the|my|them|these|those))\b|"
+    # "my money back for the lid": a thing named, maybe one part of the order.
+    r"\b(?:for|por|pour|fur|per|pelo|pela|para) (?:the|that|this|those|these|el|la|los|las|"
+    r"le|les|ce|cette|ces|den|die|das|o|a|os|as|il|lo|i|gli) "
+    r"(?!(?:order|purchase|whole|entire|full|pedido|compra|commande|achat|bestellung|ordine|"
+    r"acquisto|encomenda)\b)[a-z]"
 )
 FULL_RE: Final = re.compile(rf"\b(?:{L.all_words(L.FULL_WORDS)})\b")
 OTHER_HALF_RE: Final = re.compile(rf"\b(?:{L.all_words(L.OTHER_HALF_WORDS)})\b")
@@ -218,6 +223,8 @@ PAST_REFUND_RE: Final = re.compile(
     r"(?:refund|reembolso|remboursement|erstattung|rimborso)\b|"
     r"\b(?:got|received) (?:my|the) (?:refund|money)\b|"
     r"\b(?:the |my )?refund (?:came|arrived|went) through\b|"
+    r"\b(?:the|my) (?:refund|money) (?:has |have )?(?:landed|arrived|came in|showed up|"
+    r"is in|hit my)\b(?![^.?!]{0,40}\?)|"
     r"\b(?:i see|i got|i received|got|received|see)\b[^.?!]{0,30}\brefunded\b|"
     r"\brefunded[,!.]? (?:thanks?|thank you|cheers)\b|\bback in my (?:wallet|account)\b|"
     rf"{NUM} ?{UNIT}? ?(?:arrived|came through|(?:is|are) back|landed)\b"
@@ -226,9 +233,98 @@ PAST_REFUND_RE: Final = re.compile(
 PAST_REFUND_AMOUNT_RE: Final = re.compile(
     rf"(?:{PAST_REFUND_RE.pattern})(?: (?:of|for|de) (?:{UNIT} ?)?{NUM} ?{UNIT}?)?"
 )
-STATUS_QUESTION_RE: Final = re.compile(rf"(?:{L.all_words(L.STATUS_WORDS)})")
+# Topics are read by what the words do together, not only by whole phrases: "my refund"
+# near "arrived"/"where is", a promise near a question, "how long" near a refund. Each
+# part is a small list per language; the gaps between parts are bounded.
+_GAP: Final = r"(?:\S+ ){0,6}"
+_REFUND_NOUN: Final = (
+    r"(?:refund|money|payment|reembolso|dinero|devolucion|remboursement|argent|erstattung|"
+    r"ruckerstattung|geld|gutschrift|dinheiro|estorno|rimborso|soldi|paise|paisa)"
+)
+_MY_REFUND: Final = (
+    rf"\b(?:my|the|that|this|mi|el|mon|le|ce|meine|die|meu|o|il mio|il|mera|woh) {_REFUND_NOUN}\b"
+)
+_ARRIVED: Final = (
+    r"\b(?:arrived?|arriving|come through|came through|gone through|go through|went through|"
+    r"go out|went out|gone out|been sent|sent|show up|showed up|shown up|landed|received|"
+    r"see it|seen it|processed|on its way|"
+    r"llegado|llego|llega|recibido|recibi|enviado|salido|veo|"
+    r"arrive|arrivee|recu|parti|envoye|vois|"
+    r"angekommen|ankommen|erhalten|bekommen|raus|unterwegs|sehe|gesendet|"
+    r"chegou|chega|recebi|recebido|enviado|saiu|vejo|"
+    r"arrivato|arrivata|arriva|ricevuto|partito|inviato|vedo|"
+    r"aaya|aayi|mila|mile|pahuncha|gaya)\b"
+)
+_WHERE: Final = (
+    r"\b(?:where is|where's|wheres|any sign of|status of|update on|donde esta|que paso con|"
+    r"ou est|ou en est|wo ist|wo bleibt|cade|onde esta|dov'e|dove e|kahan hai|kab aayega)\b"
+)
+_PROMISED: Final = (
+    r"\b(?:was told|were told|been told|told me|promised|you said|you approved|you agreed|"
+    r"was approved|was issued|you issued|me dijeron|me prometieron|me aprobaron|"
+    r"on m'a promis|on m'a dit|vous m'avez dit|vous m'avez promis|"
+    r"wurde mir gesagt|wurde mir versprochen|versprochen|zugesagt|mir zugesagt|"
+    r"me disseram|me prometeram|prometeram|mi avete detto|mi avete promesso|promesso|"
+    r"bola tha|kaha tha)\b"
+)
+_NOT_SEEN: Final = (
+    r"\b(?:haven't|have not|hasn't|has not|didn't|did not|don't|do not|still no|nothing|"
+    r"no he|todavia no|aun no|nada|pas encore|rien|toujours pas|noch nicht|nichts|noch kein|"
+    r"ainda nao|nada|non ancora|niente|ancora nessun|abhi tak nahi|nahi aaya|nahi mila)\b"
+)
+_STATUS_COMPOSED: Final = (
+    rf"{_WHERE} {_GAP}{_REFUND_NOUN}\b|{_NOT_SEEN} {_GAP}{_MY_REFUND}|"
+    rf"{_MY_REFUND} {_GAP}{_NOT_SEEN}"
+)
+STATUS_QUESTION_RE: Final = re.compile(
+    rf"(?:{L.all_words(L.STATUS_WORDS)})|{_STATUS_COMPOSED}"
+)
+# "the refund arrived?" / "has my refund gone through?": a status question with a "?"
+# ("the refund landed this morning, thanks" is a thank-you).
+REFUND_ARRIVED_RE: Final = re.compile(
+    rf"{_MY_REFUND} {_GAP}{_ARRIVED}|{_ARRIVED} {_GAP}{_MY_REFUND}"
+)
+# A refund someone promised, asked about in the same message: "I was told 12 would come
+# back. Did it go out?" (checked together with a question mark or "nothing yet").
+PROMISED_RE: Final = re.compile(_PROMISED)
+ARRIVED_RE: Final = re.compile(rf"{_ARRIVED}|{_NOT_SEEN}")
+_HOW_LONG: Final = (
+    r"\b(?:how long|how many days|how much time|how soon|how quickly|when would|"
+    r"policy|window|deadline|time limit|limit|maximum|fees?|rules|eligible|"
+    r"cuanto tarda|cuanto tiempo|cuantos dias|plazo|politica|limite|maximo|comision|"
+    r"combien de temps|combien de jours|delai|politique|plafond|frais|"
+    r"wie lange|wie schnell|wie viele tage|frist|richtlinie|gebuhr|hochstbetrag|"
+    r"quanto tempo|quantos dias|prazo|demora|taxa|"
+    r"quanti giorni|termine|commissione|"
+    r"kitne din|kitna time|kab tak)\b"
+)
+_IF_I: Final = (
+    r"\b(?:if i|if a refund|if the refund|if you|si pido|si solicito|si un reembolso|si je|"
+    r"si on|si le remboursement|wenn ich|falls ich|wenn eine erstattung|se eu|se o reembolso|"
+    r"se chiedo|se il rimborso|agar)\b"
+)
+_REFUND_WORD: Final = rf"(?:{_REFUND_NOUN}|refunds|reembolsos|remboursements|erstattungen|rimborsi)"
+POLICY_COMPOSED_RE: Final = re.compile(
+    rf"{_HOW_LONG} {_GAP}{_REFUND_WORD}\b|\b{_REFUND_WORD} {_GAP}{_HOW_LONG}|{_IF_I}"
+)
+IF_I_RE: Final = re.compile(_IF_I)
 POLICY_RE: Final = re.compile(rf"(?:{L.all_words(L.POLICY_WORDS)})")
-UNSUPPORTED_RE: Final = re.compile(rf"(?:{L.all_words(L.UNSUPPORTED_WORDS)})")
+_CHANGE: Final = (
+    r"\b(?:change|fix|update|correct|edit|modify|wrong|typo|cambiar|cambia|corregir|"
+    r"equivoque|equivocado|mal|changer|modifier|corriger|trompe|trompee|erreur|andern|"
+    r"korrigieren|falsch|falsche|mudar|alterar|corrigir|errado|errei|cambiare|modificare|"
+    r"correggere|sbagliato|sbagliata|badal|galat)\b"
+)
+_ACCOUNT_THING: Final = (
+    r"\b(?:address|house number|street|postcode|zip code|zip|email address|password|"
+    r"phone number|direccion|domicilio|calle|correo|contrasena|adresse|rue|code postal|"
+    r"mot de passe|anschrift|strasse|hausnummer|passwort|endereco|morada|rua|senha|"
+    r"indirizzo|via|pata)\b"
+)
+UNSUPPORTED_RE: Final = re.compile(
+    rf"(?:{L.all_words(L.UNSUPPORTED_WORDS)})|{_CHANGE} {_GAP}{_ACCOUNT_THING}|"
+    rf"{_ACCOUNT_THING} {_GAP}{_CHANGE}"
+)
 STATUS_RE: Final = re.compile(r"\b(?:status|any update|ticket)\b")
 # Asking for a person in so many words: a person looks, whatever else the message asks.
 HUMAN_STRONG_RE: Final = re.compile(

@@ -144,13 +144,23 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     marked, numbers = amounts.mark_numbers(scrubbed, words_text=words_text)
 
     reason = next((name for name, pattern in P.REASONS if pattern.search(text)), None)
-    looking_back = bool(P.STATUS_QUESTION_RE.search(text) or P.PAST_REFUND_RE.search(text))
+    question = "?" in text
+    status_question = bool(
+        P.STATUS_QUESTION_RE.search(text)
+        or (question and P.REFUND_ARRIVED_RE.search(text))
+        or (
+            P.PROMISED_RE.search(text)
+            and (question or P.ARRIVED_RE.search(text))
+            and not (P.MORE_RE.search(text) or P.FULL_RE.search(text))
+        )
+    )
+    looking_back = status_question or bool(P.PAST_REFUND_RE.search(text))
     declined = bool(P.NOT_A_REQUEST_RE.search(text))
     cancel = bool(P.CANCEL_RE.search(text))
     acknowledging = bool(P.ACK_RE.search(text) or P.KEEP_RE.search(text))
     asks = bool(P.REFUND_RE.search(text)) and not looking_back and not declined
     reading = amounts.read_amount(
-        marked, numbers, asks=asks, reason=reason is not None, question="?" in text
+        marked, numbers, asks=asks, reason=reason is not None, question=question
     )
     # The same words read as part of a request already pending ("25, not 30").
     followup = reading
@@ -164,8 +174,17 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         reading.final or any(p.search(marked) for p in P.ASKED_AMOUNT_PATTERNS)
     )
     topic: Topic | None = None
+    policy_question = (
+        question
+        and P.POLICY_COMPOSED_RE.search(text)
+        and not (asked_amount or email or order_ids)
+    )
     if P.UNSUPPORTED_RE.search(text) and not asks and not asked_amount:
         topic = "unsupported"
+    elif policy_question and P.IF_I_RE.search(text):
+        topic = "policy"  # "if a refund gets approved, how long does the money take?"
+    elif status_question and not asked_amount:
+        topic = "refund_status"
     elif (
         (acknowledging or declined)
         and not asked_amount
@@ -174,12 +193,10 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     ):
         topic = "acknowledged"  # "no refund needed, I'll keep it": nothing to do
         asks = False
-    elif P.POLICY_RE.search(text) and not asked_amount:
+    elif (P.POLICY_RE.search(text) and not asked_amount) or policy_question:
         topic = "policy"
     elif P.UNSUPPORTED_RE.search(text) and not asks:
         topic = "unsupported"
-    elif P.STATUS_QUESTION_RE.search(text) and not asked_amount:
-        topic = "refund_status"
 
     intent: Intent
     if cancel:
@@ -189,7 +206,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     elif topic in ("policy", "acknowledged"):
         intent = "other"
     elif looking_back and not asked_amount:
-        intent = "status" if P.STATUS_QUESTION_RE.search(text) else "greeting"
+        intent = "status" if status_question else "greeting"
     elif not declined and (
         asks
         or asked_amount
