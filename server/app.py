@@ -106,7 +106,7 @@ def error_response(
 
 
 @dataclass
-class Runtime:
+class ServerRuntime:
     """What the app shares between requests."""
 
     settings: Settings
@@ -132,7 +132,7 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
 
         agent = build_builder(svc).compile(checkpointer=saver, name="support-refund-agent")
         leases = Leases(svc.storage.pool, chosen.turn_lease_seconds)
-        app.state.runtime = Runtime(chosen, svc, agent, Metrics(), leases)
+        app.state.runtime = ServerRuntime(chosen, svc, agent, Metrics(), leases)
         reconciler = None
         if chosen.reconcile_interval_seconds > 0 and services is None:
             # One reconciler per database, elected among the serving processes: refunds
@@ -141,7 +141,7 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
         try:
             yield
         finally:
-            runtime: Runtime = app.state.runtime
+            runtime: ServerRuntime = app.state.runtime
             if runtime.background:
                 await asyncio.wait(runtime.background, timeout=30)
             await runtime.leases.aclose()
@@ -228,9 +228,9 @@ def install_error_handlers(app: FastAPI) -> None:
 # --- dependencies -------------------------------------------------------------------
 
 
-def runtime_of(request: Request) -> Runtime:
+def runtime_of(request: Request) -> ServerRuntime:
     """The app's shared runtime."""
-    runtime: Runtime = request.app.state.runtime
+    runtime: ServerRuntime = request.app.state.runtime
     return runtime
 
 
@@ -245,7 +245,7 @@ def bearer(authorization: str | None) -> str | None:
 async def customer_read_access(
     request: Request,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Runtime:
+) -> ServerRuntime:
     """Customer reads: a service token when configured (not rate limited: pages poll)."""
     runtime = runtime_of(request)
     allowed = runtime.settings.service_token_set()
@@ -255,8 +255,8 @@ async def customer_read_access(
 
 
 async def customer_access(
-    request: Request, runtime: Annotated[Runtime, Depends(customer_read_access)]
-) -> Runtime:
+    request: Request, runtime: Annotated[ServerRuntime, Depends(customer_read_access)]
+) -> ServerRuntime:
     """Customer writes: the service token check and the per-IP rate limit."""
     client = request.client.host if request.client else "unknown"
     await rate_limit(runtime, f"ip:{client}", runtime.settings.rate_limit_per_ip)
@@ -266,7 +266,7 @@ async def customer_access(
 async def reviewer_access(
     request: Request,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> tuple[Runtime, str]:
+) -> tuple[ServerRuntime, str]:
     """Review endpoints: the reviewer's name from their token, else 401."""
     runtime = runtime_of(request)
     token = bearer(authorization)
@@ -276,7 +276,7 @@ async def reviewer_access(
     return runtime, name
 
 
-async def rate_limit(runtime: Runtime, bucket: str, limit: int) -> None:
+async def rate_limit(runtime: ServerRuntime, bucket: str, limit: int) -> None:
     """Count a request against a fixed one-minute window shared by all processes."""
     runtime.hits += 1
     async with runtime.services.storage.pool.connection() as conn:
@@ -294,7 +294,7 @@ async def rate_limit(runtime: Runtime, bucket: str, limit: int) -> None:
         )
 
 
-async def read_message(request: Request, runtime: Runtime) -> str:
+async def read_message(request: Request, runtime: ServerRuntime) -> str:
     """The customer's text, with size limits answered by 413 and shape errors by 422."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
@@ -330,7 +330,7 @@ def routes() -> APIRouter:
         tags=["customers"],
     )
     async def start_conversation(
-        runtime: Annotated[Runtime, Depends(customer_access)],
+        runtime: Annotated[ServerRuntime, Depends(customer_access)],
         body: schemas.NewConversation | None = None,
     ) -> schemas.Conversation:
         """Start a conversation; pass ``customer_email`` if your backend signed them in."""
@@ -356,7 +356,7 @@ def routes() -> APIRouter:
     async def post_message(
         thread_id: str,
         request: Request,
-        runtime: Annotated[Runtime, Depends(customer_access)],
+        runtime: Annotated[ServerRuntime, Depends(customer_access)],
         key: Annotated[
             str | None,
             Header(
@@ -431,7 +431,7 @@ def routes() -> APIRouter:
         tags=["customers"],
     )
     async def get_conversation(
-        thread_id: str, runtime: Annotated[Runtime, Depends(customer_read_access)]
+        thread_id: str, runtime: Annotated[ServerRuntime, Depends(customer_read_access)]
     ) -> schemas.ConversationView:
         """The transcript, the current outcome, and the latest ticket with its status."""
         await load_conversation(runtime, thread_id)
@@ -458,7 +458,7 @@ def routes() -> APIRouter:
         "/v1/me", response_model=schemas.Reviewer, responses=error_responses, tags=["review"]
     )
     async def me(
-        access: Annotated[tuple[Runtime, str], Depends(reviewer_access)],
+        access: Annotated[tuple[ServerRuntime, str], Depends(reviewer_access)],
     ) -> schemas.Reviewer:
         """Who this reviewer token belongs to."""
         return schemas.Reviewer(reviewer=access[1])
@@ -467,7 +467,7 @@ def routes() -> APIRouter:
         "/v1/tickets", response_model=schemas.TicketList, responses=error_responses, tags=["review"]
     )
     async def list_tickets(
-        access: Annotated[tuple[Runtime, str], Depends(reviewer_access)],
+        access: Annotated[tuple[ServerRuntime, str], Depends(reviewer_access)],
         status: Literal["open", "approved", "denied", "closed", "all"] = "open",
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> schemas.TicketList:
@@ -486,7 +486,7 @@ def routes() -> APIRouter:
         tags=["review"],
     )
     async def get_ticket(
-        ticket_id: int, access: Annotated[tuple[Runtime, str], Depends(reviewer_access)]
+        ticket_id: int, access: Annotated[tuple[ServerRuntime, str], Depends(reviewer_access)]
     ) -> schemas.TicketDetail:
         """One ticket with its full context, the conversation's audit trail and the chain."""
         runtime, _ = access
@@ -530,7 +530,7 @@ def routes() -> APIRouter:
     async def resolve(
         ticket_id: int,
         body: schemas.Resolution,
-        access: Annotated[tuple[Runtime, str], Depends(reviewer_access)],
+        access: Annotated[tuple[ServerRuntime, str], Depends(reviewer_access)],
     ) -> schemas.ResolutionResult:
         """Approve (refund through the exactly-once path) or deny an open ticket."""
         runtime, reviewer = access
@@ -589,7 +589,7 @@ def routes() -> APIRouter:
 # --- turns ----------------------------------------------------------------------------
 
 
-async def load_conversation(runtime: Runtime, thread_id: str) -> dict[str, Any]:
+async def load_conversation(runtime: ServerRuntime, thread_id: str) -> dict[str, Any]:
     """The conversation row, or 404."""
     if not THREAD_ID.fullmatch(thread_id):
         raise ApiError(404, "not_found", "no such conversation")
@@ -609,12 +609,12 @@ def config_of(thread_id: str) -> RunnableConfig:
     )
 
 
-def traced(runtime: Runtime, thread_id: str, context: Context) -> RunnableConfig:
+def traced(runtime: ServerRuntime, thread_id: str, context: Context) -> RunnableConfig:
     """The turn's config, with LangSmith tracing (PII masked) when it is on."""
     return tracing.with_tracing(config_of(thread_id), runtime.settings, channel=context.channel)
 
 
-async def state_of(runtime: Runtime, thread_id: str) -> dict[str, Any]:
+async def state_of(runtime: ServerRuntime, thread_id: str) -> dict[str, Any]:
     """The conversation's current graph state."""
     snapshot = await runtime.agent.aget_state(config_of(thread_id))
     return dict(snapshot.values)
@@ -644,12 +644,14 @@ async def keep_reconciling(services: Services, settings: Settings) -> None:
             await asyncio.sleep(settings.reconcile_interval_seconds)
 
 
-async def release(runtime: Runtime, thread_id: str, token: str) -> None:
+async def release(runtime: ServerRuntime, thread_id: str, token: str) -> None:
     """End the turn's lease (and its renewals)."""
     await runtime.leases.release(thread_id, token)
 
 
-async def run_turn(runtime: Runtime, thread_id: str, text: str, context: Context) -> dict[str, Any]:
+async def run_turn(
+    runtime: ServerRuntime, thread_id: str, text: str, context: Context
+) -> dict[str, Any]:
     """One customer turn through the graph."""
     started = time.perf_counter()
     turn: Any = {"messages": [HumanMessage(text)]}
@@ -670,7 +672,7 @@ def sse(event: str, data: Any) -> str:
 
 
 async def remember(
-    runtime: Runtime, thread_id: str, key: str | None, result: dict[str, Any]
+    runtime: ServerRuntime, thread_id: str, key: str | None, result: dict[str, Any]
 ) -> None:
     """Keep a turn's answer under the client's idempotency key, if it sent one."""
     if key is None:
@@ -680,7 +682,7 @@ async def remember(
 
 
 async def stream_turn(
-    runtime: Runtime,
+    runtime: ServerRuntime,
     thread_id: str,
     text: str,
     context: Context,
@@ -761,7 +763,7 @@ def summary(ticket: Ticket) -> schemas.TicketSummary:
 
 
 async def resolve_ticket(
-    runtime: Runtime, ticket_id: int, body: schemas.Resolution, reviewer: str
+    runtime: ServerRuntime, ticket_id: int, body: schemas.Resolution, reviewer: str
 ) -> schemas.ResolutionResult:
     """Approve or deny an open ticket; tell the customer; audit every step.
 
@@ -803,7 +805,7 @@ async def resolve_ticket(
 
 
 async def resolve_claimed(
-    runtime: Runtime, ticket: Ticket, body: schemas.Resolution, actor: str
+    runtime: ServerRuntime, ticket: Ticket, body: schemas.Resolution, actor: str
 ) -> schemas.ResolutionResult:
     """Resolve a ticket this reviewer has claimed."""
     svc = runtime.services
@@ -894,7 +896,7 @@ async def resolve_claimed(
     )
 
 
-async def agents_attempt_settled(runtime: Runtime, ticket: Ticket) -> Refund | None:
+async def agents_attempt_settled(runtime: ServerRuntime, ticket: Ticket) -> Refund | None:
     """Settle the order's unsettled refunds; the agent's own refund if it went through.
 
     A ticket opened because a refund's outcome was unknown may find that refund paid
@@ -934,7 +936,7 @@ def resolution_event(ticket: Ticket, actor: str, payload: dict[str, Any]) -> Aud
     )
 
 
-async def approval_amount(runtime: Runtime, ticket: Ticket, given: str | None) -> Decimal:
+async def approval_amount(runtime: ServerRuntime, ticket: Ticket, given: str | None) -> Decimal:
     """The amount to refund: the reviewer's, else what was asked, else what is left."""
     async with runtime.services.storage.pool.connection() as conn:
         order = await repo.get_order(conn, ticket.order_id or "")
@@ -953,7 +955,7 @@ async def approval_amount(runtime: Runtime, ticket: Ticket, given: str | None) -
 
 
 async def close_ticket(
-    runtime: Runtime,
+    runtime: ServerRuntime,
     ticket: Ticket,
     status: TicketStatus,
     actor: str,
@@ -1000,7 +1002,7 @@ async def close_ticket(
 
 
 async def tell_customer(
-    runtime: Runtime,
+    runtime: ServerRuntime,
     ticket: Ticket,
     message: str,
     outcome: dict[str, Any],
@@ -1046,7 +1048,7 @@ async def tell_customer(
             await release(runtime, ticket.thread_id, token)
 
 
-async def wait_for_lease(runtime: Runtime, thread_id: str, seconds: float = 60.0) -> str:
+async def wait_for_lease(runtime: ServerRuntime, thread_id: str, seconds: float = 60.0) -> str:
     """Take the conversation's lease, waiting for a running turn to end."""
     async with asyncio.timeout(seconds):
         while True:
