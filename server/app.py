@@ -17,7 +17,6 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from decimal import Decimal
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,26 +32,32 @@ from fastapi.responses import (
     StreamingResponse,
 )
 from fastapi.staticfiles import StaticFiles
-from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.money import InvalidAmount, format_usdc, parse_usdc
 from core.settings import Settings, get_settings
 from graph.context import Context
 from graph.facts import message_text, order_snapshot
 from graph.graph import build_builder, message_digest
 from graph.services import Services
 from persistence import repo
-from persistence.audit import AuditEvent, EventType, tail, verify_chain
+from persistence.audit import tail, verify_chain
 from persistence.checkpoint import open_checkpointer
-from persistence.models import OPEN_REFUND_STATUSES, Refund, Ticket, TicketStatus
+from persistence.models import OPEN_REFUND_STATUSES, Ticket
 from server import schemas
 from server.edge import BodyRefused, Edge
 from server.leases import Leases
 from server.metrics import Metrics
-from tools.refunds import RefundRefused
+from tools import review
+from tools.review import (
+    InvalidReview,
+    ReviewConflict,
+    ReviewDesk,
+    ReviewRefused,
+    TicketNotFound,
+)
 from wiring import tracing
 from wiring.services import create_services
 
@@ -534,7 +539,22 @@ def routes() -> APIRouter:
     ) -> schemas.ResolutionResult:
         """Approve (refund through the exactly-once path) or deny an open ticket."""
         runtime, reviewer = access
-        return await resolve_ticket(runtime, ticket_id, body, reviewer)
+        try:
+            resolved = await review.resolve_ticket(
+                review_desk(runtime),
+                ticket_id,
+                decision=body.decision,
+                amount=body.amount,
+                note=body.note,
+                reviewer=reviewer,
+            )
+        except ReviewRefused as exc:
+            raise refused(exc) from None
+        return schemas.ResolutionResult(
+            ticket=summary(resolved.ticket),
+            refund=resolved.refund,
+            customer_message=resolved.customer_message,
+        )
 
     @router.get("/healthz", tags=["operations"])
     async def healthz(request: Request) -> JSONResponse:
@@ -762,297 +782,31 @@ def summary(ticket: Ticket) -> schemas.TicketSummary:
     )
 
 
-async def resolve_ticket(
-    runtime: ServerRuntime, ticket_id: int, body: schemas.Resolution, reviewer: str
-) -> schemas.ResolutionResult:
-    """Approve or deny an open ticket; tell the customer; audit every step.
+def review_desk(runtime: ServerRuntime) -> ReviewDesk:
+    """What the reviewer's workflow acts through, from the app's runtime."""
 
-    The reviewer claims the ticket first, so two reviewers cannot resolve it at once; a
-    refused resolution is audited too.
-    """
-    svc = runtime.services
-    actor = f"reviewer:{reviewer}"
-    async with svc.storage.pool.connection() as conn:
-        ticket = await repo.get_ticket(conn, ticket_id)
-        if ticket is None:
-            raise ApiError(404, "not_found", f"no ticket {ticket_id}")
-        if ticket.status != "open":
-            raise ApiError(409, "ticket_not_open", f"ticket {ticket.reference} is {ticket.status}")
-        claimed = await repo.claim_ticket(conn, ticket_id, actor)
-    if claimed is None:
-        raise ApiError(409, "ticket_busy", "another reviewer is resolving this ticket right now")
-    try:
-        return await resolve_claimed(runtime, claimed, body, actor)
-    except ApiError as exc:
-        await svc.storage.audit.record(
-            resolution_event(
-                claimed,
-                actor,
-                {
-                    "decision": body.decision,
-                    "result": "refused",
-                    "code": exc.code,
-                    "message": exc.message,
-                    "amount": body.amount,
-                    "note": body.note,
-                },
-            )
-        )
-        raise
-    finally:
-        async with svc.storage.pool.connection() as conn:
-            await repo.unclaim_ticket(conn, ticket_id, actor)
+    async def post(thread_id: str, update: dict[str, Any]) -> None:
+        await runtime.agent.aupdate_state(config_of(thread_id), update, as_node="respond")
 
-
-async def resolve_claimed(
-    runtime: ServerRuntime, ticket: Ticket, body: schemas.Resolution, actor: str
-) -> schemas.ResolutionResult:
-    """Resolve a ticket this reviewer has claimed."""
-    svc = runtime.services
-    if body.decision == "deny":
-        message = (
-            f"A teammate reviewed your request (ticket {ticket.reference}) and could not "
-            f"approve a refund. Their note: {body.note}"
-        )
-        updated = await close_ticket(runtime, ticket, "denied", actor, body.note, None, message)
-        await tell_customer(
-            runtime, ticket, message, {"kind": "review_denied", "ticket": ticket.reference}
-        )
-        return schemas.ResolutionResult(
-            ticket=summary(updated), refund=None, customer_message=message
-        )
-
-    if not ticket.order_id or not ticket.customer_email:
-        raise ApiError(422, "invalid_request", "this ticket has no order to refund")
-    record = await agents_attempt_settled(runtime, ticket)
-    if record is None:
-        amount = await approval_amount(runtime, ticket, body.amount)
-        # One request per approval attempt: a double click replays the same attempt; after
-        # a definitive failure (e.g. MoltPe's cap) the reviewer may approve again, maybe less.
-        prefix = f"ticket:{ticket.id}:"
-        async with svc.storage.pool.connection() as conn:
-            attempt = await repo.failed_refunds_with_prefix(conn, prefix) + 1
-        try:
-            outcome = await svc.refunds.refund(
-                request_key=f"{prefix}{attempt}",
-                order_id=ticket.order_id,
-                customer_email=ticket.customer_email,
-                amount=amount,
-                reason="reviewer_approved",
-                approved_by=actor,
-                policy_version=None,
-                thread_id=ticket.thread_id,
-                human_approval=True,
-            )
-        except RefundRefused as exc:
-            raise ApiError(409, exc.code, exc.message) from None
-        record = outcome.refund
-    refund = {
-        "status": record.status,
-        "amount": format_usdc(record.amount_usdc),
-        "tx_hash": record.tx_hash,
-        "error_code": record.error_code,
-        "error_reason": record.error_reason,
-    }
-    if record.status != "confirmed":
-        await svc.storage.audit.record(
-            resolution_event(
-                ticket,
-                actor,
-                {
-                    "decision": "approve",
-                    "result": "refund_not_completed",
-                    "refund": refund,
-                    "note": body.note,
-                },
-            )
-        )
-        return schemas.ResolutionResult(
-            ticket=summary(ticket), refund=refund, customer_message=None
-        )
-    message = (
-        f"Good news: a teammate approved your refund of {refund['amount']} USDC for order "
-        f"{ticket.order_id} (ticket {ticket.reference}). Transaction hash: {record.tx_hash}. "
-        f"It should settle in {runtime.settings.settlement_eta}."
-    )
-    updated = await close_ticket(
-        runtime, ticket, "approved", actor, body.note, record.id, message, refund
-    )
-    await tell_customer(
-        runtime,
-        ticket,
-        message,
-        {
-            "kind": "review_approved",
-            "ticket": ticket.reference,
-            "amount": refund["amount"],
-            "tx_hash": record.tx_hash,
-            "order_id": ticket.order_id,
-        },
-        refund={**refund, "order_id": ticket.order_id, "refund_id": str(record.id)},
-    )
-    return schemas.ResolutionResult(
-        ticket=summary(updated), refund=refund, customer_message=message
+    return ReviewDesk(
+        storage=runtime.services.storage,
+        refunds=runtime.services.refunds,
+        leases=runtime.leases,
+        settlement_eta=runtime.settings.settlement_eta,
+        post=post,
+        snapshot=order_snapshot,
     )
 
 
-async def agents_attempt_settled(runtime: ServerRuntime, ticket: Ticket) -> Refund | None:
-    """Settle the order's unsettled refunds; the agent's own refund if it went through.
-
-    A ticket opened because a refund's outcome was unknown may find that refund paid
-    after all: approving then pays nothing more. Still unknown: the reviewer must wait.
-    """
-    svc = runtime.services
-    async with svc.storage.pool.connection() as conn:
-        pending = await repo.open_refund_for_order(conn, ticket.order_id or "")
-    if pending is not None:
-        await svc.refunds.reconcile(pending)
-    attempted = ticket.context.get("attempted_action") or {}
-    refund_id = attempted.get("refund_id") if isinstance(attempted, dict) else None
-    if not refund_id:
-        return None
-    async with svc.storage.pool.connection() as conn:
-        earlier = await repo.get_refund(conn, uuid.UUID(str(refund_id)))
-    if earlier is None or earlier.status == "failed":
-        return None
-    if earlier.status == "confirmed":
-        return earlier
-    raise ApiError(
-        409,
-        "refund_outcome_unknown",
-        "the agent's refund for this ticket is still unconfirmed by MoltPe; try again shortly",
-    )
+REFUSALS: dict[type[ReviewRefused], int] = {
+    TicketNotFound: 404,
+    ReviewConflict: 409,
+    InvalidReview: 422,
+}
+"""The HTTP status of each way a resolution can be refused."""
 
 
-def resolution_event(ticket: Ticket, actor: str, payload: dict[str, Any]) -> AuditEvent:
-    """The audit event of a reviewer's resolution of ``ticket``."""
-    return AuditEvent(
-        EventType.TICKET_RESOLVED,
-        actor=actor,
-        thread_id=ticket.thread_id,
-        order_id=ticket.order_id,
-        customer_email=ticket.customer_email,
-        payload={"ticket": ticket.reference, **payload},
-    )
-
-
-async def approval_amount(runtime: ServerRuntime, ticket: Ticket, given: str | None) -> Decimal:
-    """The amount to refund: the reviewer's, else what was asked, else what is left."""
-    async with runtime.services.storage.pool.connection() as conn:
-        order = await repo.get_order(conn, ticket.order_id or "")
-    if order is None:
-        raise ApiError(422, "invalid_request", f"order {ticket.order_id} does not exist")
-    raw = given or ticket.context.get("requested_amount")
-    try:
-        amount = parse_usdc(raw, allow_zero=False) if raw else order.unrefunded_usdc
-    except InvalidAmount as exc:
-        raise ApiError(422, "invalid_amount", str(exc)) from None
-    if given is None and amount > order.unrefunded_usdc:
-        amount = order.unrefunded_usdc
-    if amount <= 0:
-        raise ApiError(409, "already_refunded", "nothing is left to refund on this order")
-    return amount
-
-
-async def close_ticket(
-    runtime: ServerRuntime,
-    ticket: Ticket,
-    status: TicketStatus,
-    actor: str,
-    note: str,
-    refund_id: Any,
-    message: str,
-    refund: dict[str, Any] | None = None,
-) -> Ticket:
-    """Record the resolution and audit it in one transaction."""
-    from persistence.audit import append_events
-
-    audit = runtime.services.storage.audit
-    async with audit.pool.connection() as conn, conn.transaction():
-        try:
-            updated = await repo.resolve_ticket(
-                conn,
-                ticket.id,
-                status=status,
-                resolved_by=actor,
-                note=note,
-                refund_id=refund_id,
-            )
-        except LookupError:
-            raise ApiError(
-                409, "ticket_not_open", f"ticket {ticket.reference} was resolved meanwhile"
-            ) from None
-        records = await append_events(
-            conn,
-            [
-                resolution_event(
-                    ticket,
-                    actor,
-                    {
-                        "decision": status,
-                        "note": note,
-                        "refund": refund,
-                        "customer_message": message,
-                    },
-                )
-            ],
-        )
-    await audit.mirror(records)
-    return updated
-
-
-async def tell_customer(
-    runtime: ServerRuntime,
-    ticket: Ticket,
-    message: str,
-    outcome: dict[str, Any],
-    refund: dict[str, Any] | None = None,
-) -> None:
-    """Append the reviewer's outcome to the customer's conversation.
-
-    Takes the conversation's lease first (waiting for a running turn to finish), so the
-    message cannot be overwritten by that turn's checkpoint.
-    """
-    if not ticket.thread_id:
-        return
-    update: dict[str, Any] = {
-        "messages": [AIMessage(message)],
-        "reply": message,
-        "outcome": outcome,
-        "ticket": {
-            "id": ticket.id,
-            "reference": ticket.reference,
-            "reasons": ticket.reason.split(","),
-            "status": "approved" if outcome.get("kind") == "review_approved" else "denied",
-        },
-        "awaiting": None,
-    }
-    if refund is not None:
-        update["refund"] = {**refund, "turn": -1}
-    if ticket.order_id:
-        async with runtime.services.storage.pool.connection() as conn:
-            order = await repo.get_order(conn, ticket.order_id)
-        if order is not None and order.customer_email == ticket.customer_email:
-            update["order"] = order_snapshot(order)
-    token = None
-    try:
-        async with runtime.services.storage.pool.connection() as conn:
-            served_here = await repo.get_conversation(conn, ticket.thread_id) is not None
-        if served_here:
-            token = await wait_for_lease(runtime, ticket.thread_id)
-        await runtime.agent.aupdate_state(config_of(ticket.thread_id), update, as_node="respond")
-    except Exception:  # the resolution stands; the conversation may live elsewhere
-        logger.exception("could not post the review outcome to %s", ticket.thread_id)
-    finally:
-        if token is not None:
-            await release(runtime, ticket.thread_id, token)
-
-
-async def wait_for_lease(runtime: ServerRuntime, thread_id: str, seconds: float = 60.0) -> str:
-    """Take the conversation's lease, waiting for a running turn to end."""
-    async with asyncio.timeout(seconds):
-        while True:
-            token = await runtime.leases.take(thread_id)
-            if token is not None:
-                return token
-            await asyncio.sleep(0.1)
+def refused(exc: ReviewRefused) -> ApiError:
+    """The error answer of a refused resolution."""
+    status = next(code for kind, code in REFUSALS.items() if isinstance(exc, kind))
+    return ApiError(status, exc.code, exc.message)
