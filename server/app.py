@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
-import re
-import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, FastAPI, Header, Query, Request
 from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
@@ -33,9 +28,6 @@ from fastapi.responses import (
 )
 from fastapi.staticfiles import StaticFiles
 from langchain_core.messages import HumanMessage
-from langchain_core.runnables import RunnableConfig
-from langgraph.graph.state import CompiledStateGraph
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.settings import Settings, get_settings
 from graph.context import Context
@@ -47,9 +39,28 @@ from persistence.audit import tail, verify_chain
 from persistence.checkpoint import open_checkpointer
 from persistence.models import OPEN_REFUND_STATUSES, Ticket
 from server import schemas
-from server.edge import BodyRefused, Edge
+from server.access import (
+    customer_access,
+    customer_read_access,
+    rate_limit,
+    read_message,
+    reviewer_access,
+)
+from server.edge import Edge
+from server.errors import ERROR_RESPONSES, ApiError, install_error_handlers
 from server.leases import Leases
 from server.metrics import Metrics
+from server.runtime import ServerRuntime, runtime_of
+from server.turns import (
+    config_of,
+    load_conversation,
+    release,
+    remember,
+    run_turn,
+    sse,
+    state_of,
+    stream_turn,
+)
 from tools import review
 from tools.review import (
     InvalidReview,
@@ -75,10 +86,6 @@ DOCS_PAGE = """<!doctype html>
 <script src="/static/docs.js"></script>
 </body></html>
 """
-MAX_BODY_BYTES = 256 * 1024
-RATE_WINDOW_SECONDS = 60
-PRUNE_EVERY = 500
-THREAD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # The pages load only their own scripts and styles (inline style attributes are used for
 # small layout tweaks) and talk only to this service; nothing may frame them.
 PAGE_POLICY = (
@@ -86,43 +93,6 @@ PAGE_POLICY = (
     "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
     "form-action 'self'"
 )
-
-
-class ApiError(Exception):
-    """An error answer with a code, a message and optional headers."""
-
-    def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
-
-
-def error_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    """The one shape of every error answer."""
-    return JSONResponse(
-        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
-    )
-
-
-@dataclass
-class ServerRuntime:
-    """What the app shares between requests."""
-
-    settings: Settings
-    services: Services
-    agent: CompiledStateGraph[Any, Any, Any, Any]
-    metrics: Metrics
-    leases: Leases
-    hits: int = 0
-    """Rate-limited requests counted by this process (old windows are pruned now and then)."""
-    background: set[asyncio.Task[None]] = field(default_factory=set)
-    """Turns still running after their client went away."""
 
 
 def create_app(*, settings: Settings | None = None, services: Services | None = None) -> FastAPI:
@@ -198,134 +168,13 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
     return app
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    """Turn every error into ``{"error": {"code", "message"}}``."""
-
-    @app.exception_handler(ApiError)
-    async def _api(request: Request, exc: ApiError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, exc.headers)
-
-    @app.exception_handler(BodyRefused)
-    async def _body(request: Request, exc: BodyRefused) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message, {"Connection": "close"})
-
-    @app.exception_handler(RequestValidationError)
-    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        parts = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            parts.append(f"{where or 'body'}: {err.get('msg', 'invalid')}")
-        return error_response(422, "invalid_request", "; ".join(parts) or "invalid request")
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        logger.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal", "something went wrong; please try again")
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed"}
-        return error_response(
-            exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail)
-        )
-
-
-# --- dependencies -------------------------------------------------------------------
-
-
-def runtime_of(request: Request) -> ServerRuntime:
-    """The app's shared runtime."""
-    runtime: ServerRuntime = request.app.state.runtime
-    return runtime
-
-
-def bearer(authorization: str | None) -> str | None:
-    """The token of an ``Authorization: Bearer`` header."""
-    if not authorization:
-        return None
-    scheme, _, token = authorization.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-
-
-async def customer_read_access(
-    request: Request,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> ServerRuntime:
-    """Customer reads: a service token when configured (not rate limited: pages poll)."""
-    runtime = runtime_of(request)
-    allowed = runtime.settings.service_token_set()
-    if allowed and bearer(authorization) not in allowed:
-        raise ApiError(401, "unauthorized", "a valid service token is required")
-    return runtime
-
-
-async def customer_access(
-    request: Request, runtime: Annotated[ServerRuntime, Depends(customer_read_access)]
-) -> ServerRuntime:
-    """Customer writes: the service token check and the per-IP rate limit."""
-    client = request.client.host if request.client else "unknown"
-    await rate_limit(runtime, f"ip:{client}", runtime.settings.rate_limit_per_ip)
-    return runtime
-
-
-async def reviewer_access(
-    request: Request,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> tuple[ServerRuntime, str]:
-    """Review endpoints: the reviewer's name from their token, else 401."""
-    runtime = runtime_of(request)
-    token = bearer(authorization)
-    name = runtime.settings.reviewers().get(token or "") if token else None
-    if name is None:
-        raise ApiError(401, "unauthorized", "a valid reviewer token is required")
-    return runtime, name
-
-
-async def rate_limit(runtime: ServerRuntime, bucket: str, limit: int) -> None:
-    """Count a request against a fixed one-minute window shared by all processes."""
-    runtime.hits += 1
-    async with runtime.services.storage.pool.connection() as conn:
-        allowed, retry_after = await repo.hit_rate_limit(
-            conn, bucket, limit=limit, window_seconds=RATE_WINDOW_SECONDS
-        )
-        if runtime.hits % PRUNE_EVERY == 0:
-            await repo.prune_rate_limits(conn)  # old windows would otherwise pile up
-    if not allowed:
-        raise ApiError(
-            429,
-            "rate_limited",
-            f"too many requests; try again in {retry_after} seconds",
-            {"Retry-After": str(retry_after)},
-        )
-
-
-async def read_message(request: Request, runtime: ServerRuntime) -> str:
-    """The customer's text, with size limits answered by 413 and shape errors by 422."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise ApiError(413, "message_too_large", "the message is too large")
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413, "message_too_large", "the message is too large")
-    try:
-        body = schemas.CustomerMessage.model_validate_json(raw)
-    except ValueError as exc:
-        raise RequestValidationError(getattr(exc, "errors", lambda: [])()) from None
-    limit = runtime.settings.max_message_chars
-    if len(body.text) > limit:
-        raise ApiError(413, "message_too_large", f"messages are limited to {limit} characters")
-    return body.text
-
-
 # --- routes ---------------------------------------------------------------------------
 
 
 def routes() -> APIRouter:
     """All routes of the service."""
     router = APIRouter()
-    error_responses: dict[int | str, dict[str, Any]] = {
-        code: {"model": schemas.ErrorBody} for code in (401, 404, 409, 413, 422, 429)
-    }
+    error_responses = ERROR_RESPONSES
 
     @router.post(
         "/v1/conversations",
@@ -606,40 +455,6 @@ def routes() -> APIRouter:
     return router
 
 
-# --- turns ----------------------------------------------------------------------------
-
-
-async def load_conversation(runtime: ServerRuntime, thread_id: str) -> dict[str, Any]:
-    """The conversation row, or 404."""
-    if not THREAD_ID.fullmatch(thread_id):
-        raise ApiError(404, "not_found", "no such conversation")
-    async with runtime.services.storage.pool.connection() as conn:
-        row = await repo.get_conversation(conn, thread_id)
-    if row is None:
-        raise ApiError(404, "not_found", "no such conversation")
-    return row
-
-
-def config_of(thread_id: str) -> RunnableConfig:
-    """The LangGraph config of a conversation."""
-    return RunnableConfig(
-        configurable={"thread_id": thread_id},
-        run_name="refund-agent turn",
-        metadata={"thread_id": thread_id},
-    )
-
-
-def traced(runtime: ServerRuntime, thread_id: str, context: Context) -> RunnableConfig:
-    """The turn's config, with LangSmith tracing (PII masked) when it is on."""
-    return tracing.with_tracing(config_of(thread_id), runtime.settings, channel=context.channel)
-
-
-async def state_of(runtime: ServerRuntime, thread_id: str) -> dict[str, Any]:
-    """The conversation's current graph state."""
-    snapshot = await runtime.agent.aget_state(config_of(thread_id))
-    return dict(snapshot.values)
-
-
 UNSETTLED = """
 SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS oldest
   FROM refunds WHERE status = ANY(%(statuses)s)
@@ -662,107 +477,6 @@ async def keep_reconciling(services: Services, settings: Settings) -> None:
         except Exception:
             logger.warning("the reconciler stopped; retrying", exc_info=True)
             await asyncio.sleep(settings.reconcile_interval_seconds)
-
-
-async def release(runtime: ServerRuntime, thread_id: str, token: str) -> None:
-    """End the turn's lease (and its renewals)."""
-    await runtime.leases.release(thread_id, token)
-
-
-async def run_turn(
-    runtime: ServerRuntime, thread_id: str, text: str, context: Context
-) -> dict[str, Any]:
-    """One customer turn through the graph."""
-    started = time.perf_counter()
-    turn: Any = {"messages": [HumanMessage(text)]}
-    result = await runtime.agent.ainvoke(
-        turn,
-        traced(runtime, thread_id, context),
-        context=context,
-        durability="exit",
-    )
-    values = await state_of(runtime, thread_id)
-    runtime.metrics.observe_turn(values, time.perf_counter() - started)
-    return {"reply": result["reply"], "thread_id": thread_id, "outcome": result["outcome"]}
-
-
-def sse(event: str, data: Any) -> str:
-    """One server-sent event."""
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-
-
-async def remember(
-    runtime: ServerRuntime, thread_id: str, key: str | None, result: dict[str, Any]
-) -> None:
-    """Keep a turn's answer under the client's idempotency key, if it sent one."""
-    if key is None:
-        return
-    async with runtime.services.storage.pool.connection() as conn:
-        await repo.store_request_answer(conn, thread_id, key, result)
-
-
-async def stream_turn(
-    runtime: ServerRuntime,
-    thread_id: str,
-    text: str,
-    context: Context,
-    key: str | None,
-    lease: str,
-) -> AsyncIterator[str]:
-    """One customer turn as server-sent events: node progress, then the reply.
-
-    The turn runs in its own task: a client that disconnects stops receiving events, but
-    the turn still finishes, is checkpointed and answered (and its lease released), so a
-    message is never half-handled.
-    """
-    events: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
-
-    async def turn() -> None:
-        started = time.perf_counter()
-        message: Any = {"messages": [HumanMessage(text)]}
-        try:
-            async for chunk in runtime.agent.astream(
-                message,
-                traced(runtime, thread_id, context),
-                context=context,
-                stream_mode="updates",
-                durability="exit",
-            ):
-                for node in chunk:
-                    events.put_nowait(("node", {"node": node}))
-            values = await state_of(runtime, thread_id)
-            runtime.metrics.observe_turn(values, time.perf_counter() - started)
-            result = {
-                "reply": values.get("reply", ""),
-                "thread_id": thread_id,
-                "outcome": values.get("outcome") or {"kind": "none"},
-            }
-            await remember(
-                runtime, thread_id, key, {**result, "message_digest": message_digest(text)}
-            )
-            events.put_nowait(("reply", result))
-        except Exception:
-            logger.exception("turn failed in conversation %s", thread_id)
-            events.put_nowait(
-                (
-                    "error",
-                    {
-                        "error": {
-                            "code": "internal",
-                            "message": "something went wrong; please try again",
-                        }
-                    },
-                )
-            )
-        finally:
-            await release(runtime, thread_id, lease)
-            events.put_nowait(None)
-
-    task = asyncio.create_task(turn(), name=f"turn-{thread_id}")
-    runtime.background.add(task)
-    task.add_done_callback(runtime.background.discard)
-    while (item := await events.get()) is not None:
-        yield sse(*item)
 
 
 # --- review ---------------------------------------------------------------------------
