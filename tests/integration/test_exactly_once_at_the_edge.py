@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-import server.app
+import server.turns
 from moltpe_sandbox import SandboxServer
 from persistence import repo
 from tests.e2e.server_fixtures import LiveServer
@@ -51,7 +51,7 @@ async def test_a_failure_after_the_turn_replays_the_first_answer(
     http: httpx.AsyncClient, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The server's own store fails after the turn: the retry gets the turn's answer."""
-    monkeypatch.setattr(server.app, "remember", fail_once(server.app.remember))
+    monkeypatch.setattr(server.turns, "remember", fail_once(server.turns.remember))
     thread = await new_thread(http)
     url = f"/v1/conversations/{thread}/messages"
     first = await http.post(url, json=REFUND, headers={"Idempotency-Key": "k-1"})

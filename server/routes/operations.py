@@ -1,0 +1,58 @@
+"""Operations routes: health (database and MoltPe reachability) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+
+from persistence.models import OPEN_REFUND_STATUSES
+from server.runtime import ServerRuntime, runtime_of
+
+UNSETTLED = """
+SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS oldest
+  FROM refunds WHERE status = ANY(%(statuses)s)
+"""
+
+router = APIRouter()
+
+
+@router.get("/healthz", tags=["operations"])
+async def healthz(runtime: Annotated[ServerRuntime, Depends(runtime_of)]) -> JSONResponse:
+    """Database and MoltPe reachability."""
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(5):
+            async with runtime.services.storage.pool.connection() as conn:
+                await conn.execute("SELECT 1")
+        checks["database"] = "ok"
+    except Exception as exc:  # report, never raise, from a health check
+        checks["database"] = f"error: {type(exc).__name__}"
+    try:
+        async with asyncio.timeout(5):
+            reachable = await runtime.services.moltpe.ping()
+        checks["moltpe"] = "ok" if reachable else "unreachable"
+    except Exception as exc:  # report, never raise, from a health check
+        checks["moltpe"] = f"error: {type(exc).__name__}"
+    healthy = all(v == "ok" for v in checks.values())
+    return JSONResponse(
+        {"status": "ok" if healthy else "degraded", **checks},
+        status_code=200 if healthy else 503,
+    )
+
+
+@router.get("/metrics", tags=["operations"])
+async def metrics(runtime: Annotated[ServerRuntime, Depends(runtime_of)]) -> Response:
+    """Prometheus metrics of this process, and the database's unsettled refunds."""
+    async with runtime.services.storage.pool.connection() as conn:
+        cur = await conn.execute(UNSETTLED, {"statuses": list(OPEN_REFUND_STATUSES)})
+        row = await cur.fetchone()
+    if row is not None:
+        runtime.metrics.unsettled.set(int(row["n"]))
+        runtime.metrics.oldest_unsettled.set(float(row["oldest"] or 0))
+    return Response(
+        runtime.metrics.render(),
+        media_type="text/plain; version=0.0.4; charset=utf-8",
+    )

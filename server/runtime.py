@@ -1,0 +1,36 @@
+"""What the app shares between requests, kept on ``app.state`` for the routes to reach."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import Request
+from langgraph.graph.state import CompiledStateGraph
+
+from core.settings import Settings
+from graph.services import Services
+from server.leases import Leases
+from server.metrics import Metrics
+
+
+@dataclass
+class ServerRuntime:
+    """What the app shares between requests."""
+
+    settings: Settings
+    services: Services
+    agent: CompiledStateGraph[Any, Any, Any, Any]
+    metrics: Metrics
+    leases: Leases
+    hits: int = 0
+    """Rate-limited requests counted by this process (old windows are pruned now and then)."""
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+    """Turns still running after their client went away."""
+
+
+def runtime_of(request: Request) -> ServerRuntime:
+    """The app's shared runtime (a dependency of the routes)."""
+    runtime: ServerRuntime = request.app.state.runtime
+    return runtime

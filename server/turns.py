@@ -1,0 +1,162 @@
+"""Customer turns through the graph: run, streamed as server-sent events, remembered.
+
+A turn runs under the conversation's lease (:mod:`server.leases`); its answer is kept
+under the client's ``Idempotency-Key`` so that a retry is answered once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+from langchain_core.runnables import RunnableConfig
+
+from graph.context import Context
+from graph.graph import message_digest
+from persistence import repo
+from server.errors import ApiError
+from server.runtime import ServerRuntime
+from wiring import tracing
+
+# The service's logger: its lines keep the name operators already filter on.
+logger = logging.getLogger("server.app")
+
+THREAD_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+async def load_conversation(runtime: ServerRuntime, thread_id: str) -> dict[str, Any]:
+    """The conversation row, or 404."""
+    if not THREAD_ID.fullmatch(thread_id):
+        raise ApiError(404, "not_found", "no such conversation")
+    async with runtime.services.storage.pool.connection() as conn:
+        row = await repo.get_conversation(conn, thread_id)
+    if row is None:
+        raise ApiError(404, "not_found", "no such conversation")
+    return row
+
+
+def config_of(thread_id: str) -> RunnableConfig:
+    """The LangGraph config of a conversation."""
+    return RunnableConfig(
+        configurable={"thread_id": thread_id},
+        run_name="refund-agent turn",
+        metadata={"thread_id": thread_id},
+    )
+
+
+def traced(runtime: ServerRuntime, thread_id: str, context: Context) -> RunnableConfig:
+    """The turn's config, with LangSmith tracing (PII masked) when it is on."""
+    return tracing.with_tracing(config_of(thread_id), runtime.settings, channel=context.channel)
+
+
+async def state_of(runtime: ServerRuntime, thread_id: str) -> dict[str, Any]:
+    """The conversation's current graph state."""
+    snapshot = await runtime.agent.aget_state(config_of(thread_id))
+    return dict(snapshot.values)
+
+
+async def release(runtime: ServerRuntime, thread_id: str, token: str) -> None:
+    """End the turn's lease (and its renewals)."""
+    await runtime.leases.release(thread_id, token)
+
+
+async def run_turn(
+    runtime: ServerRuntime, thread_id: str, text: str, context: Context
+) -> dict[str, Any]:
+    """One customer turn through the graph."""
+    started = time.perf_counter()
+    turn: Any = {"messages": [HumanMessage(text)]}
+    result = await runtime.agent.ainvoke(
+        turn,
+        traced(runtime, thread_id, context),
+        context=context,
+        durability="exit",
+    )
+    values = await state_of(runtime, thread_id)
+    runtime.metrics.observe_turn(values, time.perf_counter() - started)
+    return {"reply": result["reply"], "thread_id": thread_id, "outcome": result["outcome"]}
+
+
+def sse(event: str, data: Any) -> str:
+    """One server-sent event."""
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def remember(
+    runtime: ServerRuntime, thread_id: str, key: str | None, result: dict[str, Any]
+) -> None:
+    """Keep a turn's answer under the client's idempotency key, if it sent one."""
+    if key is None:
+        return
+    async with runtime.services.storage.pool.connection() as conn:
+        await repo.store_request_answer(conn, thread_id, key, result)
+
+
+async def stream_turn(
+    runtime: ServerRuntime,
+    thread_id: str,
+    text: str,
+    context: Context,
+    key: str | None,
+    lease: str,
+) -> AsyncIterator[str]:
+    """One customer turn as server-sent events: node progress, then the reply.
+
+    The turn runs in its own task: a client that disconnects stops receiving events, but
+    the turn still finishes, is checkpointed and answered (and its lease released), so a
+    message is never half-handled.
+    """
+    events: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue()
+
+    async def turn() -> None:
+        started = time.perf_counter()
+        message: Any = {"messages": [HumanMessage(text)]}
+        try:
+            async for chunk in runtime.agent.astream(
+                message,
+                traced(runtime, thread_id, context),
+                context=context,
+                stream_mode="updates",
+                durability="exit",
+            ):
+                for node in chunk:
+                    events.put_nowait(("node", {"node": node}))
+            values = await state_of(runtime, thread_id)
+            runtime.metrics.observe_turn(values, time.perf_counter() - started)
+            result = {
+                "reply": values.get("reply", ""),
+                "thread_id": thread_id,
+                "outcome": values.get("outcome") or {"kind": "none"},
+            }
+            await remember(
+                runtime, thread_id, key, {**result, "message_digest": message_digest(text)}
+            )
+            events.put_nowait(("reply", result))
+        except Exception:
+            logger.exception("turn failed in conversation %s", thread_id)
+            events.put_nowait(
+                (
+                    "error",
+                    {
+                        "error": {
+                            "code": "internal",
+                            "message": "something went wrong; please try again",
+                        }
+                    },
+                )
+            )
+        finally:
+            await release(runtime, thread_id, lease)
+            events.put_nowait(None)
+
+    task = asyncio.create_task(turn(), name=f"turn-{thread_id}")
+    runtime.background.add(task)
+    task.add_done_callback(runtime.background.discard)
+    while (item := await events.get()) is not None:
+        yield sse(*item)

@@ -1,0 +1,390 @@
+"""The reviewer's workflow: approve or deny an open review ticket, and tell the customer.
+
+A reviewer claims the ticket first, so two reviewers cannot resolve it at once. Approval
+refunds through the exactly-once path (:mod:`tools.refunds`), after settling whatever
+the agent left unsettled on the order; denial pays nothing. The resolution and its audit
+event are written in one transaction, a refused resolution is audited too, and the
+outcome is appended to the customer's conversation under its turn lease.
+
+Nothing here knows HTTP: a resolution that cannot go ahead raises a
+:class:`ReviewRefused` (:class:`TicketNotFound`, :class:`ReviewConflict` or
+:class:`InvalidReview`) with a code and a sentence for people; the service turns it into
+its answer. What the workflow acts through is a :class:`ReviewDesk`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+from langchain_core.messages import AIMessage
+
+from core.money import InvalidAmount, format_usdc, parse_usdc
+from persistence import repo
+from persistence.audit import AuditEvent, EventType, append_events
+from persistence.models import Order, Refund, Ticket, TicketStatus
+from persistence.runtime import Storage
+from tools.refunds import RefundRefused, RefundService
+
+# The service's logger: the line reads as it always has wherever logs are filtered by name.
+logger = logging.getLogger("server.app")
+
+Decision = Literal["approve", "deny"]
+
+
+class ReviewRefused(Exception):
+    """A resolution that cannot go ahead: a machine-readable code and a sentence."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class TicketNotFound(ReviewRefused):
+    """There is no such ticket."""
+
+
+class ReviewConflict(ReviewRefused):
+    """The ticket or its order is not in a state to be resolved this way now."""
+
+
+class InvalidReview(ReviewRefused):
+    """The resolution itself cannot be carried out (no order to refund, a bad amount)."""
+
+
+class LeaseHolder(Protocol):
+    """Takes and releases a conversation's turn lease."""
+
+    async def take(self, thread_id: str) -> str | None:
+        """The lease's token, or None while a turn holds it."""
+        ...
+
+    async def release(self, thread_id: str, token: str) -> None:
+        """Free the conversation (only this holder's lease)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ReviewDesk:
+    """What the reviewer's workflow acts through."""
+
+    storage: Storage
+    refunds: RefundService
+    leases: LeaseHolder
+    settlement_eta: str
+    """How long a confirmed refund takes to arrive, as told to the customer."""
+    post: Callable[[str, dict[str, Any]], Awaitable[None]]
+    """Append an update to a conversation's state as the agent's reply."""
+    snapshot: Callable[[Order], dict[str, Any]]
+    """An order's facts as a conversation's state keeps them."""
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """What a resolution did."""
+
+    ticket: Ticket
+    refund: dict[str, Any] | None
+    customer_message: str | None
+
+
+async def resolve_ticket(
+    desk: ReviewDesk,
+    ticket_id: int,
+    *,
+    decision: Decision,
+    amount: str | None,
+    note: str,
+    reviewer: str,
+) -> Resolved:
+    """Approve or deny an open ticket; tell the customer; audit every step.
+
+    The reviewer claims the ticket first, so two reviewers cannot resolve it at once; a
+    refused resolution is audited too.
+    """
+    actor = f"reviewer:{reviewer}"
+    async with desk.storage.pool.connection() as conn:
+        ticket = await repo.get_ticket(conn, ticket_id)
+        if ticket is None:
+            raise TicketNotFound("not_found", f"no ticket {ticket_id}")
+        if ticket.status != "open":
+            raise ReviewConflict("ticket_not_open", f"ticket {ticket.reference} is {ticket.status}")
+        claimed = await repo.claim_ticket(conn, ticket_id, actor)
+    if claimed is None:
+        raise ReviewConflict("ticket_busy", "another reviewer is resolving this ticket right now")
+    try:
+        return await resolve_claimed(
+            desk, claimed, decision=decision, amount=amount, note=note, actor=actor
+        )
+    except ReviewRefused as exc:
+        await desk.storage.audit.record(
+            resolution_event(
+                claimed,
+                actor,
+                {
+                    "decision": decision,
+                    "result": "refused",
+                    "code": exc.code,
+                    "message": exc.message,
+                    "amount": amount,
+                    "note": note,
+                },
+            )
+        )
+        raise
+    finally:
+        async with desk.storage.pool.connection() as conn:
+            await repo.unclaim_ticket(conn, ticket_id, actor)
+
+
+async def resolve_claimed(
+    desk: ReviewDesk,
+    ticket: Ticket,
+    *,
+    decision: Decision,
+    amount: str | None,
+    note: str,
+    actor: str,
+) -> Resolved:
+    """Resolve a ticket this reviewer has claimed."""
+    if decision == "deny":
+        message = (
+            f"A teammate reviewed your request (ticket {ticket.reference}) and could not "
+            f"approve a refund. Their note: {note}"
+        )
+        updated = await close_ticket(desk, ticket, "denied", actor, note, None, message)
+        await tell_customer(
+            desk, ticket, message, {"kind": "review_denied", "ticket": ticket.reference}
+        )
+        return Resolved(ticket=updated, refund=None, customer_message=message)
+
+    if not ticket.order_id or not ticket.customer_email:
+        raise InvalidReview("invalid_request", "this ticket has no order to refund")
+    record = await agents_attempt_settled(desk, ticket)
+    if record is None:
+        to_pay = await approval_amount(desk, ticket, amount)
+        # One request per approval attempt: a double click replays the same attempt; after
+        # a definitive failure (e.g. MoltPe's cap) the reviewer may approve again, maybe less.
+        prefix = f"ticket:{ticket.id}:"
+        async with desk.storage.pool.connection() as conn:
+            attempt = await repo.failed_refunds_with_prefix(conn, prefix) + 1
+        try:
+            outcome = await desk.refunds.refund(
+                request_key=f"{prefix}{attempt}",
+                order_id=ticket.order_id,
+                customer_email=ticket.customer_email,
+                amount=to_pay,
+                reason="reviewer_approved",
+                approved_by=actor,
+                policy_version=None,
+                thread_id=ticket.thread_id,
+                human_approval=True,
+            )
+        except RefundRefused as exc:
+            raise ReviewConflict(exc.code, exc.message) from None
+        record = outcome.refund
+    refund = {
+        "status": record.status,
+        "amount": format_usdc(record.amount_usdc),
+        "tx_hash": record.tx_hash,
+        "error_code": record.error_code,
+        "error_reason": record.error_reason,
+    }
+    if record.status != "confirmed":
+        await desk.storage.audit.record(
+            resolution_event(
+                ticket,
+                actor,
+                {
+                    "decision": "approve",
+                    "result": "refund_not_completed",
+                    "refund": refund,
+                    "note": note,
+                },
+            )
+        )
+        return Resolved(ticket=ticket, refund=refund, customer_message=None)
+    message = (
+        f"Good news: a teammate approved your refund of {refund['amount']} USDC for order "
+        f"{ticket.order_id} (ticket {ticket.reference}). Transaction hash: {record.tx_hash}. "
+        f"It should settle in {desk.settlement_eta}."
+    )
+    updated = await close_ticket(desk, ticket, "approved", actor, note, record.id, message, refund)
+    await tell_customer(
+        desk,
+        ticket,
+        message,
+        {
+            "kind": "review_approved",
+            "ticket": ticket.reference,
+            "amount": refund["amount"],
+            "tx_hash": record.tx_hash,
+            "order_id": ticket.order_id,
+        },
+        refund={**refund, "order_id": ticket.order_id, "refund_id": str(record.id)},
+    )
+    return Resolved(ticket=updated, refund=refund, customer_message=message)
+
+
+async def agents_attempt_settled(desk: ReviewDesk, ticket: Ticket) -> Refund | None:
+    """Settle the order's unsettled refunds; the agent's own refund if it went through.
+
+    A ticket opened because a refund's outcome was unknown may find that refund paid
+    after all: approving then pays nothing more. Still unknown: the reviewer must wait.
+    """
+    async with desk.storage.pool.connection() as conn:
+        pending = await repo.open_refund_for_order(conn, ticket.order_id or "")
+    if pending is not None:
+        await desk.refunds.reconcile(pending)
+    attempted = ticket.context.get("attempted_action") or {}
+    refund_id = attempted.get("refund_id") if isinstance(attempted, dict) else None
+    if not refund_id:
+        return None
+    async with desk.storage.pool.connection() as conn:
+        earlier = await repo.get_refund(conn, uuid.UUID(str(refund_id)))
+    if earlier is None or earlier.status == "failed":
+        return None
+    if earlier.status == "confirmed":
+        return earlier
+    raise ReviewConflict(
+        "refund_outcome_unknown",
+        "the agent's refund for this ticket is still unconfirmed by MoltPe; try again shortly",
+    )
+
+
+def resolution_event(ticket: Ticket, actor: str, payload: dict[str, Any]) -> AuditEvent:
+    """The audit event of a reviewer's resolution of ``ticket``."""
+    return AuditEvent(
+        EventType.TICKET_RESOLVED,
+        actor=actor,
+        thread_id=ticket.thread_id,
+        order_id=ticket.order_id,
+        customer_email=ticket.customer_email,
+        payload={"ticket": ticket.reference, **payload},
+    )
+
+
+async def approval_amount(desk: ReviewDesk, ticket: Ticket, given: str | None) -> Decimal:
+    """The amount to refund: the reviewer's, else what was asked, else what is left."""
+    async with desk.storage.pool.connection() as conn:
+        order = await repo.get_order(conn, ticket.order_id or "")
+    if order is None:
+        raise InvalidReview("invalid_request", f"order {ticket.order_id} does not exist")
+    raw = given or ticket.context.get("requested_amount")
+    try:
+        amount = parse_usdc(raw, allow_zero=False) if raw else order.unrefunded_usdc
+    except InvalidAmount as exc:
+        raise InvalidReview("invalid_amount", str(exc)) from None
+    if given is None and amount > order.unrefunded_usdc:
+        amount = order.unrefunded_usdc
+    if amount <= 0:
+        raise ReviewConflict("already_refunded", "nothing is left to refund on this order")
+    return amount
+
+
+async def close_ticket(
+    desk: ReviewDesk,
+    ticket: Ticket,
+    status: TicketStatus,
+    actor: str,
+    note: str,
+    refund_id: Any,
+    message: str,
+    refund: dict[str, Any] | None = None,
+) -> Ticket:
+    """Record the resolution and audit it in one transaction."""
+    audit = desk.storage.audit
+    async with audit.pool.connection() as conn, conn.transaction():
+        try:
+            updated = await repo.resolve_ticket(
+                conn,
+                ticket.id,
+                status=status,
+                resolved_by=actor,
+                note=note,
+                refund_id=refund_id,
+            )
+        except LookupError:
+            raise ReviewConflict(
+                "ticket_not_open", f"ticket {ticket.reference} was resolved meanwhile"
+            ) from None
+        records = await append_events(
+            conn,
+            [
+                resolution_event(
+                    ticket,
+                    actor,
+                    {
+                        "decision": status,
+                        "note": note,
+                        "refund": refund,
+                        "customer_message": message,
+                    },
+                )
+            ],
+        )
+    await audit.mirror(records)
+    return updated
+
+
+async def tell_customer(
+    desk: ReviewDesk,
+    ticket: Ticket,
+    message: str,
+    outcome: dict[str, Any],
+    refund: dict[str, Any] | None = None,
+) -> None:
+    """Append the reviewer's outcome to the customer's conversation.
+
+    Takes the conversation's lease first (waiting for a running turn to finish), so the
+    message cannot be overwritten by that turn's checkpoint.
+    """
+    if not ticket.thread_id:
+        return
+    update: dict[str, Any] = {
+        "messages": [AIMessage(message)],
+        "reply": message,
+        "outcome": outcome,
+        "ticket": {
+            "id": ticket.id,
+            "reference": ticket.reference,
+            "reasons": ticket.reason.split(","),
+            "status": "approved" if outcome.get("kind") == "review_approved" else "denied",
+        },
+        "awaiting": None,
+    }
+    if refund is not None:
+        update["refund"] = {**refund, "turn": -1}
+    if ticket.order_id:
+        async with desk.storage.pool.connection() as conn:
+            order = await repo.get_order(conn, ticket.order_id)
+        if order is not None and order.customer_email == ticket.customer_email:
+            update["order"] = desk.snapshot(order)
+    token = None
+    try:
+        async with desk.storage.pool.connection() as conn:
+            served_here = await repo.get_conversation(conn, ticket.thread_id) is not None
+        if served_here:
+            token = await wait_for_lease(desk.leases, ticket.thread_id)
+        await desk.post(ticket.thread_id, update)
+    except Exception:  # the resolution stands; the conversation may live elsewhere
+        logger.exception("could not post the review outcome to %s", ticket.thread_id)
+    finally:
+        if token is not None:
+            await desk.leases.release(ticket.thread_id, token)
+
+
+async def wait_for_lease(leases: LeaseHolder, thread_id: str, seconds: float = 60.0) -> str:
+    """Take the conversation's lease, waiting for a running turn to end."""
+    async with asyncio.timeout(seconds):
+        while True:
+            token = await leases.take(thread_id)
+            if token is not None:
+                return token
+            await asyncio.sleep(0.1)
