@@ -415,6 +415,7 @@ def _figure_rows(f: Figures) -> list[tuple[str, str]]:
         ("money moved outside policy", f"{format_usdc(f.money_outside_policy)} USDC"),
         ("right the first time", _count(f.right_first_time, f.refunds_due)),
         ("customer messages per resolved refund", _mean(f.messages_per_resolved_refund)),
+        ("  a careful person would need", _mean(f.person_messages_per_resolved_refund)),
         (
             "re-asked email / order id / amount",
             " / ".join(str(f.reasked[k]) for k in ("email", "order_id", "amount")),

@@ -173,6 +173,19 @@ class CorpusConversation(_Strict):
     source: str
     """Set by the loader: the file it was read from."""
 
+    @property
+    def person_messages(self) -> int:
+        """Messages a careful person would need from this customer to settle it.
+
+        The scripted messages, plus one answer when they leave out the email (and the
+        customer is not signed in) or the order id: a person asks once for both.
+        """
+        written = " ".join(self.messages).lower()
+        email_missing = not self.signed_in and self.customer.email.lower() not in written
+        digits = "".join(ch for ch in (self.customer.order or "") if ch.isdigit())
+        order_missing = not digits or digits not in written
+        return len(self.messages) + (1 if email_missing or order_missing else 0)
+
     @field_validator("messages")
     @classmethod
     def _not_blank(cls, value: list[str]) -> list[str]:

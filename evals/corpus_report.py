@@ -13,7 +13,10 @@ Figures, for any group of conversations (a half, a language, the whole run):
 * **re-asked**: conversations where the agent asked for the email, the order id or the
   amount after the customer had written it (or, for the email, was signed in);
 * **customer messages per resolved refund**: the mean number of messages the customer
-  sent in the conversations whose refund was made exactly as due;
+  sent in the conversations whose refund was made exactly as due; beside it, the mean a
+  careful person would need for the same conversations (the opening messages, plus one
+  answer when they leave out the email or the order id), so the agent's confirmations
+  and questions show as the difference;
 * **escalation precision and recall**: conversations where a ticket was opened that
   expected one, over those where one was opened / those that expected one;
 * **accuracy per expected result**: ``refund``, ``escalate``, ``deny``, ``none`` and
@@ -66,6 +69,8 @@ class CorpusRecord:
     reasked: list[str] = field(default_factory=list)
     """Fields asked again though already written, as ``email@2`` (field@customer message)."""
     customer_messages: int = 0
+    person_messages: int = 0
+    """Messages a careful person would need (see the module docstring)."""
     turns: list[TurnRecord] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
@@ -126,6 +131,7 @@ class Figures:
     money_outside_policy: Decimal
     right_first_time: int
     messages_per_resolved_refund: float | None
+    person_messages_per_resolved_refund: float | None
     reasked: dict[str, int]
     """Conversations where the agent asked again for the email / order_id / amount."""
     escalations_expected: int
@@ -158,6 +164,9 @@ class Figures:
             right_first_time=sum(r.right_first_time for r in due),
             messages_per_resolved_refund=(
                 sum(r.customer_messages for r in exact) / len(exact) if exact else None
+            ),
+            person_messages_per_resolved_refund=(
+                sum(r.person_messages for r in exact) / len(exact) if exact else None
             ),
             reasked={k: reasked.get(k, 0) for k in ("email", "order_id", "amount")},
             escalations_expected=len(expected),
@@ -206,6 +215,7 @@ class Figures:
                 "rate": self.first_time_rate,
             },
             "messages_per_resolved_refund": self.messages_per_resolved_refund,
+            "person_messages_per_resolved_refund": self.person_messages_per_resolved_refund,
             "reasked": self.reasked,
             "escalation": {
                 "precision": self.escalation_precision,

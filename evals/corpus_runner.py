@@ -209,6 +209,7 @@ async def _run_conversation(
         lang=conversation.lang,
         expected=conversation.expect.result,
         group=conversation.group,
+        person_messages=conversation.person_messages,
     )
     counter = UsageCounter()
     async with open_trial(

@@ -170,9 +170,12 @@ def read_amount(
     at = _indexes(marked)
     numbers = list(numbers)
     spans = {at[m.start(1)] for m in P.TIME_SPAN_RE.finditer(marked)}
-    ignored: set[int] = set(spans)
-    for pattern in (P.PAST_AMOUNT_RE, P.PRICE_RE):
-        ignored.update(at[m.start(1)] for m in pattern.finditer(marked))
+    for match in P.NOT_MONEY_RE.finditer(marked):
+        spans.update(at[match.start(g)] for g in range(1, 6) if match.start(g) >= 0)
+    spans.update(i for i, n in enumerate(numbers) if _year(n))
+    past = {at[m.start(1)] for m in P.PAST_AMOUNT_RE.finditer(marked)}
+    ignored: set[int] = spans | past
+    ignored.update(at[m.start(1)] for m in P.PRICE_RE.finditer(marked))
     ignored.update(at[m.start(2)] for m in P.SHARE_OF_RE.finditer(marked))
     for match in P.PAST_REFUND_AMOUNT_RE.finditer(marked):
         ignored.update(i for pos, i in at.items() if match.start() <= pos < match.end())
@@ -256,8 +259,10 @@ def read_amount(
         # Final only when the message holds this one number and nothing else to read
         # (no price, count, time or past refund beside it): any other number means the
         # reading took interpretation, and an interpretation is confirmed.
+        # Numbers written in words that nothing ties to money ("una candela") count things.
+        wordy = {i for i, n in enumerate(numbers) if n.words and i not in asked and i not in money}
         alone = len({n.raw for n in numbers}) == 1 or _only_spans_and_counts(
-            marked, chosen_i, numbers, spans | counts, asked=asked, money=money
+            marked, chosen_i, numbers, spans | counts | wordy, asked=asked, money=money
         )
         final = (chosen_i in asked or (chosen_i in money and asks)) and not others and alone
         if final:
@@ -266,6 +271,12 @@ def read_amount(
 
     if percents:
         value = numbers[percents[-1]].value
+        if value == HUNDRED and len(set(percents)) == 1 and len(numbers) == 1:
+            return AmountReading(  # "a 100% refund": the whole order
+                kind="full",
+                final=asks and not question,
+                why_confirm=None if asks and not question else "percentage",
+            )
         if value is None or value > HUNDRED or len(set(percents)) > 1:
             return AmountReading(kind="unclear", why_confirm="percentage")
         return AmountReading(kind="fraction", ratio=value / HUNDRED, why_confirm="percentage")
@@ -275,7 +286,7 @@ def read_amount(
     whole_final = (
         asks
         and not question
-        and set(range(len(numbers))) <= spans
+        and set(range(len(numbers))) <= spans | past
         and not P.PART_OF_SET_RE.search(marked)
     )
     everything = AmountReading(
@@ -314,14 +325,23 @@ def _only_spans_and_counts(
     asked: set[int],
     money: set[int],
 ) -> bool:
-    """The chosen number is the only money in the message: asked for *and* marked as
-    money ("refund $7.5"), every other number a count or a time span ("3 cloths instead
-    of 5", "after 2 weeks"), and no sum or product to read across them."""
-    if chosen not in asked or chosen not in money:
+    """Whether the chosen number is the only money in the message.
+
+    It is tied to the asking ("refund $7.5", "12 back"), every other number is a count,
+    a time span, a size, a year, a time of day or a phone number ("3 cloths instead of 5",
+    "after 2 weeks", "size 10"), and there is no sum or product to read across them.
+    """
+    if chosen not in asked:
         return False
     if any(i not in aside for i in range(len(numbers)) if i != chosen):
         return False
     return not (P.PLUS_RE.search(marked) or P.TIMES_RE.search(marked))
+
+
+def _year(number: Number) -> bool:
+    """A year ("the 2025 planner"): four plain digits from 1990 to 2039."""
+    raw = number.raw
+    return len(raw) == 4 and raw.isdigit() and 1990 <= int(raw) <= 2039
 
 
 def _pick(number: Number, why: ConfirmWhy) -> AmountReading:

@@ -153,11 +153,25 @@ PRICE_RE: Final = re.compile(
     rf"bezahlt|kostet|kostete|paguei|pagato|costava|costaba) (?:\w+ ){{0,2}}(?:{UNIT} ?)?({NUM})"
 )
 # "I already got 10 back", "after the 10 you sent": a past amount, not a request.
+# Numbers that are never money: a size ("size 10", "talla 38"), a phone number, a time
+# of day ("at 9pm", "9:30"). Set aside before amounts are read.
+NOT_MONEY_RE: Final = re.compile(
+    rf"\b(?:size|sz|talla|taille|grosse|gr|tamanho|taglia|numero|nummer|model|modelo|modele|"
+    rf"modell|modello|version|gen|generation|level|room|apt|floor|page|pagina|seite|rue|"
+    rf"street|calle|rua|via|strasse|line|series) ({NUM})|"
+    rf"(?:\+ ?|\b(?:call|text|phone|tel|telefono|telephone|whatsapp|mobile|cell|handy|celular|"
+    rf"cellulare|portable) (?:\S+ ){{0,3}}\+? ?)({NUM})|"
+    rf"({NUM}) ?(?:am|pm|a\.m\.|p\.m\.|uhr|h\d\d)(?![a-z])|\bat ({NUM})(?: ?[:h] ?{NUM})?\b|"
+    rf"({NUM}) ?(?:w|watts?|v|volts?|mah|gb|tb|mb|cm|mm|m|km|kg|g|ml|l|inch|inches|in|ft|oz|lbs?|"
+    rf"pcs|pieces|stuck|piezas|pezzi|pecas)\b"
+)
 PAST_AMOUNT_RE: Final = re.compile(
     r"\b(?:already|previously|earlier|got|received|recibi|ya me|deja|j'ai recu|"
     r"schon|bereits|ja recebi|ja me|gia|you sent|sent me|refunded|you refunded|said i'd get|"
     r"promised|erstattet|reembolsaron|reembolsado|rembourse|rimborsato|reembolsou|"
-    rf"devolveram|devolvieron|restituito|gave me) (?:\w+ ){{0,3}}({NUM})"
+    r"devolveram|devolvieron|devolvisteis|devolveu|avete rimborsato|hanno rimborsato|"
+    r"m'avez rembourse|zuruckerstattet|"
+    rf"restituito|gave me) (?:\w+ ){{0,3}}({NUM})"
 )
 HALF_RE: Final = re.compile(rf"\b(?:{L.all_words(L.HALF_WORDS)})\b")
 # What follows "half" when it counts things, not money: "half the LEDs", "la mitad de
@@ -276,9 +290,7 @@ _STATUS_COMPOSED: Final = (
     rf"{_WHERE} {_GAP}{_REFUND_NOUN}\b|{_NOT_SEEN} {_GAP}{_MY_REFUND}|"
     rf"{_MY_REFUND} {_GAP}{_NOT_SEEN}"
 )
-STATUS_QUESTION_RE: Final = re.compile(
-    rf"(?:{L.all_words(L.STATUS_WORDS)})|{_STATUS_COMPOSED}"
-)
+STATUS_QUESTION_RE: Final = re.compile(rf"(?:{L.all_words(L.STATUS_WORDS)})|{_STATUS_COMPOSED}")
 # "the refund arrived?" / "has my refund gone through?": a status question with a "?"
 # ("the refund landed this morning, thanks" is a thank-you).
 REFUND_ARRIVED_RE: Final = re.compile(

@@ -175,9 +175,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     )
     topic: Topic | None = None
     policy_question = (
-        question
-        and P.POLICY_COMPOSED_RE.search(text)
-        and not (asked_amount or email or order_ids)
+        question and P.POLICY_COMPOSED_RE.search(text) and not (asked_amount or email or order_ids)
     )
     if P.UNSUPPORTED_RE.search(text) and not asks and not asked_amount:
         topic = "unsupported"

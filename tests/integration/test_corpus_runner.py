@@ -262,6 +262,17 @@ def test_the_customer_answers_what_was_asked_in_its_own_words() -> None:
     assert defaults == "ana@example.com ORD-4410"
 
 
+def test_a_careful_person_needs_one_more_message_only_when_identity_is_missing() -> None:
+    everything = "the mug broke, refund 15 please. ORD-4410, ana@example.com"
+    assert conversation(expect=REFUND_15, messages=[everything]).person_messages == 1
+    no_email = "the mug broke, refund 15 please. ORD-4410"
+    assert conversation(expect=REFUND_15, messages=[no_email]).person_messages == 2
+    signed_in = conversation(expect=REFUND_15, messages=[no_email], signed_in=True)
+    assert signed_in.person_messages == 1
+    no_order = conversation(expect=REFUND_15, messages=["refund 15", "ana@example.com"])
+    assert no_order.person_messages == 3
+
+
 @pytest.mark.parametrize(
     ("proposed", "answer"),
     [
@@ -804,11 +815,13 @@ def test_eval_corpus_prints_figures_per_half_and_language_as_json(
         "money_outside_policy",
         "right_first_time",
         "messages_per_resolved_refund",
+        "person_messages_per_resolved_refund",
         "reasked",
         "escalation",
         "accuracy",
         "accuracy_overall",
     }
+    assert dev_figures["person_messages_per_resolved_refund"] is not None
     assert doc["figures"]["heldout"]["escalation"]["recall"] == 1.0
     by_id = {r["id"]: r for r in doc["results"]}
     assert "turns" in by_id["en-direct"] and "turns" not in by_id["en-not-found-person"]
