@@ -90,14 +90,18 @@ def compose(
         if status is not None:
             return status, {"kind": "answered", "topic": "refund_status"}
     if not state.claimed_email or not state.claimed_order_id:
+        example = f"{settings.order_id_prefix}1234"
         if not state.claimed_email and not state.claimed_order_id:
             asking = state.refund_requested or state.intent in ("refund", "provide_info", "status")
             if not asking:
                 if state.intent == "greeting":
                     return replies.greeting(t), {"kind": "none"}
                 return replies.off_topic(t), {"kind": "none"}
-            return replies.ask_identity(t), {"kind": "asked", "for": ["email", "order_id"]}
-        reply = replies.ask_identity(t, email=state.claimed_email, order_id=state.claimed_order_id)
+            reply = replies.ask_identity(t, example=example)
+            return reply, {"kind": "asked", "for": ["email", "order_id"]}
+        reply = replies.ask_identity(
+            t, email=state.claimed_email, order_id=state.claimed_order_id, example=example
+        )
         missing = "email" if not state.claimed_email else "order_id"
         return reply, {"kind": "asked", "for": [missing]}
     if state.order is None and state.failed_pair == [state.claimed_email, state.claimed_order_id]:

@@ -220,8 +220,17 @@ def unsupported(t: Translator) -> Reply:
 # --- asking --------------------------------------------------------------------------------
 
 
-def ask_identity(t: Translator, *, email: str | None = None, order_id: str | None = None) -> Reply:
+def ask_identity(
+    t: Translator,
+    *,
+    email: str | None = None,
+    order_id: str | None = None,
+    example: str = "ORD-1234",
+) -> Reply:
     """Ask for what is missing of the email and the order id (``email``/``order_id``: known).
+
+    ``example`` shows what an order id looks like in this shop (``SO-1234`` with
+    ``ORDER_ID_PREFIX=SO-``).
 
     Raises:
         ValueError: both are known; there is nothing to ask.
@@ -231,8 +240,8 @@ def ask_identity(t: Translator, *, email: str | None = None, order_id: str | Non
     if order_id:
         return _reply(t, _fill(t, texts.ASK_EMAIL, order_id=order_id), order_id)
     if email:
-        return _reply(t, t(texts.ASK_ORDER))
-    return _reply(t, t(texts.ASK_BOTH))
+        return _reply(t, _fill(t, texts.ASK_ORDER, example=example))
+    return _reply(t, _fill(t, texts.ASK_BOTH, example=example))
 
 
 def ask_which_order(t: Translator, *, orders: Sequence[str]) -> Reply:

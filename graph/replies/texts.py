@@ -48,11 +48,11 @@ OR_NEXT: Final = N_("{first} or {second}")
 
 ASK_BOTH: Final = N_(
     "I can help with that. Please tell me the email address you ordered with and your "
-    "order ID (it looks like ORD-1234)."
+    "order ID (it looks like {example})."
 )
 ASK_EMAIL: Final = N_("Thanks! Which email address did you use for order {order_id}?")
 ASK_ORDER: Final = N_(
-    "Thanks! What is the order ID (it looks like ORD-1234) of the order you'd like help with?"
+    "Thanks! What is the order ID (it looks like {example}) of the order you'd like help with?"
 )
 LOOKUP_FAILED: Final = N_(
     "I'm sorry, I couldn't find order {order_id} for {email}. Please check the order ID and "

@@ -331,3 +331,8 @@ async def test_a_merchants_own_order_id_format_is_read(services: Services) -> No
         r = await shop.say(t, f"alice@example.com, please refund {words}")
         assert r["outcome"]["for"] == ["confirmation"], (words, r["outcome"])
         assert r["outcome"]["order_id"] == "SO-12345"
+    asking = await shop.say(shop.new_thread(), "hi, I'd like a refund for my order")
+    assert asking["outcome"]["for"] == ["email", "order_id"]
+    assert "SO-1234" in asking["reply"] and "ORD-" not in asking["reply"]
+    spanish = await shop.say(shop.new_thread(), "hola, quiero un reembolso de mi pedido por favor")
+    assert "SO-1234" in spanish["reply"] and "ORD-" not in spanish["reply"]

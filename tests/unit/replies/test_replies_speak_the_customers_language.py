@@ -97,8 +97,11 @@ def test_english_replies_are_the_templates_word_for_word() -> None:
         (replies.empty_message(t), replies.EMPTY),
         (replies.off_topic(t), replies.OFF_TOPIC),
         (replies.anything_else(t), replies.ANYTHING_ELSE),
-        (replies.ask_identity(t), replies.ASK_BOTH),
-        (replies.ask_identity(t, email="a@example.com"), replies.ASK_ORDER),
+        (replies.ask_identity(t), replies.ASK_BOTH.format(example="ORD-1234")),
+        (
+            replies.ask_identity(t, email="a@example.com", example="SO-1234"),
+            replies.ASK_ORDER.format(example="SO-1234"),
+        ),
         (
             replies.ask_identity(t, order_id="ORD-1"),
             replies.ASK_EMAIL.format(order_id="ORD-1"),
