@@ -17,6 +17,19 @@ from graph.understanding.languages import detect
 from graph.understanding.model import AmountReading, Intent, Topic, Understanding
 from graph.understanding.text import clean_message, fold, normalise, prepare
 
+_NOT_LANGUAGE: Final = frozenset({"ord", "order", "usdc", "usd"})
+
+
+def _words_only(text: str) -> str:
+    """``text`` without emails, ids, numbers, links or currency codes (one pass)."""
+    return " ".join(
+        token
+        for token in text.split()
+        if not any(ch.isdigit() or ch in "@/" for ch in token)
+        and token.strip(".,:;!?()").lower() not in _NOT_LANGUAGE
+    )
+
+
 _DOT_WORD: Final = re.compile(r" (?:dot|punto|point|punkt|ponto) ")
 _NOT_X_ITS_Y: Final = re.compile(
     r"\b(?:not|nicht|no|non|nao|pas|nahi) (?:el |la |le |l'|il |lo |o |a |der |die |das |the )?"
@@ -128,7 +141,9 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     """The rules, as a plain function (linear in the message's length)."""
     normal = normalise(message)
     text = fold(normal)
-    detected = detect(text, normal)
+    # Emails, ids and numbers say nothing of the customer's language: a message that is
+    # only "ana@example.de ORD-52163" keeps the conversation's language.
+    detected = detect(_words_only(text), _words_only(normal))
     language = detected.language if detected.sure or not language_hint else language_hint
     signals = injection_signals(message)
     emails = emails_in(text)
