@@ -91,7 +91,11 @@ def after(state: State, understood: Understanding) -> PendingRequest:
     """The pending request once ``understood`` (this turn's message) is taken in."""
     confirming = state.awaiting in CONFIRM_AWAITING
     reading = understood.reading
-    new_amount = reading.kind != "none" or understood.mentioned_amount is not None
+    new_amount = (
+        reading.kind != "none"
+        or understood.mentioned_amount is not None
+        or understood.followup.kind in ("exact", "fraction")  # "no, half of it"
+    )
     if understood.intent == "cancel":
         return PendingRequest()
     if confirming and understood.negative and not new_amount:

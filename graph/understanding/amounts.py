@@ -82,11 +82,24 @@ def parse_amount_text(raw: str) -> Decimal:
 _MINUS: Final = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-"})
 
 
+# Words text2num reads as numbers that are not numbers in what customers write here:
+# French/Italian "non" (a Portuguese ordinal to text2num), "none" (Spanish "nona").
+_NOT_NUMBERS: Final = re.compile(r"\b(?:non|none)\b")
+_KEPT: Final = "\ue000"
+
+
 def _alpha2digit(text: str, code: str) -> str:
+    kept = _NOT_NUMBERS.findall(text)
+    masked = _NOT_NUMBERS.sub(_KEPT, text)
     try:
-        return str(alpha2digit(text, code))
+        out = str(alpha2digit(masked, code))
     except Exception:  # text2num refuses odd input: keep the text as it is
         return text
+    if out.count(_KEPT) != len(kept):
+        return text
+    for word in kept:
+        out = out.replace(_KEPT, word, 1)
+    return out
 
 
 def digits_for_words(text: str, language: str, *, sure: bool = True) -> str:
@@ -187,7 +200,7 @@ def read_amount(
             numbers[whole] = Number(raw=f"{a.raw}.{b.raw}", value=joined, words=a.words or b.words)
             ignored.add(cents)
     counts: set[int] = set()
-    for pattern in (P.COUNT_AFTER_RE, P.COUNT_BEFORE_RE):
+    for pattern in (P.COUNT_AFTER_RE, P.COUNT_BEFORE_RE, P.COUNT_OF_THINGS_RE):
         counts.update(at[m.start(1)] for m in pattern.finditer(marked))
     for match in P.COUNT_OF_RE.finditer(marked):
         counts.update((at[match.start(1)], at[match.start(2)]))
@@ -201,11 +214,16 @@ def read_amount(
     pool = usable if (tied or asks or reason) else []
 
     each = P.EACH_RE.search(marked)
-    if each is not None:
+    if each is not None and not (asked - {at[each.start(1)]}):
+        # "12 each" with nothing else asked for: price times count ("they're 9 each, can
+        # I get 9 back" asks for the 9).
         price = numbers[at[each.start(1)]].value
         many = [numbers[i].value for i in sorted(counts)]
+        besides = [i for i in usable if i != at[each.start(1)]]
         if price is not None and len(many) >= 1 and many[0] is not None:
             return _confirm(price * min(v for v in many if v is not None), "arithmetic")
+        if len(besides) == 1 and (asks or reason or tied):
+            return _pick(numbers[besides[0]], "arithmetic")  # "12, they're 6 each": the 12
         return AmountReading(kind="unclear", why_confirm="arithmetic")
 
     times = P.TIMES_RE.search(marked)
@@ -388,8 +406,20 @@ def short_answer(marked: str, numbers: list[Number]) -> Decimal | None:
     Only a message that is essentially one amount counts: a number inside a longer
     sentence answers nothing.
     """
-    if len(numbers) != 1 or numbers[0].value is None or numbers[0].words:
+    digits = [n for n in numbers if not n.words]
+    if len(digits) != 1 or digits[0].value is None:
         return None
-    if P.SHORT_ANSWER_RE.match(marked) is None:
-        return None
-    return numbers[0].value
+    if any(p.search(marked) for p in (P.PERCENT_RE, P.EACH_RE, P.TIMES_RE)):
+        return None  # "50%", "5 each": a share or a product, read by read_amount
+    if len(numbers) == 1 and P.SHORT_ANSWER_RE.match(marked) is not None:
+        return digits[0].value
+    # "no, just 9 for the one glass": a short reply that leads with its only amount in
+    # digits (any other number in words counts things), with nothing corrected after it.
+    if (
+        numbers[0] is digits[0]
+        and len(marked) <= 80
+        and P.REPLY_LEAD_RE.match(marked) is not None
+        and not P.CORRECTION_RE.search(marked, P.REPLY_LEAD_RE.match(marked).end())  # type: ignore[union-attr]
+    ):
+        return digits[0].value
+    return None

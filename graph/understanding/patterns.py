@@ -55,9 +55,12 @@ _ASK: Final = rf"(?:{L.all_words(L.REFUND_WORDS)})\w*"
 ASKED_AMOUNT_PATTERNS: Final = (
     # An answer to "how much?" that starts with the amount: "13.50 for the three tins".
     re.compile(rf"^\W{{0,3}}({NUM}) ?{UNIT}? (?:for|por|pour|fur|per|pelo|pela|ke liye)\b"),
+    # "20 of the 45", "20 of the price": a share of money ("2 of the bowls" counts bowls).
     re.compile(
         rf"({NUM}) ?{UNIT}? (?:of|out of|de|sur|von|di|dos|das) "
         r"(?:the|my|los|las|les|mes|meinen|den|der|i|os|as) "
+        rf"(?:{UNIT} ?)?(?:{NUM}|price|total|amount|cost|order|purchase|precio|importe|total|"
+        r"prix|montant|preis|betrag|gesamtbetrag|preco|valor|prezzo|importo|totale)"
     ),
     re.compile(
         rf"\b{_ASK} (?:me |moi |mir |mi )?"
@@ -102,6 +105,15 @@ COUNT_AFTER_RE: Final = re.compile(rf"({NUM}) (?:(?!{_GLUE}\b)[a-z]{{1,20}} ){{0
 COUNT_OF_RE: Final = re.compile(
     rf"({NUM}) (?:of|out of|de|sur|von|di|dos) "
     rf"(?:the |my |los |las |les |mes |i |os |as )?({NUM}) {_ITEMS}\b"
+)
+# "2 of the bowls", "3 de las copas", "2 der Teller": a count of things named after it
+# (not "20 of the 45" or "20 of the price", a share of money).
+COUNT_OF_THINGS_RE: Final = re.compile(
+    rf"({NUM}) (?:of|out of|de|des|sur|von|di|dos|das|dei|delle|degli) "
+    r"(?:the|my|these|those|los|las|mis|les|mes|ces|die|der|meiner|den|os|as|meus|minhas|"
+    r"i|le|gli|miei|mie) "
+    rf"(?!(?:{UNIT}|price|total|amount|cost|order|purchase|precio|importe|pedido|prix|montant|"
+    r"commande|preis|betrag|bestellung|preco|valor|pedido|prezzo|importo|ordine)\b)[a-z]{3}"
 )
 PERCENT_RE: Final = re.compile(
     rf"({NUM}) ?(?:%|percent|per cent|por ciento|pour cent|pourcent|prozent|per cento|por cento)"
@@ -274,7 +286,8 @@ _WHERE: Final = (
     r"ou est|ou en est|wo ist|wo bleibt|cade|onde esta|dov'e|dove e|kahan hai|kab aayega)\b"
 )
 _PROMISED: Final = (
-    r"\b(?:was told|were told|been told|told me|promised|you said|you approved|you agreed|"
+    r"\b(?:promis\w{0,4}|prometi\w{0,4}|promet\w{0,4}|versproch\w{0,4}|promess\w{0,2}|"
+    r"was told|were told|been told|told me|promised|you said|you approved|you agreed|"
     r"was approved|was issued|you issued|me dijeron|me prometieron|me aprobaron|"
     r"on m'a promis|on m'a dit|vous m'avez dit|vous m'avez promis|"
     r"wurde mir gesagt|wurde mir versprochen|versprochen|zugesagt|mir zugesagt|"
@@ -358,7 +371,10 @@ HEDGE_RE: Final = re.compile(
     r"\b(?:no|not|don't|do not|never|cancel|stop|wait|hold on|instead|nein|non|nao|nahi|"
     r"espera|attends|warte|aspetta)\b"
 )
-MORE_RE: Final = re.compile(r"\b(?:more|another|again|also|too|otro|encore|noch|mais|altro)\b")
+MORE_RE: Final = re.compile(
+    r"\b(?:more|another|again|also|too|now|otro|otra|ahora|encore|maintenant|noch|jetzt|mais|"
+    r"agora|altro|adesso|ora)\b"
+)
 CANCEL_RE: Final = re.compile(rf"\b(?:{L.all_words(L.CANCEL_WORDS)})\b")
 GREETING_RE: Final = re.compile(
     r"^(?:hi|hello|hey|thanks?|thank you|good (?:morning|day)|hola|bonjour|salut|hallo|"
@@ -497,6 +513,11 @@ _TAIL: Final = (
     r"s'il vous plait|bitte|per favore|gracias|merci|danke|grazie|obrigad[oa]"
 )
 # A message that is essentially one amount ("20", "ok, 20 USDC then", "just 15 please").
+# A reply that leads with the amount and then says what it is for: "no, just 9 for the
+# one glass", "non, 8, seulement le verre" (the start of the message only).
+REPLY_LEAD_RE: Final = re.compile(
+    rf"^\W{{0,3}}(?:(?:{_LEAD})\W{{1,3}}){{1,4}}(?:{UNIT} ?)?{NUM}(?! ?(?:%|{UNIT}? ?(?:each|x)\b))"
+)
 SHORT_ANSWER_RE: Final = re.compile(
     rf"^\W{{0,3}}(?:(?:{_LEAD})\W{{1,3}}){{0,4}}(?:{UNIT} ?)?{NUM} ?{UNIT}?"
     rf"(?:\W{{1,3}}(?:{_TAIL})){{0,3}}\W{{0,3}}$"

@@ -166,7 +166,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         or (
             P.PROMISED_RE.search(text)
             and (question or P.ARRIVED_RE.search(text))
-            and not (P.MORE_RE.search(text) or P.FULL_RE.search(text))
+            and not P.MORE_RE.search(text)
         )
     )
     looking_back = status_question or bool(P.PAST_REFUND_RE.search(text))
@@ -179,7 +179,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     )
     # The same words read as part of a request already pending ("25, not 30").
     followup = reading
-    if reading.kind == "none":
+    if reading.kind in ("none", "unclear"):
         followup = amounts.read_amount(marked, numbers, asks=True)
     if looking_back and not P.MORE_RE.search(text):
         # "I see 20 USDC refunded, thanks", "20 USDC back in my wallet": a refund that

@@ -336,3 +336,16 @@ async def test_a_merchants_own_order_id_format_is_read(services: Services) -> No
     assert "SO-1234" in asking["reply"] and "ORD-" not in asking["reply"]
     spanish = await shop.say(shop.new_thread(), "hola, quiero un reembolso de mi pedido por favor")
     assert "SO-1234" in spanish["reply"] and "ORD-" not in spanish["reply"]
+
+
+async def test_no_with_an_amount_and_what_it_is_for_refunds_that_amount(services: Services) -> None:
+    """'no, just 9 for the one glass' to 'shall I refund 45.00?' refunds 9.00, not nothing."""
+    chat = Chat(services)
+    t = chat.new_thread()
+    first = await chat.say(
+        t, "one of the glasses broke, I want my money back. ORD-1001 alice@example.com"
+    )
+    assert first["outcome"]["for"] == ["confirmation"]
+    done = await chat.say(t, "no, just 9 for the one glass")
+    assert done["outcome"]["kind"] == "refunded" and done["outcome"]["amount"] == "9.00"
+    assert [r.amount_usdc for r in await refunds_of(chat.services, "ORD-1001")] == [Decimal("9.00")]
