@@ -321,6 +321,8 @@ def read_amount(
         return AmountReading(kind="fraction", ratio=Decimal("0.25"), why_confirm="fraction")
     if P.FULL_RE.search(marked) and not pool:
         return everything
+    if P.WHOLE_MONEY_RE.search(marked) and not pool:
+        return AmountReading(kind="full", why_confirm="unstated")
     if pool:
         # A number beside "total"/"everything" ("12 au total"): the number, confirmed.
         values = {numbers[i].value for i in pool}

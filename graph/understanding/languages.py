@@ -46,6 +46,8 @@ YES_WORDS: Final = _WORDS["yes_words"]
 NO_WORDS: Final = _WORDS["no_words"]
 FULL_WORDS: Final = _WORDS["full_words"]
 HALF_WORDS: Final = _WORDS["half_words"]
+WHOLE_MONEY_WORDS: Final = _WORDS["whole_money_words"]
+"""The whole amount in loose words ("my money back"): stated back before paying."""
 CANCEL_WORDS: Final = _WORDS["cancel_words"]
 """Withdrawing a refund request ("never mind", "cancel the refund")."""
 KEEP_WORDS: Final = _WORDS["keep_words"]

@@ -225,6 +225,7 @@ PART_OF_SET_RE: Final = re.compile(
     r"acquisto|encomenda)\b)[a-z]"
 )
 FULL_RE: Final = re.compile(rf"\b(?:{L.all_words(L.FULL_WORDS)})\b")
+WHOLE_MONEY_RE: Final = re.compile(rf"\b(?:{L.all_words(L.WHOLE_MONEY_WORDS)})\b")
 OTHER_HALF_RE: Final = re.compile(rf"\b(?:{L.all_words(L.OTHER_HALF_WORDS)})\b")
 KEEP_RE: Final = re.compile(rf"\b(?:{L.all_words(L.KEEP_WORDS)})\b")
 ACK_RE: Final = re.compile(rf"(?:^|\W)(?:{L.all_words(L.ACK_WORDS)})(?:\W|$)")
@@ -295,9 +296,14 @@ _PROMISED: Final = (
     r"bola tha|kaha tha)\b"
 )
 _NOT_SEEN: Final = (
-    r"\b(?:haven't|have not|hasn't|has not|didn't|did not|don't|do not|still no|nothing|"
-    r"no he|todavia no|aun no|nada|pas encore|rien|toujours pas|noch nicht|nichts|noch kein|"
-    r"ainda nao|nada|non ancora|niente|ancora nessun|abhi tak nahi|nahi aaya|nahi mila)\b"
+    r"\b(?:haven't (?:got|gotten|received|seen)|have not (?:got|received|seen)|"
+    r"hasn't (?:arrived|come|shown)|has not (?:arrived|come)|didn't (?:get|receive|arrive)|"
+    r"did not (?:get|receive|arrive)|don't see|do not see|can't see|cannot see|still no|"
+    r"no sign|nothing yet|not yet|no he recibido|todavia no|aun no|no veo|no me ha llegado|"
+    r"pas encore|toujours pas|vois rien|ne vois pas|ne le vois pas|pas recu|noch nicht|"
+    r"noch kein|sehe nichts|sehe kein|nicht erhalten|ainda nao|nao vejo|nao recebi|"
+    r"non ancora|non vedo|non ho ricevuto|ancora nessun|abhi tak nahi|nahi aaya|nahi mila|"
+    r"nahi dikha)\b"
 )
 _STATUS_COMPOSED: Final = (
     rf"{_WHERE} {_GAP}{_REFUND_NOUN}\b|{_NOT_SEEN} {_GAP}{_MY_REFUND}|"
@@ -306,12 +312,13 @@ _STATUS_COMPOSED: Final = (
 STATUS_QUESTION_RE: Final = re.compile(rf"(?:{L.all_words(L.STATUS_WORDS)})|{_STATUS_COMPOSED}")
 # "the refund arrived?" / "has my refund gone through?": a status question with a "?"
 # ("the refund landed this morning, thanks" is a thank-you).
-REFUND_ARRIVED_RE: Final = re.compile(
-    rf"{_MY_REFUND} {_GAP}{_ARRIVED}|{_ARRIVED} {_GAP}{_MY_REFUND}"
-)
+REFUND_ARRIVED_RE: Final = re.compile(rf"{_MY_REFUND} {_GAP}{_ARRIVED}")
 # A refund someone promised, asked about in the same message: "I was told 12 would come
 # back. Did it go out?" (checked together with a question mark or "nothing yet").
-PROMISED_RE: Final = re.compile(_PROMISED)
+PROMISED_RE: Final = re.compile(
+    rf"{_PROMISED} {_GAP}(?:{_REFUND_NOUN}\b|\d|back\b|wapas\b)|"
+    rf"\b{_REFUND_NOUN} {_GAP}{_PROMISED}"
+)
 ARRIVED_RE: Final = re.compile(rf"{_ARRIVED}|{_NOT_SEEN}")
 _HOW_LONG: Final = (
     r"\b(?:how long|how many days|how much time|how soon|how quickly|when would|"

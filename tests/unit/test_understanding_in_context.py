@@ -53,17 +53,29 @@ def test_counts_corrections_shares_and_words_are_never_final(message: str) -> No
 @pytest.mark.parametrize(
     "message",
     [
+        "after 3 weeks it never came, I want a full refund. ORD-1001",
+        "Spent 2 hours on it, none of them connect. Refund everything please.",
+        "this ring light is junk, half the LEDs are dead. I want a full refund.",
+        "I want a 100% refund. Order ORD-21248",
+    ],
+)
+def test_the_whole_order_asked_in_so_many_words_is_final(message: str) -> None:
+    understood = understand_with_rules(message)
+    assert understood.full_refund and understood.reading.final
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
         "THREE weeks and it never came. I want my money back. ORD-1001",
         "Hace 3 semanas que compré el libro y nunca llegó, quiero mi dinero de vuelta",
         "teen hafte ho gaye, book aayi hi nahi. paise wapas karo. ORD-85169",
         "NONE of these plugs connect. Spent 2 hours on it. I want every cent back.",
-        "this ring light is junk, half the LEDs are dead. I want all my money back.",
-        "I want a 100% refund. Order ORD-21248",
     ],
 )
-def test_whole_money_phrasings_ask_for_the_whole_order(message: str) -> None:
+def test_whole_money_in_loose_words_is_the_whole_order_stated_back_first(message: str) -> None:
     understood = understand_with_rules(message)
-    assert understood.full_refund and understood.reading.final
+    assert understood.full_refund and not understood.reading.final
 
 
 @pytest.mark.parametrize(
