@@ -184,7 +184,10 @@ def read_amount(
     numbers = list(numbers)
     spans = {at[m.start(1)] for m in P.TIME_SPAN_RE.finditer(marked)}
     for match in P.NOT_MONEY_RE.finditer(marked):
-        spans.update(at[match.start(g)] for g in range(1, 6) if match.start(g) >= 0)
+        spans.update(at[match.start(g)] for g in range(1, 5) if match.start(g) >= 0)
+    for match in P.PHONE_RE.finditer(marked):
+        if sum(ch.isdigit() for ch in numbers[at[match.start(1)]].raw) >= 6:
+            spans.add(at[match.start(1)])
     spans.update(i for i, n in enumerate(numbers) if _year(n))
     past = {at[m.start(1)] for m in P.PAST_AMOUNT_RE.finditer(marked)}
     ignored: set[int] = spans | past
@@ -299,12 +302,12 @@ def read_amount(
             return AmountReading(kind="unclear", why_confirm="percentage")
         return AmountReading(kind="fraction", ratio=value / HUNDRED, why_confirm="percentage")
     # "refund the rest" is final, also beside how long ago ("3 weeks and it never came,
-    # I want my money back"); "is the full amount back?" or "the rest, I got 10 back
+    # I want a full refund"); "is the full amount back?" or "the rest, I got 10 back
     # already" (a number to read beside it) is stated and confirmed.
     whole_final = (
         asks
         and not question
-        and set(range(len(numbers))) <= spans | past
+        and set(range(len(numbers))) <= spans
         and not P.PART_OF_SET_RE.search(marked)
     )
     everything = AmountReading(

@@ -168,14 +168,17 @@ PRICE_RE: Final = re.compile(
 # Numbers that are never money: a size ("size 10", "talla 38"), a phone number, a time
 # of day ("at 9pm", "9:30"). Set aside before amounts are read.
 NOT_MONEY_RE: Final = re.compile(
-    rf"\b(?:size|sz|talla|taille|grosse|gr|tamanho|taglia|numero|nummer|model|modelo|modele|"
-    rf"modell|modello|version|gen|generation|level|room|apt|floor|page|pagina|seite|rue|"
-    rf"street|calle|rua|via|strasse|line|series) ({NUM})|"
-    rf"(?:\+ ?|\b(?:call|text|phone|tel|telefono|telephone|whatsapp|mobile|cell|handy|celular|"
-    rf"cellulare|portable) (?:\S+ ){{0,3}}\+? ?)({NUM})|"
-    rf"({NUM}) ?(?:am|pm|a\.m\.|p\.m\.|uhr|h\d\d)(?![a-z])|\bat ({NUM})(?: ?[:h] ?{NUM})?\b|"
-    rf"({NUM}) ?(?:w|watts?|v|volts?|mah|gb|tb|mb|cm|mm|m|km|kg|g|ml|l|inch|inches|in|ft|oz|lbs?|"
-    rf"pcs|pieces|stuck|piezas|pezzi|pecas)\b"
+    r"\b(?:size|sz|talla|taille|grosse|tamanho|taglia|model|modelo|modele|modell|modello|"
+    rf"version|gen|generation|level|room|apt|floor|page|pagina|seite|rue|street|calle|rua|"
+    rf"strasse|series) ({NUM})|"
+    rf"({NUM}) ?(?:am|pm|a\.m\.|p\.m\.|uhr|o'clock)(?![a-z])|\bat ({NUM}) ?[:h] ?{NUM}|"
+    rf"({NUM}) ?(?:w|watts?|volts?|mah|gb|tb|mb|cm|mm|km|kg|ml|inch|inches|ft|oz|lbs?|pcs|"
+    r"stuck|piezas|pezzi|pecas)\b"
+)
+# A phone number: after "+" or "call/text me (on)", and long (checked in code).
+PHONE_RE: Final = re.compile(
+    rf"(?:\+ ?|\b(?:call|text|phone|tel|telefono|telephone|whatsapp|mobile|cell|handy|"
+    rf"celular|cellulare|portable) (?:\S+ ){{0,3}}\+? ?)({NUM})"
 )
 PAST_AMOUNT_RE: Final = re.compile(
     r"\b(?:already|previously|earlier|got|received|recibi|ya me|deja|j'ai recu|"
