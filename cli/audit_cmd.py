@@ -26,8 +26,8 @@ def audit_verify(
             "--against",
             metavar="FILE",
             help="Also compare with an outside copy: the AUDIT_LOG_FILE mirror, kept "
-            "where the database's owner cannot rewrite it. Repeat for the files of "
-            "several processes; they are read as one.",
+            "where the database's owner cannot rewrite it. Repeat to read several "
+            "files as one.",
         ),
     ] = None,
 ) -> None:

@@ -176,7 +176,9 @@ class Settings(BaseSettings):
 
     # --- audit ---------------------------------------------------------------------
     audit_log_file: Path | None = Field(
-        default=None, description="Also append every audit event as a JSON line here."
+        default=None,
+        description="Also copy the committed audit chain here, one JSON line per event in "
+        "order, resuming from the file's last line.",
     )
 
     @field_validator("refund_per_tx_cap", "refund_daily_cap", mode="before")

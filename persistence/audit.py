@@ -10,16 +10,22 @@ no caller can supply a wrong hash. Only roles granted ``EXECUTE`` on ``audit_app
 may append. The database refuses UPDATE, DELETE and TRUNCATE on the table; the chain is
 what makes tampering visible when a superuser bypasses the triggers.
 
-When ``AUDIT_LOG_FILE`` is set, every event is also appended to that file as one JSON
-line, after its row has committed.
+When ``AUDIT_LOG_FILE`` is set, the committed chain is copied to that file, one JSON line
+per row in sequence order (:meth:`AuditLog.mirror`): the file is an outbox's reader,
+resuming from its own last line, so an event committed by any process (or before a
+crash) is in it once a later write or the serving loop catches up. Several processes
+may share the file (an exclusive file lock); files on different hosts each hold the
+whole chain, and ``audit verify --against`` reads any number of them as one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import fcntl
 import hashlib
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -221,13 +227,18 @@ def record_of(row: Mapping[str, Any]) -> AuditRecord:
     )
 
 
+MIRROR_BATCH: Final = 1000
+"""Most rows copied to the mirror per read of the chain."""
+
+
 class AuditLog:
-    """Writes events through the shared pool and mirrors them to a file if configured."""
+    """Writes events through the shared pool and copies the chain to a file if configured."""
 
     def __init__(self, pool: Pool, mirror_file: Path | None = None) -> None:
         self._pool = pool
         self._mirror_file = mirror_file
         self._mirror_lock = asyncio.Lock()
+        self._mirrored: int | None = None  # last seq known to be in the file
 
     @property
     def pool(self) -> Pool:
@@ -241,24 +252,95 @@ class AuditLog:
         await self.mirror(records)
         return records
 
-    async def mirror(self, records: Iterable[AuditRecord]) -> None:
-        """Append committed records to the mirror file as JSON lines (no-op if unset)."""
+    async def mirror(self, records: Iterable[AuditRecord] = ()) -> int:
+        """Bring the mirror file up to the committed chain (no-op if unset).
+
+        ``records``: rows this process just committed. When they follow the file's last
+        line they are written as they are; otherwise the rows after the file's last line
+        are read from the database (at most :data:`MIRROR_BATCH` per call, so a new
+        mirror of a long chain fills over several calls, never within one turn). Returns
+        the number of lines written.
+        """
         if self._mirror_file is None:
-            return
-        lines = "".join(
-            json.dumps(r.to_json(), ensure_ascii=False, sort_keys=True) + "\n" for r in records
-        )
-        if not lines:
-            return
+            return 0
+        path = self._mirror_file
+        given = sorted(records, key=lambda r: r.seq)
         async with self._mirror_lock:
-            await asyncio.to_thread(_append_text, self._mirror_file, lines)
+            if self._mirrored is None:
+                self._mirrored = await asyncio.to_thread(_last_mirrored_seq, path)
+            last = self._mirrored
+            rows = given if given and given[0].seq == last + 1 and _contiguous(given) else []
+            if not rows:
+                if given and given[-1].seq <= last:
+                    return 0
+                async with self._pool.connection() as conn:
+                    cur = await conn.execute(
+                        "SELECT * FROM audit_events WHERE seq > %s ORDER BY seq LIMIT %s",
+                        (last, MIRROR_BATCH),
+                    )
+                    rows = [record_of(row) for row in await cur.fetchall()]
+            if not rows:
+                return 0
+            written, self._mirrored = await asyncio.to_thread(_append_rows, path, rows)
+            return written
 
 
-def _append_text(path: Path, text: str) -> None:
+def _contiguous(records: Sequence[AuditRecord]) -> bool:
+    return all(b.seq == a.seq + 1 for a, b in zip(records, records[1:], strict=False))
+
+
+def _last_mirrored_seq(path: Path) -> int:
+    """The seq of the file's last complete line (0 for a missing or empty file)."""
+    try:
+        with path.open("rb") as fh:
+            return _tail_seq(fh)
+    except FileNotFoundError:
+        return 0
+
+
+def _tail_seq(fh: Any) -> int:
+    fh.seek(0, os.SEEK_END)
+    size = fh.tell()
+    fh.seek(max(0, size - 65536))
+    tail = fh.read()
+    for line in reversed(tail.split(b"\n")):
+        if line.strip():
+            try:
+                return int(json.loads(line)["seq"])
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut by a crash: the one before it counts
+    return 0
+
+
+def _append_rows(path: Path, rows: Sequence[AuditRecord]) -> tuple[int, int]:
+    """Append the rows after the file's last line, under an exclusive lock.
+
+    Another process sharing the file may have written some of them meanwhile: those
+    are skipped. A last line cut short by a crash is ended first, so it stays one bad
+    line (reported by verify) instead of swallowing the next row. Returns the lines
+    written and the file's last seq.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
+    with path.open("a+b") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            last = _tail_seq(fh)
+            fresh = [r for r in rows if r.seq > last]
+            if not fresh or fresh[0].seq != last + 1:
+                return 0, last  # not contiguous with the file: read again next time
+            fh.seek(0, os.SEEK_END)
+            if fh.tell():
+                fh.seek(-1, os.SEEK_END)
+                if fh.read(1) != b"\n":
+                    fh.write(b"\n")
+            text = "".join(
+                json.dumps(r.to_json(), ensure_ascii=False, sort_keys=True) + "\n" for r in fresh
+            )
+            fh.write(text.encode("utf-8"))
+            fh.flush()
+            return len(fresh), fresh[-1].seq
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,8 +453,8 @@ async def verify_against_mirror(
 ) -> VerifyResult:
     """Compare the database's chain with an outside copy (the ``AUDIT_LOG_FILE`` mirror).
 
-    ``mirror`` may be several files, read as one: each process appends the events it
-    wrote to its own file, so a deployment of several processes passes all of them.
+    ``mirror`` may be several files, read as one (identical lines in several files are
+    one row): each is a copy of the chain, and older deployments wrote one per process.
 
     The in-database chain cannot reveal a rewrite by someone able to recompute every hash
     and the head (the tables' owner, a superuser); a mirror kept out of their reach can.

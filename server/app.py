@@ -32,7 +32,7 @@ from server.runtime import ServerRuntime
 from wiring import tracing
 from wiring.services import create_services
 
-__all__ = ["create_app", "keep_reconciling"]
+__all__ = ["create_app", "keep_mirroring", "keep_reconciling"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +74,11 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
             # One reconciler per database, elected among the serving processes: refunds
             # left unsettled (MoltPe did not answer, a process died) settle within seconds.
             reconciler = asyncio.create_task(keep_reconciling(svc, chosen), name="reconciler")
+        mirroring = None
+        if chosen.audit_log_file is not None and services is None:
+            # Events committed by a process that died before copying them, or while this
+            # one was idle, reach the mirror file without waiting for the next write.
+            mirroring = asyncio.create_task(keep_mirroring(svc), name="audit-mirror")
         try:
             yield
         finally:
@@ -81,10 +86,11 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
             if runtime.background:
                 await asyncio.wait(runtime.background, timeout=30)
             await runtime.leases.aclose()
-            if reconciler is not None:
-                reconciler.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await reconciler
+            for task in (reconciler, mirroring):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             if services is None:
                 await svc.aclose()
             await tracing.ashutdown()
@@ -128,6 +134,24 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
         return HTMLResponse(DOCS_PAGE)
 
     return app
+
+
+MIRROR_INTERVAL_SECONDS = 5.0
+
+
+async def keep_mirroring(services: Services, interval: float = MIRROR_INTERVAL_SECONDS) -> None:
+    """Keep the audit mirror file caught up with the committed chain until cancelled."""
+    from persistence.audit import MIRROR_BATCH
+
+    while True:
+        try:
+            while await services.storage.audit.mirror() >= MIRROR_BATCH:
+                pass  # a long backlog (a new mirror): copy it batch after batch
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.warning("could not bring the audit mirror up to date; retrying", exc_info=True)
+        await asyncio.sleep(interval)
 
 
 async def keep_reconciling(services: Services, settings: Settings) -> None:
