@@ -1,18 +1,20 @@
 """Facts and identities the nodes work with, computed by code from state and the database.
 
 Message text, the conversation's thread id and the caller's idempotency key, the
-identity of a customer request, an order's snapshot, the policy gate's facts, the
-transcript shown to reviewers, instructions planted in an order's own text, and a bare
-order number given when the agent asked for one. Used by the nodes, and by the HTTP
-service and the demo (which need the same snapshots and texts), so that nothing outside
-``graph/`` reaches into the nodes.
+identity of a customer request, a conversation's outcome, an order's snapshot, the
+policy gate's facts, the transcript shown to reviewers, instructions planted in an
+order's own text, and a bare order number given when the agent asked for one. Used by
+the nodes, and by the HTTP service and the demo (which need the same snapshots and
+texts), so that nothing outside ``graph/`` reaches into the nodes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from langchain_core.messages import AnyMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
@@ -22,7 +24,7 @@ from core.money import format_usdc
 from graph.context import Context
 from graph.policy import Facts
 from graph.state import State
-from graph.types import OrderSnapshot
+from graph.types import OrderSnapshot, Outcome
 from graph.understanding import clean_message, injection_signals
 from graph.understanding.patterns import BARE_NUMBER_RE
 from graph.understanding.text import prepare
@@ -74,6 +76,12 @@ def request_id_of(runtime: Runtime[Context] | None) -> str | None:
     """The caller's idempotency key for this turn, if any."""
     context = runtime.context if runtime is not None else None
     return context.request_id if context is not None else None
+
+
+def outcome_of(values: Mapping[str, Any]) -> Outcome:
+    """The outcome in a conversation's state values; ``none`` while it has none (``{}``)."""
+    outcome: Outcome | None = values.get("outcome") or None
+    return outcome or {"kind": "none"}
 
 
 def order_snapshot(order: Order) -> OrderSnapshot:
