@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from rich.console import Console
 from rich.markup import escape
 
 from core.settings import Settings
+
+if TYPE_CHECKING:  # the graph is imported when a chat starts, not with the CLI
+    from graph.types import NoOutcomeYet, Outcome
 
 PROMPT = "[bold cyan]you>[/bold cyan] "
 
@@ -33,7 +35,7 @@ REASON_WORDS: Final = {
 }
 
 
-def describe_outcome(outcome: Mapping[str, Any] | None) -> str | None:
+def describe_outcome(outcome: Outcome | NoOutcomeYet | None) -> str | None:
     """This turn's outcome in plain words, or None when there is nothing to report.
 
     ``refunded 20.00 USDC on ORD-1001, tx 0x09fde5818e…``, ``ticket RT-000003 opened
@@ -42,17 +44,16 @@ def describe_outcome(outcome: Mapping[str, Any] | None) -> str | None:
     """
     if not outcome:
         return None
-    kind = outcome.get("kind")
-    if kind == "refunded":
-        tx = str(outcome.get("tx_hash") or "")
+    if outcome["kind"] == "refunded":
+        tx = outcome["tx_hash"]
         short = f", tx {tx[:12]}…" if tx else ""
-        return f"refunded {outcome.get('amount')} USDC on {outcome.get('order_id')}{short}"
-    if kind == "escalated":
-        return f"ticket {outcome.get('ticket')} opened{_reasons(outcome.get('reasons'))}"
-    if kind == "denied":
-        return f"no refund{_reasons(outcome.get('reasons'), ': ')}"
-    if kind == "lookup_failed":
-        return f"no order {outcome.get('order_id')} for {outcome.get('email')}"
+        return f"refunded {outcome['amount']} USDC on {outcome['order_id']}{short}"
+    if outcome["kind"] == "escalated":
+        return f"ticket {outcome['ticket']} opened{_reasons(outcome['reasons'])}"
+    if outcome["kind"] == "denied":
+        return f"no refund{_reasons(outcome['reasons'], ': ')}"
+    if outcome["kind"] == "lookup_failed":
+        return f"no order {outcome['order_id']} for {outcome['email']}"
     return None
 
 

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -49,7 +50,9 @@ class TurnRecord:
 
     say: str
     reply: str
-    outcome: dict[str, Any]
+    outcome: Mapping[str, Any]
+    """The turn's outcome: a :data:`graph.types.Outcome` from the graph; in a corpus run,
+    whatever outcome the agent under evaluation answered."""
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-able form."""

@@ -56,8 +56,10 @@ from evals.report import (
 from evals.scenario import Conversation, ConversationExpect, Scenario, TurnExpect
 from evals.usage import UsageCounter
 from graph.context import Context
+from graph.facts import outcome_of
 from graph.graph import build_builder
 from graph.services import Services
+from graph.types import Outcome
 from moltpe_sandbox import SandboxServer, start_sandbox
 from persistence import audit as audit_mod
 from persistence import repo
@@ -452,7 +454,7 @@ async def _play(
         answer: dict[str, Any] = await agent.ainvoke(
             {"messages": [HumanMessage(text)]}, config, context=context, durability="exit"
         )
-        outcome = dict(answer.get("outcome") or {})
+        outcome = outcome_of(answer)
         reply = str(answer.get("reply") or "")
         record.turns.append(
             TurnRecord(
@@ -461,8 +463,10 @@ async def _play(
                 outcome=outcome,
             )
         )
-        tx_hash = outcome.get("tx_hash") or tx_hash
-        ticket = outcome.get("ticket") or ticket
+        if outcome["kind"] in ("refunded", "review_approved"):
+            tx_hash = outcome["tx_hash"] or tx_hash
+        if outcome["kind"] in ("escalated", "denied", "review_approved", "review_denied"):
+            ticket = outcome.get("ticket") or ticket
         if turn.expect is not None:
             record.problems.extend(
                 f"turn {number}: {p}"
@@ -470,13 +474,13 @@ async def _play(
             )
 
 
-def _kind(outcome: dict[str, Any]) -> str:
+def _kind(outcome: Mapping[str, Any]) -> str:
     return str(outcome.get("kind") or "none")
 
 
 def _check_turn(
     expect: TurnExpect,
-    outcome: dict[str, Any],
+    outcome: Outcome,
     reply: str,
     *,
     tx_hash: str | None,
@@ -487,10 +491,13 @@ def _check_turn(
     if expect.outcome is not None and kind != expect.outcome:
         problems.append(f"expected outcome {expect.outcome}, got {_describe(outcome)}")
     if expect.amount is not None:
-        got = outcome.get("amount")
-        if got is None or Decimal(str(got)) != expect.amount:
+        got = None
+        if outcome["kind"] in ("refunded", "asked", "review_approved"):
+            got = outcome.get("amount")
+        if got is None or Decimal(got) != expect.amount:
             problems.append(f"expected amount {format_usdc(expect.amount)}, got {got}")
-    missing = [r for r in expect.reasons if r not in (outcome.get("reasons") or [])]
+    given = outcome["reasons"] if outcome["kind"] in ("denied", "escalated") else []
+    missing = [r for r in expect.reasons if r not in given]
     if missing:
         problems.append(f"reasons {missing} not given (got {_describe(outcome)})")
     problems.extend(
@@ -499,7 +506,7 @@ def _check_turn(
     return problems
 
 
-def _describe(outcome: dict[str, Any]) -> str:
+def _describe(outcome: Mapping[str, Any]) -> str:
     kind = _kind(outcome)
     if outcome.get("reasons"):
         return f"{kind} ({', '.join(outcome['reasons'])})"

@@ -1,17 +1,18 @@
 """Facts and identities the nodes work with, computed by code from state and the database.
 
 Message text, the conversation's thread id and the caller's idempotency key, the
-identity of a customer request, an order's snapshot, the policy gate's facts, the
-transcript shown to reviewers, instructions planted in an order's own text, and a bare
-order number given when the agent asked for one. Used by the nodes, and by the HTTP
-service and the demo (which need the same snapshots and texts), so that nothing outside
-``graph/`` reaches into the nodes.
+identity of a customer request, a conversation's outcome, an order's snapshot, the
+policy gate's facts, the transcript shown to reviewers, instructions planted in an
+order's own text, and a bare order number given when the agent asked for one. Used by
+the nodes, and by the HTTP service and the demo (which need the same snapshots and
+texts), so that nothing outside ``graph/`` reaches into the nodes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +24,7 @@ from core.money import format_usdc
 from graph.context import Context
 from graph.policy import Facts
 from graph.state import State
+from graph.types import OrderSnapshot, Outcome
 from graph.understanding import clean_message, injection_signals
 from graph.understanding.patterns import BARE_NUMBER_RE
 from graph.understanding.text import prepare
@@ -76,7 +78,13 @@ def request_id_of(runtime: Runtime[Context] | None) -> str | None:
     return context.request_id if context is not None else None
 
 
-def order_snapshot(order: Order) -> dict[str, Any]:
+def outcome_of(values: Mapping[str, Any]) -> Outcome:
+    """The outcome in a conversation's state values; ``none`` while it has none (``{}``)."""
+    outcome: Outcome | None = values.get("outcome") or None
+    return outcome or {"kind": "none"}
+
+
+def order_snapshot(order: Order) -> OrderSnapshot:
     """The few facts of an order kept in state and shown to reviewers."""
     return {
         "id": order.id,
@@ -119,12 +127,12 @@ def transcript(messages: list[AnyMessage]) -> list[dict[str, str]]:
     return out
 
 
-def planted_signals(order: dict[str, Any] | None) -> list[str]:
+def planted_signals(order: OrderSnapshot | None) -> list[str]:
     """Instructions planted in the order's own text, flagged for reviewers.
 
     A product name telling the agent to pay more is shown as ``order_text:<signal>``.
     """
-    description = (order or {}).get("description") or ""
+    description = order["description"] if order else ""
     return [f"order_text:{signal}" for signal in injection_signals(description)]
 
 
@@ -154,9 +162,13 @@ def bare_order_id(state: State, text: str, prefix: str = RULES_PREFIX) -> str | 
     "22208?" or "Last try: 28220" after "which order?" or "I couldn't find that
     order" is the customer's order number; anywhere else a bare number is not.
     """
-    previous = state.outcome or {}
-    asked = previous.get("kind") == "lookup_failed" or (
-        previous.get("kind") == "asked" and "order_id" in (previous.get("for") or [])
+    previous = state.outcome
+    asked = bool(
+        previous
+        and (
+            previous["kind"] == "lookup_failed"
+            or (previous["kind"] == "asked" and "order_id" in previous["for"])
+        )
     )
     if not asked and state.failed_pair is None:
         return None

@@ -21,7 +21,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any, Literal
+from typing import Literal
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
@@ -31,11 +31,12 @@ from graph.context import Context
 from graph.facts import last_customer_text, request_id_of, thread_id_of
 from graph.nodes import AgentNodes, ServicesProvider
 from graph.services import Services
-from graph.state import InputState, OutputState, State
+from graph.state import InputState, OutputState, State, Update
+from graph.types import NodeSummary, NodeTransition, StoredAnswer
 from persistence import repo
 from persistence.audit import AuditEvent, EventType, append_events
 
-Node = Callable[[State, RunnableConfig, Runtime[Context]], Awaitable[dict[str, Any]]]
+Node = Callable[[State, RunnableConfig, Runtime[Context]], Awaitable[Update]]
 
 
 LAST_NODE = "respond"
@@ -79,9 +80,9 @@ def route_after_lookup(state: State) -> Literal["decide", "escalate", "respond"]
 
 def route_decision(state: State) -> Literal["refund", "escalate", "respond"]:
     """The policy gate's action picks the next node."""
-    decision = state.decision or {}
-    action = decision.get("action")
-    if action == "refund":
+    decision = state.decision
+    action = decision["action"] if decision else None
+    if decision and action == "refund":
         # The whole remaining amount, never stated or agreed by the customer: ask first.
         return "respond" if decision.get("needs_confirmation") else "refund"
     if action == "escalate":
@@ -93,7 +94,7 @@ def route_decision(state: State) -> Literal["refund", "escalate", "respond"]:
 
 def route_after_refund(state: State) -> Literal["respond", "escalate"]:
     """A confirmed refund is reported; anything else goes to a person."""
-    status = (state.refund or {}).get("status")
+    status = state.refund.get("status") if state.refund else None
     return "respond" if status == "confirmed" else "escalate"
 
 
@@ -109,16 +110,19 @@ def _digest(state: State) -> str:
     return hashlib.sha256(json.dumps(seen, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _summary(update: dict[str, Any]) -> dict[str, Any]:
+def _summary(update: Update) -> NodeSummary:
     """What a node changed, in a few audit-friendly fields."""
-    summary: dict[str, Any] = {"changed": sorted(k for k in update if k != "messages")}
-    for key in ("intent", "lookup_ok", "escalation_reason"):
-        if update.get(key) is not None:
-            summary[key] = update[key]
-    if update.get("decision"):
-        summary["decision"] = update["decision"].get("action")
-    if update.get("outcome"):
-        summary["outcome"] = update["outcome"].get("kind")
+    summary: NodeSummary = {"changed": sorted(k for k in update if k != "messages")}
+    if (intent := update.get("intent")) is not None:
+        summary["intent"] = intent
+    if (lookup_ok := update.get("lookup_ok")) is not None:
+        summary["lookup_ok"] = lookup_ok
+    if (reason := update.get("escalation_reason")) is not None:
+        summary["escalation_reason"] = reason
+    if decision := update.get("decision"):
+        summary["decision"] = decision["action"]
+    if outcome := update.get("outcome"):
+        summary["outcome"] = outcome["kind"]
     return summary
 
 
@@ -136,11 +140,9 @@ def audited(name: str, node: Node, nodes: AgentNodes) -> Node:
     escalation, injection) are written by the nodes themselves as they happen.
     """
 
-    async def run(
-        state: State, config: RunnableConfig, runtime: Runtime[Context]
-    ) -> dict[str, Any]:
+    async def run(state: State, config: RunnableConfig, runtime: Runtime[Context]) -> Update:
         update = await node(state, config, runtime)
-        transition = {
+        transition: NodeTransition = {
             "thread_id": update.get("conversation_id") or state.conversation_id or None,
             "order_id": state.verified_order_id or state.claimed_order_id,
             "payload": {
@@ -170,9 +172,12 @@ def audited(name: str, node: Node, nodes: AgentNodes) -> Node:
             # The answer to a message sent with an idempotency key is kept in the same
             # transaction as the turn's audit trail: a retry after any failure from here
             # on gets this answer, never a second run of the turn.
-            answer = {"reply": update.get("reply", ""), "thread_id": thread_id}
-            answer["outcome"] = update.get("outcome") or {"kind": "none"}
-            answer["message_digest"] = message_digest(last_customer_text(state.messages))
+            answer: StoredAnswer = {
+                "reply": update.get("reply", ""),
+                "thread_id": thread_id,
+                "outcome": update.get("outcome") or {"kind": "none"},
+                "message_digest": message_digest(last_customer_text(state.messages)),
+            }
             async with svc.storage.pool.connection() as conn, conn.transaction():
                 records = await append_events(conn, events)
                 await repo.store_request_answer(conn, thread_id, key, answer)

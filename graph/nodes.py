@@ -36,8 +36,9 @@ from graph.facts import (
 )
 from graph.policy import RefundRequest, decide
 from graph.services import Services
-from graph.state import State
+from graph.state import State, Update
 from graph.turn_reply import compose
+from graph.types import DecisionRecord, Denied, OrderSnapshot, RefundAttempt, Verdict
 from graph.understanding import (
     Understanding,
     UnderstandingFailed,
@@ -69,13 +70,13 @@ class AgentNodes:
 
     async def understand(
         self, state: State, config: RunnableConfig, runtime: Runtime[Context]
-    ) -> dict[str, Any]:
+    ) -> Update:
         """Read the latest customer message into claims and a request."""
         svc = await self.services()
         conversation = state.conversation_id or thread_id_of(config) or uuid.uuid4().hex
         turn = state.turn + 1
         text = clean_message(last_customer_text(state.messages))
-        reset: dict[str, Any] = {
+        reset: Update = {
             "conversation_id": conversation,
             "turn": turn,
             "lookup_ok": None,
@@ -188,7 +189,7 @@ class AgentNodes:
 
     async def lookup(
         self, state: State, config: RunnableConfig, runtime: Runtime[Context]
-    ) -> dict[str, Any]:
+    ) -> Update:
         """Verify the claimed order belongs to the claimed email."""
         svc = await self.services()
         assert state.claimed_email and state.claimed_order_id
@@ -208,7 +209,7 @@ class AgentNodes:
                 "order": order_snapshot(result.order),
             }
         failed = state.failed_lookups + 1
-        update: dict[str, Any] = {
+        update: Update = {
             "lookup_ok": False,
             "failed_lookups": failed,
             "verified_email": None,
@@ -229,7 +230,7 @@ class AgentNodes:
 
     async def decide(
         self, state: State, config: RunnableConfig, runtime: Runtime[Context]
-    ) -> dict[str, Any]:
+    ) -> Update:
         """Ask the policy gate, with facts read from the database by code."""
         svc = await self.services()
         assert state.verified_email and state.verified_order_id
@@ -259,9 +260,10 @@ class AgentNodes:
             if amount is None:  # nothing left to take a share of: ask rather than guess
                 return {"amount_unclear": True, "refund_requested": True}
         request = RefundRequest(amount=amount, reason=state.refund_reason or "")
+        verdict: Verdict
         if previous is None and waiting is not None:
             # A person is already deciding this order: no second decision, no new ticket.
-            decision: dict[str, Any] = {
+            verdict = {
                 "action": "deny",
                 "amount": "0.00",
                 "reasons": ["review_pending"],
@@ -270,14 +272,14 @@ class AgentNodes:
         elif previous is not None:
             # This very request already has a refund record (the turn is being re-run
             # after a crash or retry): report that refund, never decide anew.
-            decision = {
+            verdict = {
                 "action": "refund",
                 "amount": format_usdc(previous.amount_usdc),
                 "reasons": ["already_decided"],
                 "policy_version": previous.policy_version,
             }
         else:
-            verdict = decide(
+            gate = decide(
                 gate_facts(
                     found,
                     failed_lookups=state.failed_lookups,
@@ -286,19 +288,20 @@ class AgentNodes:
                 request,
                 svc.limits,
             )
-            decision = {
-                "action": verdict.action,
-                "amount": format_usdc(verdict.amount),
-                "reasons": list(verdict.reasons),
-                "policy_version": verdict.policy_version,
-                "details": verdict.details,
+            verdict = {
+                "action": gate.action,
+                "amount": format_usdc(gate.amount),
+                "reasons": list(gate.reasons),
+                "policy_version": gate.policy_version,
+                "details": gate.details,
             }
-        decision.update(
-            order_id=order_id,
-            customer_email=email,
-            requested_amount=state.requested_amount,
-            request_key=key,
-        )
+        decision: DecisionRecord = {
+            **verdict,
+            "order_id": order_id,
+            "customer_email": email,
+            "requested_amount": state.requested_amount,
+            "request_key": key,
+        }
         await svc.storage.audit.record(
             AuditEvent(
                 EventType.DECISION,
@@ -319,7 +322,7 @@ class AgentNodes:
         )
         if unconfirmed:
             decision["needs_confirmation"] = True
-        update: dict[str, Any] = {
+        update: Update = {
             "decision": decision,
             "last_decision": decision,
             "refund_requested": unconfirmed,  # still pending until the customer says yes
@@ -331,34 +334,31 @@ class AgentNodes:
         if decision["action"] == "escalate":
             update["escalation_reason"] = ",".join(decision["reasons"])
         elif decision["action"] == "deny":
-            update["outcome"] = {"kind": "denied", "reasons": decision["reasons"]}
+            denied: Denied = {"kind": "denied", "reasons": decision["reasons"]}
             if decision.get("ticket"):
-                update["outcome"]["ticket"] = decision["ticket"]
+                denied["ticket"] = decision["ticket"]
+            update["outcome"] = denied
         return update
 
     # --- refund ------------------------------------------------------------------
 
     async def refund(
         self, state: State, config: RunnableConfig, runtime: Runtime[Context]
-    ) -> dict[str, Any]:
+    ) -> Update:
         """Move the money the gate approved, exactly once, through MoltPe."""
         svc = await self.services()
-        decision = state.decision or {}
+        decision = state.decision
         if (
-            decision.get("action") != "refund"
-            or decision.get("order_id") != state.verified_order_id
-            or decision.get("customer_email") != state.verified_email
+            decision is None
+            or decision["action"] != "refund"
+            or decision["order_id"] != state.verified_order_id
+            or decision["customer_email"] != state.verified_email
             or not state.verified_order_id
             or not state.verified_email
         ):
             # Unreachable through the graph's edges; refuse rather than trust.
             raise RuntimeError("refund node reached without a matching approval")
         amount = Decimal(decision["amount"])
-        attempt: dict[str, Any] = {
-            "turn": state.turn,
-            "order_id": state.verified_order_id,
-            "amount": format_usdc(amount),
-        }
         try:
             outcome = await svc.refunds.refund(
                 request_key=decision["request_key"],
@@ -371,21 +371,27 @@ class AgentNodes:
                 thread_id=state.conversation_id,
             )
         except RefundRefused as exc:
-            return {
-                "refund": {**attempt, "status": "refused", "error_code": exc.code},
-                "escalation_reason": exc.code,
+            refused: RefundAttempt = {
+                "turn": state.turn,
+                "order_id": state.verified_order_id,
+                "amount": format_usdc(amount),
+                "status": "refused",
+                "error_code": exc.code,
             }
+            return {"refund": refused, "escalation_reason": exc.code}
         record = outcome.refund
-        attempt.update(
-            status=outcome.status,
-            refund_id=str(record.id),
-            tx_hash=record.tx_hash,
-            amount=format_usdc(record.amount_usdc),
-            error_code=record.error_code,
-            error_reason=record.error_reason,
-        )
+        attempt: RefundAttempt = {
+            "turn": state.turn,
+            "order_id": state.verified_order_id,
+            "amount": format_usdc(record.amount_usdc),
+            "status": outcome.status,
+            "refund_id": str(record.id),
+            "tx_hash": record.tx_hash,
+            "error_code": record.error_code,
+            "error_reason": record.error_reason,
+        }
         if outcome.status == "confirmed":
-            snapshot = dict(state.order or {})
+            snapshot = state.order
             async with svc.storage.pool.connection() as conn:
                 order = await repo.get_order(conn, state.verified_order_id)
             if order is not None:
@@ -396,7 +402,8 @@ class AgentNodes:
                 "outcome": {
                     "kind": "refunded",
                     "amount": attempt["amount"],
-                    "tx_hash": record.tx_hash,
+                    # A confirmed refund always has MoltPe's hash (its receipt's).
+                    "tx_hash": record.tx_hash or "",
                     "order_id": state.verified_order_id,
                     "refund_id": str(record.id),
                 },
@@ -413,34 +420,33 @@ class AgentNodes:
 
     async def escalate(
         self, state: State, config: RunnableConfig, runtime: Runtime[Context]
-    ) -> dict[str, Any]:
+    ) -> Update:
         """Open a review ticket with the full context. Never calls MoltPe."""
         svc = await self.services()
-        decision = state.decision or {}
+        decision = state.decision
         reasons: list[str]
         if state.escalation_reason:
             reasons = state.escalation_reason.split(",")
         elif state.intent == "human":
             reasons = ["customer_requested_human"]
         else:
-            reasons = list(decision.get("reasons") or ["needs_review"])
+            reasons = list((decision["reasons"] if decision else None) or ["needs_review"])
         order_id = state.verified_order_id or state.claimed_order_id
-        order: dict[str, Any] | None = state.order
+        order: OrderSnapshot | None = state.order
         if order is None and order_id and state.verified_order_id:
             async with svc.storage.pool.connection() as conn:
                 found = await repo.get_order(conn, order_id)
             order = order_snapshot(found) if found else None
-        attempted = (
-            state.refund if state.refund and state.refund.get("turn") == state.turn else None
-        )
+        attempted = state.refund if state.refund and state.refund["turn"] == state.turn else None
         context = {
             "transcript": transcript(state.messages),
             "customer_email": state.verified_email or state.claimed_email,
             "identity_verified": state.verified_email is not None,
             "order": order,
-            "decision": decision or None,
+            "decision": decision,
             "previous_decision": state.last_decision if not decision else None,
-            "requested_amount": state.requested_amount or decision.get("requested_amount"),
+            "requested_amount": state.requested_amount
+            or (decision["requested_amount"] if decision else None),
             "refund_reason": state.refund_reason,
             "attempted_action": attempted,
             "moltpe_error": (
@@ -471,7 +477,7 @@ class AgentNodes:
 
     async def respond(
         self, state: State, config: RunnableConfig, runtime: Runtime[Context]
-    ) -> dict[str, Any]:
+    ) -> Update:
         """Reply in the customer's language, from the reply layer filled with facts."""
         svc = await self.services()
         refunds: list[Any] = []
@@ -481,14 +487,15 @@ class AgentNodes:
                 refunds = await history.refunds_of_order(
                     conn, state.verified_order_id, state.verified_email
                 )
-        reply, outcome = compose(state, svc.settings, svc.limits, refunds)
+        reply, outcome, offer = compose(state, svc.settings, svc.limits, refunds)
         text, _ = await replies.phrase(svc.phraser, reply)
-        awaiting = outcome.pop("offered", None)
-        proposed = outcome.get("amount") if awaiting == "confirm" else None
+        proposed = None
+        if offer == "confirm" and outcome["kind"] == "asked":
+            proposed = outcome.get("amount")  # the amount a yes to this reply confirms
         return {
             "messages": [AIMessage(text)],
             "reply": text,
             "outcome": outcome,
-            "awaiting": awaiting,
+            "awaiting": offer,
             "proposed_amount": proposed,
         }

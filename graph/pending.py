@@ -34,10 +34,11 @@ a new refund request, another order    starts afresh (nothing carries over)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import cast
 
 from core.money import format_usdc
-from graph.state import State
+from graph.state import State, Update
+from graph.types import Proposal
 from graph.understanding import AmountReading, Understanding
 
 CONFIRM_AWAITING = ("confirm", "confirm_full")
@@ -57,7 +58,7 @@ class PendingRequest:
     full: bool = False
     """The whole unrefunded amount, asked for in so many words: final."""
 
-    proposal: dict[str, Any] | None = None
+    proposal: Proposal | None = None
     """A reading to state and confirm before paying (``AmountReading`` as JSON)."""
 
     unclear: bool = False
@@ -66,7 +67,7 @@ class PendingRequest:
     declined: bool = False
     """The customer said no to the amount the agent stated."""
 
-    def update(self) -> dict[str, Any]:
+    def update(self) -> Update:
         """The state fields this request sets."""
         return {
             "refund_requested": self.requested,
@@ -77,12 +78,12 @@ class PendingRequest:
         }
 
 
-def proposal_of(reading: AmountReading) -> dict[str, Any]:
-    """A reading kept in state (strings for Decimals)."""
-    return reading.model_dump(mode="json")
+def proposal_of(reading: AmountReading) -> Proposal:
+    """A reading kept in state (strings for Decimals): its JSON has Proposal's keys."""
+    return cast(Proposal, reading.model_dump(mode="json"))
 
 
-def reading_of(proposal: dict[str, Any] | None) -> AmountReading | None:
+def reading_of(proposal: Proposal | None) -> AmountReading | None:
     """The reading a proposal holds."""
     return AmountReading.model_validate(proposal) if proposal else None
 

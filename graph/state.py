@@ -1,21 +1,36 @@
 """The graph's state: a narrow input (messages) and small, typed internal fields.
 
 Only ids, facts and short summaries live here (never copies of whole rows), so
-checkpoints stay small. Amounts are decimal strings.
+checkpoints stay small. Amounts are decimal strings. The dict-valued fields have the
+TypedDict shapes of :mod:`graph.types` (plain dicts in a checkpoint); a node returns
+an :class:`Update`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph import add_messages
+from typing_extensions import TypedDict
+
+from graph.types import (
+    Awaiting,
+    DecisionRecord,
+    NodeTransition,
+    NoOutcomeYet,
+    OrderSnapshot,
+    Outcome,
+    Proposal,
+    RefundAttempt,
+    TicketRef,
+)
 
 
 def keep_trail(
-    left: list[dict[str, Any]], right: list[dict[str, Any]] | None
-) -> list[dict[str, Any]]:
+    left: list[NodeTransition], right: list[NodeTransition] | None
+) -> list[NodeTransition]:
     """Collect the running turn's node transitions; ``None`` clears them once written."""
     if right is None:
         return []
@@ -40,9 +55,9 @@ class OutputState:
     reply: str = ""
     """The text of this turn's reply."""
 
-    outcome: dict[str, Any] = field(default_factory=dict)
-    """What happened this turn: ``{"kind": "none" | "refunded" | "escalated" | "denied" |
-    "asked" | "lookup_failed" | ..., ...}`` with amount/tx_hash, ticket or reason codes."""
+    outcome: Outcome | NoOutcomeYet = field(default_factory=NoOutcomeYet)
+    """What happened this turn, tagged by ``kind`` (see :data:`graph.types.Outcome`);
+    ``{}`` until a node of the turn sets it."""
 
 
 @dataclass(kw_only=True)
@@ -67,7 +82,7 @@ class State(OutputState):
     verified_order_id: str | None = None
     """Order proven to belong to ``verified_email``."""
 
-    order: dict[str, Any] | None = None
+    order: OrderSnapshot | None = None
     """Snapshot of the verified order (id, amounts, created_at, status, description)."""
 
     refund_requested: bool = False
@@ -91,11 +106,11 @@ class State(OutputState):
     amount_unclear: bool = False
     """The pending request's amount could not be read; it waits for a clear one."""
 
-    awaiting: str | None = None
+    awaiting: Awaiting | None = None
     """What the agent's last reply asked for: ``amount`` (how much), ``confirm`` (may it
     refund :attr:`proposed_amount`) or ``escalation`` (shall a person look)."""
 
-    proposal: dict[str, Any] | None = None
+    proposal: Proposal | None = None
     """A reading of the customer's words that must be stated and confirmed before paying
     (an ``AmountReading`` as JSON; see :mod:`graph.pending`)."""
 
@@ -129,21 +144,64 @@ class State(OutputState):
     lookup_ok: bool | None = None
     """This turn's lookup result (None when no lookup ran)."""
 
-    decision: dict[str, Any] | None = None
+    decision: DecisionRecord | None = None
     """This turn's policy decision: action, amount, reasons, policy_version."""
 
-    last_decision: dict[str, Any] | None = None
+    last_decision: DecisionRecord | None = None
     """The latest policy decision in this conversation (kept across turns for reviewers)."""
 
-    refund: dict[str, Any] | None = None
-    """The latest refund attempt: status, amount, tx_hash, refund_id, error."""
+    refund: RefundAttempt | None = None
+    """The latest refund attempt: turn, status, amount, tx_hash, refund_id, error."""
 
-    ticket: dict[str, Any] | None = None
-    """The latest review ticket: id, reference, reason."""
+    ticket: TicketRef | None = None
+    """The latest review ticket: id, reference, reasons (and status once resolved)."""
 
     escalation_reason: str | None = None
     """Why this turn escalates (set by the node that routes to escalation)."""
 
-    node_trail: Annotated[list[dict[str, Any]], keep_trail] = field(default_factory=list)
+    node_trail: Annotated[list[NodeTransition], keep_trail] = field(default_factory=list)
     """This turn's node transitions, written to the audit log in one transaction by the
     last node (respond) before the reply goes out; empty between turns."""
+
+
+class Update(TypedDict, total=False):
+    """What a node returns: any of :class:`State`'s fields, each with its type.
+
+    ``node_trail`` takes ``None`` too: that clears the trail once it is written.
+    """
+
+    messages: list[AnyMessage]
+    reply: str
+    outcome: Outcome | NoOutcomeYet
+    conversation_id: str
+    turn: int
+    claimed_email: str | None
+    claimed_order_id: str | None
+    verified_email: str | None
+    verified_order_id: str | None
+    order: OrderSnapshot | None
+    refund_requested: bool
+    requested_amount: str | None
+    refund_reason: str | None
+    intent: str
+    understood_by: str
+    amount_invalid: bool
+    amount_unclear: bool
+    awaiting: Awaiting | None
+    proposal: Proposal | None
+    proposed_amount: str | None
+    language: str
+    topic: str | None
+    declined: bool
+    full_confirmed: bool
+    failed_pair: list[str] | None
+    ambiguous_orders: list[str]
+    failed_lookups: int
+    injection_signals: list[str]
+    lookup_ok: bool | None
+    decision: DecisionRecord | None
+    last_decision: DecisionRecord | None
+    refund: RefundAttempt | None
+    ticket: TicketRef | None
+    escalation_reason: str | None
+    node_trail: list[NodeTransition] | None

@@ -8,16 +8,17 @@ comes from state or from the database, never from a model.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 from core.settings import Settings
 from graph import replies
 from graph.replies import RefundInfo, Reply
 from graph.replies.compose import ReasonLimits
 from graph.state import State
+from graph.types import AskedFor, Offer, Outcome
 from persistence.models import Refund
 
-Composed = tuple[Reply, dict[str, Any]]
+Composed = tuple[Reply, Outcome, Offer | None]
+"""The reply, the turn's outcome, and what the reply offers to do next (if anything)."""
 
 
 def compose(
@@ -26,43 +27,40 @@ def compose(
     limits: ReasonLimits,
     history: Sequence[Refund] = (),
 ) -> Composed:
-    """This turn's reply and outcome (``outcome["offered"]``: what the reply asks for next).
+    """This turn's reply, its outcome, and what it offers next (``State.awaiting``).
 
     ``history``: the refunds of the conversation's order from every conversation, read
     when the customer asks whether a refund went through.
     """
     t = replies.translator(state.language)
-    outcome = dict(state.outcome) or {"kind": "none"}
-    kind = outcome.get("kind")
+    done = state.outcome  # what an earlier node of this turn did, if anything
 
-    if kind == "refunded":
+    if done and done["kind"] == "refunded":
         reply = replies.refunded(
             t,
-            amount=outcome["amount"],
-            order_id=outcome["order_id"],
-            tx_hash=outcome["tx_hash"],
+            amount=done["amount"],
+            order_id=done["order_id"],
+            tx_hash=done["tx_hash"],
             eta=settings.settlement_eta,
         )
-        return reply, outcome
-    if kind == "escalated":
-        ticket = outcome["ticket"]
-        if outcome.get("attached"):
-            return replies.already_with_person(t, ticket=ticket), outcome
-        return replies.escalated(t, reasons=outcome["reasons"], ticket=ticket, limits=limits), (
-            outcome
-        )
-    if kind == "denied" and outcome.get("ticket"):
-        return replies.ticket_open(t, ticket=outcome["ticket"]), outcome
-    if kind == "denied":
-        reply = replies.denied(t, reasons=outcome["reasons"], limits=limits)
-        return reply, {**outcome, "offered": "escalation"}
-    if kind == "lookup_failed":
-        reply = replies.lookup_failed(t, order_id=outcome["order_id"], email=outcome["email"])
-        return reply, {**outcome, "offered": "escalation"}
+        return reply, done, None
+    if done and done["kind"] == "escalated":
+        ticket = done["ticket"]
+        if done.get("attached"):
+            return replies.already_with_person(t, ticket=ticket), done, None
+        reply = replies.escalated(t, reasons=done["reasons"], ticket=ticket, limits=limits)
+        return reply, done, None
+    if done and done["kind"] == "denied":
+        if done.get("ticket"):
+            return replies.ticket_open(t, ticket=done["ticket"]), done, None
+        return replies.denied(t, reasons=done["reasons"], limits=limits), done, "escalation"
+    if done and done["kind"] == "lookup_failed":
+        reply = replies.lookup_failed(t, order_id=done["order_id"], email=done["email"])
+        return reply, done, "escalation"
     if state.intent == "empty":
-        return replies.empty_message(t), {"kind": "none"}
+        return replies.empty_message(t), {"kind": "none"}, None
     if state.declined or state.topic == "acknowledged":
-        return replies.acknowledged(t), {"kind": "answered", "topic": "acknowledged"}
+        return replies.acknowledged(t), {"kind": "answered", "topic": "acknowledged"}, None
     if state.topic == "policy" and not state.refund_requested:
         reply = replies.policy_answer(
             t,
@@ -71,63 +69,57 @@ def compose(
             daily_cap=settings.refund_daily_cap,
             eta=settings.settlement_eta,
         )
-        return reply, {"kind": "answered", "topic": "policy"}
+        return reply, {"kind": "answered", "topic": "policy"}, None
     if state.topic == "unsupported" and not state.refund_requested:
-        return replies.unsupported(t), {
-            "kind": "answered",
-            "topic": "unsupported",
-            "offered": "escalation",
-        }
+        return replies.unsupported(t), {"kind": "answered", "topic": "unsupported"}, "escalation"
     if state.ambiguous_orders:
         reply = replies.ask_which_order(t, orders=state.ambiguous_orders)
-        return reply, {"kind": "asked", "for": ["order_id"]}
+        return reply, {"kind": "asked", "for": ["order_id"]}, None
     if state.amount_invalid or (state.refund_requested and state.amount_unclear):
-        return replies.ask_amount(t), {"kind": "asked", "for": ["amount"], "offered": "amount"}
+        return replies.ask_amount(t), {"kind": "asked", "for": ["amount"]}, "amount"
     if state.intent == "cancel":
-        return replies.cancelled(t), {"kind": "none"}
+        return replies.cancelled(t), {"kind": "none"}, None
     if state.intent == "status" or state.topic == "refund_status":
         status = _status(t, state, history)
         if status is not None:
-            return status, {"kind": "answered", "topic": "refund_status"}
+            return status, {"kind": "answered", "topic": "refund_status"}, None
     if not state.claimed_email or not state.claimed_order_id:
         example = f"{settings.order_id_prefix}1234"
         if not state.claimed_email and not state.claimed_order_id:
             asking = state.refund_requested or state.intent in ("refund", "provide_info", "status")
             if not asking:
                 if state.intent == "greeting":
-                    return replies.greeting(t), {"kind": "none"}
-                return replies.off_topic(t), {"kind": "none"}
+                    return replies.greeting(t), {"kind": "none"}, None
+                return replies.off_topic(t), {"kind": "none"}, None
             reply = replies.ask_identity(t, example=example)
-            return reply, {"kind": "asked", "for": ["email", "order_id"]}
+            return reply, {"kind": "asked", "for": ["email", "order_id"]}, None
         reply = replies.ask_identity(
             t, email=state.claimed_email, order_id=state.claimed_order_id, example=example
         )
-        missing = "email" if not state.claimed_email else "order_id"
-        return reply, {"kind": "asked", "for": [missing]}
+        missing: AskedFor = "email" if not state.claimed_email else "order_id"
+        return reply, {"kind": "asked", "for": [missing]}, None
     if state.order is None and state.failed_pair == [state.claimed_email, state.claimed_order_id]:
         reply = replies.lookup_failed(
             t, order_id=state.claimed_order_id, email=state.claimed_email, again=True
         )
-        return reply, {"kind": "asked", "for": ["email", "order_id"], "offered": "escalation"}
-    decision = state.decision or {}
-    if decision.get("needs_confirmation") and state.order is not None:
+        return reply, {"kind": "asked", "for": ["email", "order_id"]}, "escalation"
+    decision = state.decision
+    if decision and decision.get("needs_confirmation") and state.order is not None:
         amount, order_id = decision["amount"], decision["order_id"]
-        whole = amount == state.order.get("unrefunded_usdc")
+        whole = amount == state.order["unrefunded_usdc"]
         confirm = replies.confirm_full if whole else replies.confirm_amount
         reply = confirm(t, amount=amount, order_id=order_id)
-        return reply, {
-            "kind": "asked",
-            "for": ["confirmation"],
-            "offered": "confirm",
-            "order_id": order_id,
-            "amount": amount,
-        }
+        return (
+            reply,
+            {"kind": "asked", "for": ["confirmation"], "order_id": order_id, "amount": amount},
+            "confirm",
+        )
     if (
         state.order is not None
         and state.intent in ("greeting", "other")
         and (state.refund or state.ticket)
     ):
-        return replies.anything_else(t), {"kind": "none"}
+        return replies.anything_else(t), {"kind": "none"}, None
     if state.order is not None:
         order = state.order
         reply = replies.found_order(
@@ -136,13 +128,13 @@ def compose(
             description=order.get("description") or "",
             amount=order["unrefunded_usdc"],
         )
-        return reply, {"kind": "none", "offered": "amount"}
-    return replies.off_topic(t), {"kind": "none"}
+        return reply, {"kind": "none"}, "amount"
+    return replies.off_topic(t), {"kind": "none"}, None
 
 
 def _status(t: replies.Translator, state: State, history: Sequence[Refund]) -> Reply | None:
     """Where the customer's refund or ticket stands; None when identity is still missing."""
-    ticket = state.ticket or {}
+    ticket = state.ticket
     if ticket and ticket.get("status", "open") == "open":
         return replies.ticket_open(t, ticket=ticket["reference"])
     if ticket and ticket.get("status") == "denied" and not history and not state.refund:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any, Final
 
@@ -535,7 +536,7 @@ async def request_answer(conn: Conn, thread_id: str, key: str) -> dict[str, Any]
 
 
 async def store_request_answer(
-    conn: Conn, thread_id: str, key: str, response: dict[str, Any]
+    conn: Conn, thread_id: str, key: str, response: Mapping[str, Any]
 ) -> None:
     """Keep the answer to a message sent with an idempotency key."""
     await conn.execute(

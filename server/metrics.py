@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from graph.types import Outcome, RefundAttempt
 
 
 class Metrics:
@@ -49,17 +52,16 @@ class Metrics:
             registry=self.registry,
         )
 
-    def observe_turn(self, values: dict[str, Any], seconds: float) -> None:
-        """Count what one turn did."""
-        outcome = values.get("outcome") or {}
-        kind = str(outcome.get("kind") or "none")
-        self.turns.labels(kind).inc()
+    def observe_turn(self, values: Mapping[str, Any], seconds: float) -> None:
+        """Count what one turn did, from the conversation's state after it."""
+        outcome: Outcome | None = values.get("outcome") or None  # {}: none yet
+        self.turns.labels(outcome["kind"] if outcome else "none").inc()
         self.turn_seconds.observe(seconds)
-        refund = values.get("refund") or {}
-        if refund.get("turn") == values.get("turn") and refund.get("status"):
+        refund: RefundAttempt | None = values.get("refund")
+        if refund and refund["turn"] == values.get("turn") and refund.get("status"):
             self.refunds.labels(str(refund["status"])).inc()
-        if kind == "escalated":
-            for reason in outcome.get("reasons") or []:
+        if outcome and outcome["kind"] == "escalated":
+            for reason in outcome["reasons"]:
                 self.escalations.labels(str(reason)).inc()
         if values.get("understood_by") == "fallback":
             self.llm_fallbacks.inc()

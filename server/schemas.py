@@ -1,10 +1,19 @@
-"""Request and response bodies of the HTTP API (they drive the OpenAPI document)."""
+"""Request and response bodies of the HTTP API (they drive the OpenAPI document).
+
+What a conversation's state keeps (its outcome, ticket, refund, an order's snapshot) is
+typed with the TypedDicts of :mod:`graph.types` and served as stored: ``SkipValidation``
+leaves the dict as it is, so the JSON is the state's byte for byte, keys in their order
+(and an older checkpoint's dict is served too), while the OpenAPI document shows each
+shape.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
+
+from graph.types import OrderSnapshot, Outcome, RefundAttempt, ReviewRefund, TicketRef
 
 
 class ErrorDetail(BaseModel):
@@ -51,10 +60,10 @@ class TurnResult(BaseModel):
 
     reply: str
     thread_id: str
-    outcome: dict[str, Any] = Field(
-        description="What happened this turn: kind none / asked / refunded (amount, tx_hash, "
-        "order_id) / escalated (ticket, reasons) / denied (reasons) / lookup_failed / "
-        "review_approved / review_denied."
+    outcome: SkipValidation[Outcome] = Field(
+        description="What happened this turn: kind none / asked / answered / refunded "
+        "(amount, tx_hash, order_id) / escalated (ticket, reasons) / denied (reasons) / "
+        "lookup_failed / review_approved / review_denied."
     )
 
 
@@ -70,9 +79,9 @@ class ConversationView(BaseModel):
 
     thread_id: str
     messages: list[TranscriptLine]
-    outcome: dict[str, Any]
-    ticket: dict[str, Any] | None
-    refund: dict[str, Any] | None
+    outcome: SkipValidation[Outcome]
+    ticket: SkipValidation[TicketRef | None]
+    refund: SkipValidation[RefundAttempt | None]
 
 
 class TicketSummary(BaseModel):
@@ -106,7 +115,7 @@ class TicketDetail(TicketSummary):
     """One ticket with everything a reviewer needs."""
 
     context: dict[str, Any]
-    order_now: dict[str, Any] | None = Field(
+    order_now: SkipValidation[OrderSnapshot | None] = Field(
         description="The order as it is now (``context.order`` is as it was at escalation)."
     )
     resolution: dict[str, Any] | None
@@ -132,7 +141,7 @@ class ResolutionResult(BaseModel):
     """What the resolution did."""
 
     ticket: TicketSummary
-    refund: dict[str, Any] | None
+    refund: SkipValidation[ReviewRefund | None]
     customer_message: str | None
 
 

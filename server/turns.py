@@ -18,7 +18,9 @@ from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 
 from graph.context import Context
+from graph.facts import outcome_of
 from graph.graph import message_digest
+from graph.types import StoredAnswer, TurnAnswer
 from persistence import repo
 from server.errors import ApiError
 from server.runtime import ServerRuntime
@@ -68,7 +70,7 @@ async def release(runtime: ServerRuntime, thread_id: str, token: str) -> None:
 
 async def run_turn(
     runtime: ServerRuntime, thread_id: str, text: str, context: Context
-) -> dict[str, Any]:
+) -> TurnAnswer:
     """One customer turn through the graph."""
     started = time.perf_counter()
     turn: Any = {"messages": [HumanMessage(text)]}
@@ -89,7 +91,7 @@ def sse(event: str, data: Any) -> str:
 
 
 async def remember(
-    runtime: ServerRuntime, thread_id: str, key: str | None, result: dict[str, Any]
+    runtime: ServerRuntime, thread_id: str, key: str | None, result: StoredAnswer
 ) -> None:
     """Keep a turn's answer under the client's idempotency key, if it sent one."""
     if key is None:
@@ -129,10 +131,10 @@ async def stream_turn(
                     events.put_nowait(("node", {"node": node}))
             values = await state_of(runtime, thread_id)
             runtime.metrics.observe_turn(values, time.perf_counter() - started)
-            result = {
+            result: TurnAnswer = {
                 "reply": values.get("reply", ""),
                 "thread_id": thread_id,
-                "outcome": values.get("outcome") or {"kind": "none"},
+                "outcome": outcome_of(values),
             }
             await remember(
                 runtime, thread_id, key, {**result, "message_digest": message_digest(text)}

@@ -20,15 +20,23 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NotRequired, Protocol
 
 from langchain_core.messages import AIMessage
+from typing_extensions import TypedDict
 
 from core.money import InvalidAmount, format_usdc, parse_usdc
 from persistence import repo
 from persistence.audit import AuditEvent, EventType, append_events
 from persistence.models import Order, Refund, Ticket, TicketStatus
 from persistence.runtime import Storage
+from tools.conversation import (
+    OrderSnapshot,
+    RefundAttempt,
+    ReviewOutcome,
+    ReviewRefund,
+    TicketRef,
+)
 from tools.refunds import RefundRefused, RefundService
 
 # The service's logger: the line reads as it always has wherever logs are filtered by name.
@@ -58,6 +66,18 @@ class InvalidReview(ReviewRefused):
     """The resolution itself cannot be carried out (no order to refund, a bad amount)."""
 
 
+class ConversationPost(TypedDict):
+    """What a resolution appends to the customer's conversation: the agent's reply."""
+
+    messages: list[AIMessage]
+    reply: str
+    outcome: ReviewOutcome
+    ticket: TicketRef
+    awaiting: None
+    refund: NotRequired[RefundAttempt]
+    order: NotRequired[OrderSnapshot]
+
+
 class LeaseHolder(Protocol):
     """Takes and releases a conversation's turn lease."""
 
@@ -79,9 +99,9 @@ class ReviewDesk:
     leases: LeaseHolder
     settlement_eta: str
     """How long a confirmed refund takes to arrive, as told to the customer."""
-    post: Callable[[str, dict[str, Any]], Awaitable[None]]
+    post: Callable[[str, ConversationPost], Awaitable[None]]
     """Append an update to a conversation's state as the agent's reply."""
-    snapshot: Callable[[Order], dict[str, Any]]
+    snapshot: Callable[[Order], OrderSnapshot]
     """An order's facts as a conversation's state keeps them."""
 
 
@@ -90,7 +110,7 @@ class Resolved:
     """What a resolution did."""
 
     ticket: Ticket
-    refund: dict[str, Any] | None
+    refund: ReviewRefund | None
     customer_message: str | None
 
 
@@ -189,7 +209,7 @@ async def resolve_claimed(
         except RefundRefused as exc:
             raise ReviewConflict(exc.code, exc.message) from None
         record = outcome.refund
-    refund = {
+    refund: ReviewRefund = {
         "status": record.status,
         "amount": format_usdc(record.amount_usdc),
         "tx_hash": record.tx_hash,
@@ -224,10 +244,12 @@ async def resolve_claimed(
             "kind": "review_approved",
             "ticket": ticket.reference,
             "amount": refund["amount"],
-            "tx_hash": record.tx_hash,
+            # A confirmed refund always has MoltPe's hash (its receipt's).
+            "tx_hash": record.tx_hash or "",
             "order_id": ticket.order_id,
         },
-        refund={**refund, "order_id": ticket.order_id, "refund_id": str(record.id)},
+        # turn -1: a reviewer's refund, not one of the customer's turns
+        refund={**refund, "order_id": ticket.order_id, "refund_id": str(record.id), "turn": -1},
     )
     return Resolved(ticket=updated, refund=refund, customer_message=message)
 
@@ -296,7 +318,7 @@ async def close_ticket(
     note: str,
     refund_id: Any,
     message: str,
-    refund: dict[str, Any] | None = None,
+    refund: ReviewRefund | None = None,
 ) -> Ticket:
     """Record the resolution and audit it in one transaction."""
     audit = desk.storage.audit
@@ -337,8 +359,8 @@ async def tell_customer(
     desk: ReviewDesk,
     ticket: Ticket,
     message: str,
-    outcome: dict[str, Any],
-    refund: dict[str, Any] | None = None,
+    outcome: ReviewOutcome,
+    refund: RefundAttempt | None = None,
 ) -> None:
     """Append the reviewer's outcome to the customer's conversation.
 
@@ -347,7 +369,7 @@ async def tell_customer(
     """
     if not ticket.thread_id:
         return
-    update: dict[str, Any] = {
+    update: ConversationPost = {
         "messages": [AIMessage(message)],
         "reply": message,
         "outcome": outcome,
@@ -355,12 +377,12 @@ async def tell_customer(
             "id": ticket.id,
             "reference": ticket.reference,
             "reasons": ticket.reason.split(","),
-            "status": "approved" if outcome.get("kind") == "review_approved" else "denied",
+            "status": "approved" if outcome["kind"] == "review_approved" else "denied",
         },
         "awaiting": None,
     }
     if refund is not None:
-        update["refund"] = {**refund, "turn": -1}
+        update["refund"] = refund
     if ticket.order_id:
         async with desk.storage.pool.connection() as conn:
             order = await repo.get_order(conn, ticket.order_id)

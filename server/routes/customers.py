@@ -11,8 +11,9 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from langchain_core.messages import HumanMessage
 
 from graph.context import Context
-from graph.facts import message_text
+from graph.facts import message_text, outcome_of
 from graph.graph import message_digest
+from graph.types import TicketRef
 from persistence import repo
 from server import schemas, turns
 from server.access import customer_access, customer_read_access, rate_limit, read_message
@@ -139,7 +140,7 @@ async def get_conversation(
     """The transcript, the current outcome, and the latest ticket with its status."""
     await turns.load_conversation(runtime, thread_id)
     values = await turns.state_of(runtime, thread_id)
-    ticket = values.get("ticket")
+    ticket: TicketRef | None = values.get("ticket")
     if ticket and ticket.get("id") is not None:
         async with runtime.services.storage.pool.connection() as conn:
             row = await repo.get_ticket(conn, int(ticket["id"]))
@@ -152,7 +153,7 @@ async def get_conversation(
     return schemas.ConversationView(
         thread_id=thread_id,
         messages=lines,
-        outcome=values.get("outcome") or {"kind": "none"},
+        outcome=outcome_of(values),
         ticket=ticket,
         refund=values.get("refund"),
     )

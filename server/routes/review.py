@@ -6,7 +6,7 @@ API's error answers.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.encoders import jsonable_encoder
@@ -23,7 +23,14 @@ from server.routes import STATIC
 from server.runtime import ServerRuntime
 from server.turns import config_of
 from tools import review
-from tools.review import InvalidReview, ReviewConflict, ReviewDesk, ReviewRefused, TicketNotFound
+from tools.review import (
+    ConversationPost,
+    InvalidReview,
+    ReviewConflict,
+    ReviewDesk,
+    ReviewRefused,
+    TicketNotFound,
+)
 
 REFUSALS: dict[type[ReviewRefused], int] = {
     TicketNotFound: 404,
@@ -153,7 +160,7 @@ def summary(ticket: Ticket) -> schemas.TicketSummary:
 def review_desk(runtime: ServerRuntime) -> ReviewDesk:
     """What the reviewer's workflow acts through, from the app's runtime."""
 
-    async def post(thread_id: str, update: dict[str, Any]) -> None:
+    async def post(thread_id: str, update: ConversationPost) -> None:
         await runtime.agent.aupdate_state(config_of(thread_id), update, as_node="respond")
 
     return ReviewDesk(
