@@ -49,6 +49,8 @@ class EventType(StrEnum):
     ESCALATION = "escalation"
     ESCALATION_ATTACHED = "escalation_attached"
     TICKET_RESOLVED = "ticket_resolved"
+    TICKET_CLAIMED = "ticket_claimed"
+    TICKET_RELEASED = "ticket_released"
     INJECTION_SUSPECTED = "injection_suspected"
     LLM_FALLBACK = "llm_fallback"
     SEED = "seed"

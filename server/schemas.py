@@ -86,12 +86,38 @@ class TicketSummary(BaseModel):
     order_id: str | None
     thread_id: str | None
     created_at: str
+    assignee: str | None = Field(
+        default=None, description="The reviewer who took the ticket (``reviewer:<name>``)."
+    )
+    assigned_at: str | None = None
+    resolved_by: str | None = Field(default=None, description="Who resolved it, when resolved.")
+    resolved_at: str | None = None
+    refund_amount: str | None = Field(
+        default=None, description="USDC the approval refunded (in lists only)."
+    )
 
 
 class TicketList(BaseModel):
-    """Tickets, newest first."""
+    """One page of tickets: newest first, or latest resolved first in the resolved view."""
 
     tickets: list[TicketSummary]
+    view: str | None = Field(default=None, description="open, mine, resolved or all.")
+    counts: dict[str, int] | None = Field(
+        default=None,
+        description="Tickets in each view (open, mine, resolved) that match the search.",
+    )
+    next_offset: int | None = Field(
+        default=None, description="The ``offset`` of the next page; null on the last page."
+    )
+
+
+class Claim(BaseModel):
+    """A reviewer takes a ticket."""
+
+    model_config = ConfigDict(extra="forbid")
+    take_over: bool = Field(
+        default=False, description="Take the ticket from the reviewer who has it (audited)."
+    )
 
 
 class ChainStatus(BaseModel):

@@ -1,10 +1,13 @@
-"""The reviewer's workflow: approve or deny an open review ticket, and tell the customer.
+"""The reviewer's workflow: take a ticket, approve or deny it, and tell the customer.
 
-A reviewer claims the ticket first, so two reviewers cannot resolve it at once. Approval
-refunds through the exactly-once path (:mod:`tools.refunds`), after settling whatever
-the agent left unsettled on the order; denial pays nothing. The resolution and its audit
-event are written in one transaction, a refused resolution is audited too, and the
-outcome is appended to the customer's conversation under its turn lease.
+A reviewer may take an open ticket as theirs (:func:`claim_ticket`, the console's
+"Mine"); while it is theirs nobody else resolves it unless they take it over, which is
+audited. Resolving locks the ticket for a moment, so two reviewers cannot resolve it at
+once. Approval refunds through the exactly-once path (:mod:`tools.refunds`), after
+settling whatever the agent left unsettled on the order; denial pays nothing. The
+resolution and its audit event are written in one transaction, a refused resolution is
+audited too, and the outcome is appended to the customer's conversation under its turn
+lease.
 
 Nothing here knows HTTP: a resolution that cannot go ahead raises a
 :class:`ReviewRefused` (:class:`TicketNotFound`, :class:`ReviewConflict` or
@@ -27,6 +30,7 @@ from langchain_core.messages import AIMessage
 from core.money import InvalidAmount, format_usdc, parse_usdc
 from persistence import repo
 from persistence.audit import AuditEvent, EventType, append_events
+from persistence.db import Conn
 from persistence.models import Order, Refund, Ticket, TicketStatus
 from persistence.runtime import Storage
 from tools.refunds import RefundRefused, RefundService
@@ -94,6 +98,88 @@ class Resolved:
     customer_message: str | None
 
 
+def actor_of(reviewer: str) -> str:
+    """How a reviewer is named in tickets and the audit log (``reviewer:dana``)."""
+    return f"reviewer:{reviewer}"
+
+
+def reviewer_name(actor: str | None) -> str | None:
+    """The reviewer's own name in an actor (``reviewer:dana`` -> ``dana``)."""
+    if actor is None:
+        return None
+    return actor.removeprefix("reviewer:")
+
+
+async def claim_ticket(
+    storage: Storage, ticket_id: int, reviewer: str, *, take_over: bool = False
+) -> Ticket:
+    """Take an open ticket as this reviewer's own (idempotent); audited.
+
+    A ticket another reviewer has taken is refused (``ticket_claimed``) unless
+    ``take_over``, which is audited with whom it was taken from.
+    """
+    actor = actor_of(reviewer)
+    async with storage.pool.connection() as conn, conn.transaction():
+        ticket = await open_ticket_for_update(conn, ticket_id)
+        if ticket.assignee == actor:
+            return ticket
+        if ticket.assignee is not None and not take_over:
+            raise ReviewConflict(
+                "ticket_claimed",
+                f"ticket {ticket.reference} is {reviewer_name(ticket.assignee)}'s; "
+                "take it over to work on it",
+            )
+        updated = await repo.assign_ticket(conn, ticket_id, actor)
+        assert updated is not None  # locked and open
+        records = await append_events(
+            conn,
+            [
+                ticket_event(
+                    EventType.TICKET_CLAIMED,
+                    ticket,
+                    actor,
+                    {"taken_from": ticket.assignee} if ticket.assignee else {},
+                )
+            ],
+        )
+    await storage.audit.mirror(records)
+    return updated
+
+
+async def release_ticket(storage: Storage, ticket_id: int, reviewer: str) -> Ticket:
+    """Give back a ticket this reviewer took, for anyone to take; audited.
+
+    Releasing a ticket nobody has taken changes nothing; another reviewer's is refused.
+    """
+    actor = actor_of(reviewer)
+    async with storage.pool.connection() as conn, conn.transaction():
+        ticket = await open_ticket_for_update(conn, ticket_id)
+        if ticket.assignee is None:
+            return ticket
+        if ticket.assignee != actor:
+            raise ReviewConflict(
+                "ticket_claimed",
+                f"ticket {ticket.reference} is {reviewer_name(ticket.assignee)}'s, not yours",
+            )
+        updated = await repo.assign_ticket(conn, ticket_id, None)
+        assert updated is not None
+        records = await append_events(
+            conn, [ticket_event(EventType.TICKET_RELEASED, ticket, actor, {})]
+        )
+    await storage.audit.mirror(records)
+    return updated
+
+
+async def open_ticket_for_update(conn: Conn, ticket_id: int) -> Ticket:
+    """The ticket, locked until the transaction ends; refused unless it is open."""
+    ticket = await repo.get_ticket(conn, ticket_id, for_update=True)
+    if ticket is None:
+        raise TicketNotFound("not_found", f"no ticket {ticket_id}")
+    if ticket.status != "open":
+        raise ReviewConflict("ticket_not_open", f"ticket {ticket.reference} is {ticket.status}")
+    return ticket
+
+
 async def resolve_ticket(
     desk: ReviewDesk,
     ticket_id: int,
@@ -108,13 +194,19 @@ async def resolve_ticket(
     The reviewer claims the ticket first, so two reviewers cannot resolve it at once; a
     refused resolution is audited too.
     """
-    actor = f"reviewer:{reviewer}"
+    actor = actor_of(reviewer)
     async with desk.storage.pool.connection() as conn:
         ticket = await repo.get_ticket(conn, ticket_id)
         if ticket is None:
             raise TicketNotFound("not_found", f"no ticket {ticket_id}")
         if ticket.status != "open":
             raise ReviewConflict("ticket_not_open", f"ticket {ticket.reference} is {ticket.status}")
+        if ticket.assignee is not None and ticket.assignee != actor:
+            raise ReviewConflict(
+                "ticket_claimed",
+                f"ticket {ticket.reference} is {reviewer_name(ticket.assignee)}'s; "
+                "take it over to resolve it",
+            )
         claimed = await repo.claim_ticket(conn, ticket_id, actor)
     if claimed is None:
         raise ReviewConflict("ticket_busy", "another reviewer is resolving this ticket right now")
@@ -160,7 +252,10 @@ async def resolve_claimed(
         )
         updated = await close_ticket(desk, ticket, "denied", actor, note, None, message)
         await tell_customer(
-            desk, ticket, message, {"kind": "review_denied", "ticket": ticket.reference}
+            desk,
+            ticket,
+            message,
+            {"kind": "review_denied", "ticket": ticket.reference},
         )
         return Resolved(ticket=updated, refund=None, customer_message=message)
 
@@ -260,8 +355,15 @@ async def agents_attempt_settled(desk: ReviewDesk, ticket: Ticket) -> Refund | N
 
 def resolution_event(ticket: Ticket, actor: str, payload: dict[str, Any]) -> AuditEvent:
     """The audit event of a reviewer's resolution of ``ticket``."""
+    return ticket_event(EventType.TICKET_RESOLVED, ticket, actor, payload)
+
+
+def ticket_event(
+    event_type: EventType, ticket: Ticket, actor: str, payload: dict[str, Any]
+) -> AuditEvent:
+    """An audit event about ``ticket`` by a reviewer."""
     return AuditEvent(
-        EventType.TICKET_RESOLVED,
+        event_type,
         actor=actor,
         thread_id=ticket.thread_id,
         order_id=ticket.order_id,

@@ -1,17 +1,19 @@
-"""Review routes: a reviewer's tickets, one ticket in full, its resolution; the console.
+"""Review routes: the queue's views, one ticket in full, taking and resolving it; the console.
 
-The resolution itself is :mod:`tools.review`; these routes turn its refusals into the
+The workflow itself is :mod:`tools.review`; these routes turn its refusals into the
 API's error answers.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse
 
+from core.money import format_usdc
 from graph.facts import order_snapshot
 from persistence import repo
 from persistence.audit import tail, verify_chain
@@ -48,16 +50,47 @@ async def me(
 )
 async def list_tickets(
     access: Annotated[tuple[ServerRuntime, str], Depends(reviewer_access)],
-    status: Literal["open", "approved", "denied", "closed", "all"] = "open",
+    view: Annotated[
+        Literal["open", "mine", "resolved", "all"] | None,
+        Query(description="open; mine (open and taken by you); resolved; all."),
+    ] = None,
+    status: Annotated[
+        Literal["open", "approved", "denied", "closed", "all"] | None,
+        Query(description="One status instead of a view."),
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="A ticket reference or id, order id or email."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> schemas.TicketList:
-    """Review tickets, newest first (``status=open`` by default; ``all`` for every one)."""
-    runtime, _ = access
+    """A page of the review queue: one view (``open`` by default) or one status, searched.
+
+    ``mine`` is the open tickets the signed-in reviewer took; ``resolved`` lists the latest
+    resolved first, with who resolved each and when. ``q`` finds tickets by reference or
+    id (``RT-000042``, ``42``), order id or customer email, in part and ignoring case.
+    ``counts`` says how many match in each view; ``next_offset`` pages on.
+    """
+    runtime, reviewer = access
+    if view is not None and status is not None:
+        raise ApiError(422, "invalid_request", "give a view or a status, not both")
+    if status == "all":
+        view, status = "all", None
+    if view is None and status is None:
+        view = "open"
+    actor = review.actor_of(reviewer)
     async with runtime.services.storage.pool.connection() as conn:
-        tickets = await repo.list_tickets(
-            conn, status=None if status == "all" else status, limit=limit
+        rows = await repo.search_tickets(
+            conn, view=view, status=status, assignee=actor, q=q, limit=limit + 1, offset=offset
         )
-    return schemas.TicketList(tickets=[summary(t) for t in tickets])
+        counts = await repo.count_ticket_views(conn, assignee=actor, q=q)
+    return schemas.TicketList(
+        tickets=[summary(row.ticket, refund_amount=row.refund_amount) for row in rows[:limit]],
+        view=view,
+        counts=counts,
+        next_offset=offset + limit if len(rows) > limit else None,
+    )
 
 
 @router.get(
@@ -100,6 +133,51 @@ async def get_ticket(
 
 
 @router.post(
+    "/v1/tickets/{ticket_id}/claim",
+    response_model=schemas.TicketSummary,
+    responses=ERROR_RESPONSES,
+    tags=["review"],
+)
+async def claim(
+    ticket_id: int,
+    access: Annotated[tuple[ServerRuntime, str], Depends(reviewer_access)],
+    body: schemas.Claim | None = None,
+) -> schemas.TicketSummary:
+    """Take an open ticket as yours (it shows under ``view=mine``); 409 if another has it.
+
+    ``{"take_over": true}`` takes it from the reviewer who has it; both are audited.
+    Others cannot resolve a ticket while it is yours.
+    """
+    runtime, reviewer = access
+    take_over = body.take_over if body is not None else False
+    try:
+        ticket = await review.claim_ticket(
+            runtime.services.storage, ticket_id, reviewer, take_over=take_over
+        )
+    except ReviewRefused as exc:
+        raise refused(exc) from None
+    return summary(ticket)
+
+
+@router.post(
+    "/v1/tickets/{ticket_id}/release",
+    response_model=schemas.TicketSummary,
+    responses=ERROR_RESPONSES,
+    tags=["review"],
+)
+async def release(
+    ticket_id: int, access: Annotated[tuple[ServerRuntime, str], Depends(reviewer_access)]
+) -> schemas.TicketSummary:
+    """Give back an open ticket you took, for anyone to take (audited)."""
+    runtime, reviewer = access
+    try:
+        ticket = await review.release_ticket(runtime.services.storage, ticket_id, reviewer)
+    except ReviewRefused as exc:
+        raise refused(exc) from None
+    return summary(ticket)
+
+
+@router.post(
     "/v1/tickets/{ticket_id}/resolve",
     response_model=schemas.ResolutionResult,
     responses=ERROR_RESPONSES,
@@ -136,7 +214,7 @@ async def review_page() -> FileResponse:
     return FileResponse(STATIC / "review.html")
 
 
-def summary(ticket: Ticket) -> schemas.TicketSummary:
+def summary(ticket: Ticket, refund_amount: Decimal | None = None) -> schemas.TicketSummary:
     """A ticket's list entry."""
     return schemas.TicketSummary(
         id=ticket.id,
@@ -147,6 +225,15 @@ def summary(ticket: Ticket) -> schemas.TicketSummary:
         order_id=ticket.order_id,
         thread_id=ticket.thread_id,
         created_at=ticket.created_at.isoformat(),
+        assignee=ticket.assignee if ticket.status == "open" else None,
+        assigned_at=(
+            ticket.assigned_at.isoformat()
+            if ticket.assigned_at and ticket.status == "open"
+            else None
+        ),
+        resolved_by=ticket.resolved_by,
+        resolved_at=ticket.resolved_at.isoformat() if ticket.resolved_at else None,
+        refund_amount=format_usdc(refund_amount) if refund_amount is not None else None,
     )
 
 
