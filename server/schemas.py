@@ -120,6 +120,47 @@ class Claim(BaseModel):
     )
 
 
+class ConversationLine(BaseModel):
+    """A line of a ticket's conversation, as a reviewer reads it."""
+
+    role: Literal["customer", "agent", "reviewer"]
+    text: str
+    author: str | None = Field(
+        default=None, description="The reviewer who wrote an agent's line (``reviewer:<name>``)."
+    )
+
+
+class TicketConversation(BaseModel):
+    """Both sides of the ticket's conversation, in order."""
+
+    source: Literal["conversation", "ticket"] = Field(
+        description="``conversation``: as it is now; ``ticket``: as it was at escalation."
+    )
+    messages: list[ConversationLine]
+    omitted: int = Field(default=0, description="Earlier messages not shown.")
+
+
+class TrailLine(BaseModel):
+    """A line of the audit trail in plain words, with the events it tells."""
+
+    ts: str
+    words: str
+    tone: Literal["info", "ok", "warn", "bad"]
+    seqs: list[int]
+    elsewhere: bool = Field(
+        default=False, description="It happened to the order in another conversation."
+    )
+
+
+class Budget(BaseModel):
+    """The policy's per-refund cap and today's refund budget, in USDC."""
+
+    per_refund_cap: str
+    daily_cap: str
+    spent_today: str
+    remaining_today: str
+
+
 class ChainStatus(BaseModel):
     """The audit chain's verification."""
 
@@ -136,8 +177,19 @@ class TicketDetail(TicketSummary):
         description="The order as it is now (``context.order`` is as it was at escalation)."
     )
     resolution: dict[str, Any] | None
-    audit: list[dict[str, Any]]
+    conversation: TicketConversation
+    trail: list[TrailLine] = Field(
+        description="The audit trail of the conversation and the order, in plain words."
+    )
+    audit: list[dict[str, Any]] = Field(
+        description="The events behind the trail: seq, ts, event_type, actor, thread_id, "
+        "order_id, payload, prev_hash, hash."
+    )
     audit_chain: ChainStatus
+    budget: Budget = Field(
+        description="The limits an approval is checked against before it is sent: beyond "
+        "them the console asks the reviewer to confirm (MoltPe's own caps still apply)."
+    )
 
 
 class Resolution(BaseModel):

@@ -27,6 +27,7 @@ from typing import Any, Literal, Protocol
 
 from langchain_core.messages import AIMessage
 
+from core.limits import Limits
 from core.money import InvalidAmount, format_usdc, parse_usdc
 from persistence import repo
 from persistence.audit import AuditEvent, EventType, append_events
@@ -39,6 +40,9 @@ from tools.refunds import RefundRefused, RefundService
 logger = logging.getLogger("server.app")
 
 Decision = Literal["approve", "deny"]
+
+AUTHOR_KEY = "author"
+"""Where a message the reviewer wrote keeps its author (``response_metadata``)."""
 
 
 class ReviewRefused(Exception):
@@ -180,6 +184,40 @@ async def open_ticket_for_update(conn: Conn, ticket_id: int) -> Ticket:
     return ticket
 
 
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Today's refund budget and the per-refund cap, as the policy gate reads them."""
+
+    per_refund_cap: Decimal
+    daily_cap: Decimal
+    spent_today: Decimal
+    """Committed today (settled refunds and any that may have paid), by anyone."""
+
+    @property
+    def remaining_today(self) -> Decimal:
+        """What is left of today's budget: never negative, as ``graph.policy`` computes it."""
+        return max(self.daily_cap - self.spent_today, Decimal(0))
+
+    def to_json(self) -> dict[str, str]:
+        """The budget as the review API shows it (amounts as strings)."""
+        return {
+            "per_refund_cap": format_usdc(self.per_refund_cap),
+            "daily_cap": format_usdc(self.daily_cap),
+            "spent_today": format_usdc(self.spent_today),
+            "remaining_today": format_usdc(self.remaining_today),
+        }
+
+
+async def todays_budget(conn: Conn, limits: Limits) -> Budget:
+    """Today's budget, read as the policy gate and the refund path read it.
+
+    The same limits, and today's spend of the business day (``REFUND_BUSINESS_TIMEZONE``)
+    by the database's clock (:func:`persistence.repo.spent_in_business_day`).
+    """
+    spent = await repo.spent_in_business_day(conn, limits.business_timezone)
+    return Budget(per_refund_cap=limits.per_tx_cap, daily_cap=limits.daily_cap, spent_today=spent)
+
+
 async def resolve_ticket(
     desk: ReviewDesk,
     ticket_id: int,
@@ -256,6 +294,7 @@ async def resolve_claimed(
             ticket,
             message,
             {"kind": "review_denied", "ticket": ticket.reference},
+            author=actor,
         )
         return Resolved(ticket=updated, refund=None, customer_message=message)
 
@@ -323,6 +362,7 @@ async def resolve_claimed(
             "order_id": ticket.order_id,
         },
         refund={**refund, "order_id": ticket.order_id, "refund_id": str(record.id)},
+        author=actor,
     )
     return Resolved(ticket=updated, refund=refund, customer_message=message)
 
@@ -441,16 +481,19 @@ async def tell_customer(
     message: str,
     outcome: dict[str, Any],
     refund: dict[str, Any] | None = None,
+    author: str | None = None,
 ) -> None:
     """Append the reviewer's outcome to the customer's conversation.
 
-    Takes the conversation's lease first (waiting for a running turn to finish), so the
-    message cannot be overwritten by that turn's checkpoint.
+    The message is the agent's, marked with its ``author`` (the reviewer) in its
+    metadata, which reviewers see and models are never sent. Takes the conversation's
+    lease first (waiting for a running turn to finish), so the message cannot be
+    overwritten by that turn's checkpoint.
     """
     if not ticket.thread_id:
         return
     update: dict[str, Any] = {
-        "messages": [AIMessage(message)],
+        "messages": [AIMessage(message, response_metadata={AUTHOR_KEY: author} if author else {})],
         "reply": message,
         "outcome": outcome,
         "ticket": {

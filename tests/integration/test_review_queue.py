@@ -137,6 +137,10 @@ async def test_views_take_and_give_back_a_ticket(two_reviewers: LiveServer) -> N
             ("ticket_claimed", "reviewer:ana", "reviewer:dana"),
             ("ticket_released", "reviewer:ana", None),
         ]
+        words = [line["words"] for line in detail["trail"]]
+        assert "Claimed by reviewer dana" in words
+        assert "Taken over by reviewer ana from reviewer dana" in words
+        assert "Released by reviewer ana for anyone to take" in words
 
 
 async def test_one_box_finds_by_reference_order_or_email(live_server: LiveServer) -> None:
