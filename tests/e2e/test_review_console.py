@@ -13,6 +13,7 @@ import pytest
 
 from tests.e2e.browser_fixtures import (
     PHONE,
+    TALL,
     OpenPage,
     horizontal_overflow,
     require_browser,
@@ -237,6 +238,8 @@ async def test_an_approval_beyond_todays_budget_needs_a_second_click(
     await expect(warning).to_contain_text("(20.00 of 100.00 USDC)")
     await expect(warning).not_to_contain_text("per-refund cap")
     await expect(approve).to_have_text("Approve anyway")
+    await dana.set_viewport_size(TALL)  # the form and its warning in one picture
+    await warning.scroll_into_view_if_needed()
     await screenshot(dana, "review-budget-warning-desktop", docs="review-warning.png")
     await dana.wait_for_timeout(500)
     assert posted == []
