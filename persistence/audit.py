@@ -55,6 +55,8 @@ class EventType(StrEnum):
     ESCALATION = "escalation"
     ESCALATION_ATTACHED = "escalation_attached"
     TICKET_RESOLVED = "ticket_resolved"
+    TICKET_CLAIMED = "ticket_claimed"
+    TICKET_RELEASED = "ticket_released"
     INJECTION_SUSPECTED = "injection_suspected"
     LLM_FALLBACK = "llm_fallback"
     SEED = "seed"
@@ -444,6 +446,33 @@ async def tail(
             "SELECT * FROM audit_events WHERE thread_id = %s ORDER BY seq DESC LIMIT %s",
             (thread_id, limit),
         )
+    rows = await cur.fetchall()
+    return list(reversed(rows))
+
+
+TICKET_TRAIL: Final = """
+SELECT * FROM audit_events
+ WHERE thread_id = %(thread_id)s
+    OR (order_id = %(order_id)s AND thread_id IS DISTINCT FROM %(thread_id)s
+        AND event_type <> 'node')
+ ORDER BY seq DESC
+ LIMIT %(limit)s
+"""
+
+
+async def trail_of(
+    conn: Conn, *, thread_id: str | None, order_id: str | None, limit: int = 500
+) -> list[dict[str, Any]]:
+    """The latest ``limit`` events of a conversation and of an order, oldest first.
+
+    Every event of the conversation, and what happened to the order elsewhere (lookups,
+    decisions, refunds, tickets of other conversations; not their graph steps).
+    """
+    if thread_id is None and order_id is None:
+        return []
+    cur = await conn.execute(
+        TICKET_TRAIL, {"thread_id": thread_id, "order_id": order_id, "limit": limit}
+    )
     rows = await cur.fetchall()
     return list(reversed(rows))
 

@@ -331,6 +331,16 @@ MIGRATIONS: Final[list[str]] = [
     CREATE UNIQUE INDEX review_tickets_one_open_per_order
         ON review_tickets (order_id) WHERE status = 'open' AND order_id IS NOT NULL;
     """,
+    # 7: a reviewer takes an open ticket as theirs (the console's "Mine"); the trail of an
+    # order is read by its id
+    """
+    ALTER TABLE review_tickets ADD COLUMN assignee text, ADD COLUMN assigned_at timestamptz;
+    CREATE INDEX review_tickets_assignee_idx
+        ON review_tickets (assignee, id) WHERE status = 'open';
+    CREATE INDEX review_tickets_resolved_idx
+        ON review_tickets (resolved_at, id) WHERE status <> 'open';
+    CREATE INDEX audit_events_order_idx ON audit_events (order_id, seq);
+    """,
 ]
 
 

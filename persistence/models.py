@@ -84,6 +84,9 @@ class Ticket(BaseModel):
     resolved_at: dt.datetime | None
     resolution_note: str | None
     refund_id: uuid.UUID | None
+    assignee: str | None = None
+    """The reviewer who took the ticket as theirs (``reviewer:<name>``), while it is open."""
+    assigned_at: dt.datetime | None = None
 
     @property
     def reference(self) -> str:

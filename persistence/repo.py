@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from persistence.audit import jsonable
 from persistence.db import Conn
@@ -323,6 +325,7 @@ UPDATE review_tickets
    SET claimed_by = %(reviewer)s, claimed_until = now() + make_interval(secs => %(seconds)s)
  WHERE id = %(id)s AND status = 'open'
    AND (claimed_until IS NULL OR claimed_until < now())
+   AND (assignee IS NULL OR assignee = %(reviewer)s)
 RETURNING *
 """
 UNCLAIM_TICKET: Final = (
@@ -413,9 +416,9 @@ async def open_ticket_for_order(conn: Conn, order_id: str) -> Ticket | None:
     return Ticket.model_validate(row) if row else None
 
 
-async def get_ticket(conn: Conn, ticket_id: int) -> Ticket | None:
-    """The ticket with this id, or None."""
-    cur = await conn.execute(SELECT_TICKET, (ticket_id,))
+async def get_ticket(conn: Conn, ticket_id: int, *, for_update: bool = False) -> Ticket | None:
+    """The ticket with this id, or None. ``for_update`` locks the row (in a transaction)."""
+    cur = await conn.execute(SELECT_TICKET + (" FOR UPDATE" if for_update else ""), (ticket_id,))
     row = await cur.fetchone()
     return Ticket.model_validate(row) if row else None
 
@@ -471,6 +474,133 @@ async def claim_ticket(
 async def unclaim_ticket(conn: Conn, ticket_id: int, reviewer: str) -> None:
     """Give a claimed ticket back (the resolution did not complete)."""
     await conn.execute(UNCLAIM_TICKET, (ticket_id, reviewer))
+
+
+ASSIGN_TICKET: Final = """
+UPDATE review_tickets
+   SET assignee = %(assignee)s,
+       assigned_at = CASE WHEN %(assignee)s::text IS NULL THEN NULL ELSE now() END
+ WHERE id = %(id)s AND status = 'open'
+RETURNING *
+"""
+
+
+async def assign_ticket(conn: Conn, ticket_id: int, assignee: str | None) -> Ticket | None:
+    """Make an open ticket ``assignee``'s (None: nobody's); None if it is not open."""
+    cur = await conn.execute(ASSIGN_TICKET, {"id": ticket_id, "assignee": assignee})
+    row = await cur.fetchone()
+    return Ticket.model_validate(row) if row else None
+
+
+TicketView = Literal["open", "mine", "resolved", "all"]
+"""The review queue's views: open tickets, the open ones a reviewer took, resolved ones."""
+
+VIEW_FILTERS: Final[dict[str, str]] = {
+    "open": "t.status = 'open'",
+    "mine": "t.status = 'open' AND t.assignee = %(assignee)s",
+    "resolved": "t.status <> 'open'",
+    "all": "true",
+    "status": "t.status = %(status)s",
+}
+VIEW_ORDER: Final[dict[str, str]] = {
+    "resolved": "t.resolved_at DESC NULLS LAST, t.id DESC",
+}
+# One box finds a ticket by its reference or id, an order id or a customer's email.
+TICKET_MATCHES: Final = """
+(%(q)s::text IS NULL
+ OR t.id = %(q_id)s
+ OR t.order_id ILIKE %(q_like)s ESCAPE '\\'
+ OR t.customer_email ILIKE %(q_like)s ESCAPE '\\')
+"""
+SEARCH_TICKETS: Final = """
+SELECT t.*, r.amount_usdc AS refund_amount
+  FROM review_tickets AS t LEFT JOIN refunds AS r ON r.id = t.refund_id
+ WHERE {view} AND {matches}
+ ORDER BY {order}
+ LIMIT %(limit)s OFFSET %(offset)s
+"""
+COUNT_VIEWS: Final = """
+SELECT count(*) FILTER (WHERE t.status = 'open') AS open,
+       count(*) FILTER (WHERE t.status = 'open' AND t.assignee = %(assignee)s) AS mine,
+       count(*) FILTER (WHERE t.status <> 'open') AS resolved
+  FROM review_tickets AS t
+ WHERE {matches}
+"""
+TICKET_REFERENCE = re.compile(r"(?i)^(?:rt[-\s]?)?0*(\d{1,18})$")
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRow:
+    """A ticket in a list, with the amount its approval refunded (if any)."""
+
+    ticket: Ticket
+    refund_amount: Decimal | None
+
+
+def ticket_search(q: str | None) -> dict[str, Any]:
+    """The search parameters of a query typed into the one box (None or blank: everything).
+
+    ``RT-000042``, ``rt42`` and ``42`` name ticket 42; any text is also looked for inside
+    order ids and customer emails, ignoring case.
+    """
+    text = (q or "").strip()
+    if not text:
+        return {"q": None, "q_id": None, "q_like": None}
+    reference = TICKET_REFERENCE.fullmatch(text)
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return {
+        "q": text,
+        "q_id": int(reference.group(1)) if reference else None,
+        "q_like": f"%{escaped}%",
+    }
+
+
+async def search_tickets(
+    conn: Conn,
+    *,
+    view: TicketView | None = None,
+    status: TicketStatus | None = None,
+    assignee: str | None = None,
+    q: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> list[TicketRow]:
+    """A page of one view of the queue (or of one ``status``), matching ``q``.
+
+    Open views list the newest first, the resolved view the latest resolved first.
+    """
+    key = "status" if status is not None else (view or "open")
+    query = SEARCH_TICKETS.format(
+        view=VIEW_FILTERS[key],
+        matches=TICKET_MATCHES,
+        order=VIEW_ORDER.get(key, "t.id DESC"),
+    )
+    params = {
+        **ticket_search(q),
+        "status": status,
+        "assignee": assignee,
+        "limit": limit,
+        "offset": offset,
+    }
+    cur = await conn.execute(query, params)
+    return [
+        TicketRow(
+            ticket=Ticket.model_validate(row),
+            refund_amount=Decimal(row["refund_amount"])
+            if row["refund_amount"] is not None
+            else None,
+        )
+        for row in await cur.fetchall()
+    ]
+
+
+async def count_ticket_views(conn: Conn, *, assignee: str | None, q: str | None) -> dict[str, int]:
+    """How many tickets each view of the queue holds (those matching ``q``)."""
+    query = COUNT_VIEWS.format(matches=TICKET_MATCHES)
+    cur = await conn.execute(query, {**ticket_search(q), "assignee": assignee})
+    row = await cur.fetchone()
+    assert row is not None
+    return {"open": int(row["open"]), "mine": int(row["mine"]), "resolved": int(row["resolved"])}
 
 
 # --- conversations of the HTTP service ---------------------------------------------

@@ -95,12 +95,79 @@ class TicketSummary(BaseModel):
     order_id: str | None
     thread_id: str | None
     created_at: str
+    assignee: str | None = Field(
+        default=None, description="The reviewer who took the ticket (``reviewer:<name>``)."
+    )
+    assigned_at: str | None = None
+    resolved_by: str | None = Field(default=None, description="Who resolved it, when resolved.")
+    resolved_at: str | None = None
+    refund_amount: str | None = Field(
+        default=None, description="USDC the approval refunded (in lists only)."
+    )
 
 
 class TicketList(BaseModel):
-    """Tickets, newest first."""
+    """One page of tickets: newest first, or latest resolved first in the resolved view."""
 
     tickets: list[TicketSummary]
+    view: str | None = Field(default=None, description="open, mine, resolved or all.")
+    counts: dict[str, int] | None = Field(
+        default=None,
+        description="Tickets in each view (open, mine, resolved) that match the search.",
+    )
+    next_offset: int | None = Field(
+        default=None, description="The ``offset`` of the next page; null on the last page."
+    )
+
+
+class Claim(BaseModel):
+    """A reviewer takes a ticket."""
+
+    model_config = ConfigDict(extra="forbid")
+    take_over: bool = Field(
+        default=False, description="Take the ticket from the reviewer who has it (audited)."
+    )
+
+
+class ConversationLine(BaseModel):
+    """A line of a ticket's conversation, as a reviewer reads it."""
+
+    role: Literal["customer", "agent", "reviewer"]
+    text: str
+    author: str | None = Field(
+        default=None, description="The reviewer who wrote an agent's line (``reviewer:<name>``)."
+    )
+
+
+class TicketConversation(BaseModel):
+    """Both sides of the ticket's conversation, in order."""
+
+    source: Literal["conversation", "ticket"] = Field(
+        description="``conversation``: as it is now; ``ticket``: as it was at escalation."
+    )
+    messages: list[ConversationLine]
+    omitted: int = Field(default=0, description="Earlier messages not shown.")
+
+
+class TrailLine(BaseModel):
+    """A line of the audit trail in plain words, with the events it tells."""
+
+    ts: str
+    words: str
+    tone: Literal["info", "ok", "warn", "bad"]
+    seqs: list[int]
+    elsewhere: bool = Field(
+        default=False, description="It happened to the order in another conversation."
+    )
+
+
+class Budget(BaseModel):
+    """The policy's per-refund cap and today's refund budget, in USDC."""
+
+    per_refund_cap: str
+    daily_cap: str
+    spent_today: str
+    remaining_today: str
 
 
 class ChainStatus(BaseModel):
@@ -119,8 +186,19 @@ class TicketDetail(TicketSummary):
         description="The order as it is now (``context.order`` is as it was at escalation)."
     )
     resolution: dict[str, Any] | None
-    audit: list[dict[str, Any]]
+    conversation: TicketConversation
+    trail: list[TrailLine] = Field(
+        description="The audit trail of the conversation and the order, in plain words."
+    )
+    audit: list[dict[str, Any]] = Field(
+        description="The events behind the trail: seq, ts, event_type, actor, thread_id, "
+        "order_id, payload, prev_hash, hash."
+    )
     audit_chain: ChainStatus
+    budget: Budget = Field(
+        description="The limits an approval is checked against before it is sent: beyond "
+        "them the console asks the reviewer to confirm (MoltPe's own caps still apply)."
+    )
 
 
 class Resolution(BaseModel):

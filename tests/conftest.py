@@ -96,7 +96,11 @@ async def storage(db_url: str, pool: Pool) -> Storage:
     return Storage(url=db_url, pool=pool, audit=AuditLog(pool))
 
 
-pytest_plugins = ["tests.integration.moltpe_fixtures", "tests.e2e.server_fixtures"]
+pytest_plugins = [
+    "tests.integration.moltpe_fixtures",
+    "tests.e2e.server_fixtures",
+    "tests.e2e.browser_fixtures",
+]
 
 
 @pytest.fixture

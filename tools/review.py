@@ -1,10 +1,13 @@
-"""The reviewer's workflow: approve or deny an open review ticket, and tell the customer.
+"""The reviewer's workflow: take a ticket, approve or deny it, and tell the customer.
 
-A reviewer claims the ticket first, so two reviewers cannot resolve it at once. Approval
-refunds through the exactly-once path (:mod:`tools.refunds`), after settling whatever
-the agent left unsettled on the order; denial pays nothing. The resolution and its audit
-event are written in one transaction, a refused resolution is audited too, and the
-outcome is appended to the customer's conversation under its turn lease.
+A reviewer may take an open ticket as theirs (:func:`claim_ticket`, the console's
+"Mine"); while it is theirs nobody else resolves it unless they take it over, which is
+audited. Resolving locks the ticket for a moment, so two reviewers cannot resolve it at
+once. Approval refunds through the exactly-once path (:mod:`tools.refunds`), after
+settling whatever the agent left unsettled on the order; denial pays nothing. The
+resolution and its audit event are written in one transaction, a refused resolution is
+audited too, and the outcome is appended to the customer's conversation under its turn
+lease.
 
 Nothing here knows HTTP: a resolution that cannot go ahead raises a
 :class:`ReviewRefused` (:class:`TicketNotFound`, :class:`ReviewConflict` or
@@ -25,9 +28,11 @@ from typing import Any, Literal, NotRequired, Protocol
 from langchain_core.messages import AIMessage
 from typing_extensions import TypedDict
 
+from core.limits import Limits
 from core.money import InvalidAmount, format_usdc, parse_usdc
 from persistence import repo
 from persistence.audit import AuditEvent, EventType, append_events
+from persistence.db import Conn
 from persistence.models import Order, Refund, Ticket, TicketStatus
 from persistence.runtime import Storage
 from tools.conversation import (
@@ -43,6 +48,9 @@ from tools.refunds import RefundRefused, RefundService
 logger = logging.getLogger("server.app")
 
 Decision = Literal["approve", "deny"]
+
+AUTHOR_KEY = "author"
+"""Where a message the reviewer wrote keeps its author (``response_metadata``)."""
 
 
 class ReviewRefused(Exception):
@@ -114,6 +122,122 @@ class Resolved:
     customer_message: str | None
 
 
+def actor_of(reviewer: str) -> str:
+    """How a reviewer is named in tickets and the audit log (``reviewer:dana``)."""
+    return f"reviewer:{reviewer}"
+
+
+def reviewer_name(actor: str | None) -> str | None:
+    """The reviewer's own name in an actor (``reviewer:dana`` -> ``dana``)."""
+    if actor is None:
+        return None
+    return actor.removeprefix("reviewer:")
+
+
+async def claim_ticket(
+    storage: Storage, ticket_id: int, reviewer: str, *, take_over: bool = False
+) -> Ticket:
+    """Take an open ticket as this reviewer's own (idempotent); audited.
+
+    A ticket another reviewer has taken is refused (``ticket_claimed``) unless
+    ``take_over``, which is audited with whom it was taken from.
+    """
+    actor = actor_of(reviewer)
+    async with storage.pool.connection() as conn, conn.transaction():
+        ticket = await open_ticket_for_update(conn, ticket_id)
+        if ticket.assignee == actor:
+            return ticket
+        if ticket.assignee is not None and not take_over:
+            raise ReviewConflict(
+                "ticket_claimed",
+                f"ticket {ticket.reference} is {reviewer_name(ticket.assignee)}'s; "
+                "take it over to work on it",
+            )
+        updated = await repo.assign_ticket(conn, ticket_id, actor)
+        assert updated is not None  # locked and open
+        records = await append_events(
+            conn,
+            [
+                ticket_event(
+                    EventType.TICKET_CLAIMED,
+                    ticket,
+                    actor,
+                    {"taken_from": ticket.assignee} if ticket.assignee else {},
+                )
+            ],
+        )
+    await storage.audit.mirror(records)
+    return updated
+
+
+async def release_ticket(storage: Storage, ticket_id: int, reviewer: str) -> Ticket:
+    """Give back a ticket this reviewer took, for anyone to take; audited.
+
+    Releasing a ticket nobody has taken changes nothing; another reviewer's is refused.
+    """
+    actor = actor_of(reviewer)
+    async with storage.pool.connection() as conn, conn.transaction():
+        ticket = await open_ticket_for_update(conn, ticket_id)
+        if ticket.assignee is None:
+            return ticket
+        if ticket.assignee != actor:
+            raise ReviewConflict(
+                "ticket_claimed",
+                f"ticket {ticket.reference} is {reviewer_name(ticket.assignee)}'s, not yours",
+            )
+        updated = await repo.assign_ticket(conn, ticket_id, None)
+        assert updated is not None
+        records = await append_events(
+            conn, [ticket_event(EventType.TICKET_RELEASED, ticket, actor, {})]
+        )
+    await storage.audit.mirror(records)
+    return updated
+
+
+async def open_ticket_for_update(conn: Conn, ticket_id: int) -> Ticket:
+    """The ticket, locked until the transaction ends; refused unless it is open."""
+    ticket = await repo.get_ticket(conn, ticket_id, for_update=True)
+    if ticket is None:
+        raise TicketNotFound("not_found", f"no ticket {ticket_id}")
+    if ticket.status != "open":
+        raise ReviewConflict("ticket_not_open", f"ticket {ticket.reference} is {ticket.status}")
+    return ticket
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """Today's refund budget and the per-refund cap, as the policy gate reads them."""
+
+    per_refund_cap: Decimal
+    daily_cap: Decimal
+    spent_today: Decimal
+    """Committed today (settled refunds and any that may have paid), by anyone."""
+
+    @property
+    def remaining_today(self) -> Decimal:
+        """What is left of today's budget: never negative, as ``graph.policy`` computes it."""
+        return max(self.daily_cap - self.spent_today, Decimal(0))
+
+    def to_json(self) -> dict[str, str]:
+        """The budget as the review API shows it (amounts as strings)."""
+        return {
+            "per_refund_cap": format_usdc(self.per_refund_cap),
+            "daily_cap": format_usdc(self.daily_cap),
+            "spent_today": format_usdc(self.spent_today),
+            "remaining_today": format_usdc(self.remaining_today),
+        }
+
+
+async def todays_budget(conn: Conn, limits: Limits) -> Budget:
+    """Today's budget, read as the policy gate and the refund path read it.
+
+    The same limits, and today's spend of the business day (``REFUND_BUSINESS_TIMEZONE``)
+    by the database's clock (:func:`persistence.repo.spent_in_business_day`).
+    """
+    spent = await repo.spent_in_business_day(conn, limits.business_timezone)
+    return Budget(per_refund_cap=limits.per_tx_cap, daily_cap=limits.daily_cap, spent_today=spent)
+
+
 async def resolve_ticket(
     desk: ReviewDesk,
     ticket_id: int,
@@ -128,13 +252,19 @@ async def resolve_ticket(
     The reviewer claims the ticket first, so two reviewers cannot resolve it at once; a
     refused resolution is audited too.
     """
-    actor = f"reviewer:{reviewer}"
+    actor = actor_of(reviewer)
     async with desk.storage.pool.connection() as conn:
         ticket = await repo.get_ticket(conn, ticket_id)
         if ticket is None:
             raise TicketNotFound("not_found", f"no ticket {ticket_id}")
         if ticket.status != "open":
             raise ReviewConflict("ticket_not_open", f"ticket {ticket.reference} is {ticket.status}")
+        if ticket.assignee is not None and ticket.assignee != actor:
+            raise ReviewConflict(
+                "ticket_claimed",
+                f"ticket {ticket.reference} is {reviewer_name(ticket.assignee)}'s; "
+                "take it over to resolve it",
+            )
         claimed = await repo.claim_ticket(conn, ticket_id, actor)
     if claimed is None:
         raise ReviewConflict("ticket_busy", "another reviewer is resolving this ticket right now")
@@ -180,7 +310,11 @@ async def resolve_claimed(
         )
         updated = await close_ticket(desk, ticket, "denied", actor, note, None, message)
         await tell_customer(
-            desk, ticket, message, {"kind": "review_denied", "ticket": ticket.reference}
+            desk,
+            ticket,
+            message,
+            {"kind": "review_denied", "ticket": ticket.reference},
+            author=actor,
         )
         return Resolved(ticket=updated, refund=None, customer_message=message)
 
@@ -250,6 +384,7 @@ async def resolve_claimed(
         },
         # turn -1: a reviewer's refund, not one of the customer's turns
         refund={**refund, "order_id": ticket.order_id, "refund_id": str(record.id), "turn": -1},
+        author=actor,
     )
     return Resolved(ticket=updated, refund=refund, customer_message=message)
 
@@ -282,8 +417,15 @@ async def agents_attempt_settled(desk: ReviewDesk, ticket: Ticket) -> Refund | N
 
 def resolution_event(ticket: Ticket, actor: str, payload: dict[str, Any]) -> AuditEvent:
     """The audit event of a reviewer's resolution of ``ticket``."""
+    return ticket_event(EventType.TICKET_RESOLVED, ticket, actor, payload)
+
+
+def ticket_event(
+    event_type: EventType, ticket: Ticket, actor: str, payload: dict[str, Any]
+) -> AuditEvent:
+    """An audit event about ``ticket`` by a reviewer."""
     return AuditEvent(
-        EventType.TICKET_RESOLVED,
+        event_type,
         actor=actor,
         thread_id=ticket.thread_id,
         order_id=ticket.order_id,
@@ -361,16 +503,19 @@ async def tell_customer(
     message: str,
     outcome: ReviewOutcome,
     refund: RefundAttempt | None = None,
+    author: str | None = None,
 ) -> None:
     """Append the reviewer's outcome to the customer's conversation.
 
-    Takes the conversation's lease first (waiting for a running turn to finish), so the
-    message cannot be overwritten by that turn's checkpoint.
+    The message is the agent's, marked with its ``author`` (the reviewer) in its
+    metadata, which reviewers see and models are never sent. Takes the conversation's
+    lease first (waiting for a running turn to finish), so the message cannot be
+    overwritten by that turn's checkpoint.
     """
     if not ticket.thread_id:
         return
     update: ConversationPost = {
-        "messages": [AIMessage(message)],
+        "messages": [AIMessage(message, response_metadata={AUTHOR_KEY: author} if author else {})],
         "reply": message,
         "outcome": outcome,
         "ticket": {

@@ -1,29 +1,35 @@
-"""Review routes: a reviewer's tickets, one ticket in full, its resolution; the console.
+"""Review routes: the queue's views, one ticket in full, taking and resolving it; the console.
 
-The resolution itself is :mod:`tools.review`; these routes turn its refusals into the
-API's error answers.
+The workflow itself is :mod:`tools.review` (the trail's words :mod:`tools.audit_words`);
+these routes turn its refusals into the API's error answers.
 """
 
 from __future__ import annotations
 
+import logging
+from decimal import Decimal
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse
+from langchain_core.messages import AnyMessage, HumanMessage
 
-from graph.facts import order_snapshot
+from core.money import format_usdc
+from graph.facts import message_text, order_snapshot
 from persistence import repo
-from persistence.audit import tail, verify_chain
+from persistence.audit import trail_of, verify_chain
 from persistence.models import Ticket
 from server import schemas
 from server.access import reviewer_access
 from server.errors import ERROR_RESPONSES, ApiError
 from server.routes import STATIC
 from server.runtime import ServerRuntime
-from server.turns import config_of
+from server.turns import config_of, state_of
 from tools import review
+from tools.audit_words import plain_trail
 from tools.review import (
+    AUTHOR_KEY,
     ConversationPost,
     InvalidReview,
     ReviewConflict,
@@ -40,6 +46,7 @@ REFUSALS: dict[type[ReviewRefused], int] = {
 """The HTTP status of each way a resolution can be refused."""
 
 router = APIRouter()
+logger = logging.getLogger(__name__)
 
 
 @router.get("/v1/me", response_model=schemas.Reviewer, responses=ERROR_RESPONSES, tags=["review"])
@@ -50,21 +57,70 @@ async def me(
     return schemas.Reviewer(reviewer=access[1])
 
 
+CONVERSATION_LINES = 200
+"""The most messages of a conversation a ticket shows (the latest)."""
+TRAIL_EVENTS = 500
+"""The most audit events a ticket shows (the latest)."""
+AUDIT_FIELDS = (
+    "seq",
+    "ts",
+    "event_type",
+    "actor",
+    "thread_id",
+    "order_id",
+    "payload",
+    "prev_hash",
+    "hash",
+)
+"""What a ticket shows of each audit event (the customer's email is on the ticket)."""
+
+
 @router.get(
     "/v1/tickets", response_model=schemas.TicketList, responses=ERROR_RESPONSES, tags=["review"]
 )
 async def list_tickets(
     access: Annotated[tuple[ServerRuntime, str], Depends(reviewer_access)],
-    status: Literal["open", "approved", "denied", "closed", "all"] = "open",
+    view: Annotated[
+        Literal["open", "mine", "resolved", "all"] | None,
+        Query(description="open; mine (open and taken by you); resolved; all."),
+    ] = None,
+    status: Annotated[
+        Literal["open", "approved", "denied", "closed", "all"] | None,
+        Query(description="One status instead of a view."),
+    ] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="A ticket reference or id, order id or email."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> schemas.TicketList:
-    """Review tickets, newest first (``status=open`` by default; ``all`` for every one)."""
-    runtime, _ = access
+    """A page of the review queue: one view (``open`` by default) or one status, searched.
+
+    ``mine`` is the open tickets the signed-in reviewer took; ``resolved`` lists the latest
+    resolved first, with who resolved each and when. ``q`` finds tickets by reference or
+    id (``RT-000042``, ``42``), order id or customer email, in part and ignoring case.
+    ``counts`` says how many match in each view; ``next_offset`` pages on.
+    """
+    runtime, reviewer = access
+    if view is not None and status is not None:
+        raise ApiError(422, "invalid_request", "give a view or a status, not both")
+    if status == "all":
+        view, status = "all", None
+    if view is None and status is None:
+        view = "open"
+    actor = review.actor_of(reviewer)
     async with runtime.services.storage.pool.connection() as conn:
-        tickets = await repo.list_tickets(
-            conn, status=None if status == "all" else status, limit=limit
+        rows = await repo.search_tickets(
+            conn, view=view, status=status, assignee=actor, q=q, limit=limit + 1, offset=offset
         )
-    return schemas.TicketList(tickets=[summary(t) for t in tickets])
+        counts = await repo.count_ticket_views(conn, assignee=actor, q=q)
+    return schemas.TicketList(
+        tickets=[summary(row.ticket, refund_amount=row.refund_amount) for row in rows[:limit]],
+        view=view,
+        counts=counts,
+        next_offset=offset + limit if len(rows) > limit else None,
+    )
 
 
 @router.get(
@@ -76,14 +132,25 @@ async def list_tickets(
 async def get_ticket(
     ticket_id: int, access: Annotated[tuple[ServerRuntime, str], Depends(reviewer_access)]
 ) -> schemas.TicketDetail:
-    """One ticket with its full context, the conversation's audit trail and the chain."""
+    """One ticket in full: context, both sides of the conversation, the trail, the budget.
+
+    The conversation is read as it is now (the agent's replies and the reviewer's message
+    included), else as the ticket recorded it at escalation. The audit trail covers the
+    conversation and what happened to the order elsewhere, in plain words first (``trail``)
+    with the events behind each line (``audit``). ``budget`` is the policy's per-refund cap
+    and what is left of today's refund budget, for the warning before an approval.
+    """
     runtime, _ = access
+    limits = runtime.services.limits
     async with runtime.services.storage.pool.connection() as conn:
         ticket = await repo.get_ticket(conn, ticket_id)
         if ticket is None:
             raise ApiError(404, "not_found", f"no ticket {ticket_id}")
-        events = await tail(conn, thread_id=ticket.thread_id, limit=500) if ticket.thread_id else []
+        events = await trail_of(
+            conn, thread_id=ticket.thread_id, order_id=ticket.order_id, limit=TRAIL_EVENTS
+        )
         current = await repo.get_order(conn, ticket.order_id) if ticket.order_id else None
+        budget = await review.todays_budget(conn, limits)
         chain = await verify_chain(conn)
     return schemas.TicketDetail(
         **summary(ticket).model_dump(),
@@ -98,12 +165,60 @@ async def get_ticket(
             if ticket.resolved_by
             else None
         ),
-        audit=[
-            jsonable_encoder({k: e[k] for k in ("seq", "ts", "event_type", "actor", "payload")})
-            for e in events
+        conversation=await conversation_of(runtime, ticket),
+        trail=[
+            schemas.TrailLine(**line.to_json())
+            for line in plain_trail(events, limits, thread_id=ticket.thread_id)
         ],
+        audit=[jsonable_encoder({k: e[k] for k in AUDIT_FIELDS}) for e in events],
         audit_chain=schemas.ChainStatus(ok=chain.ok, checked=chain.checked, problem=chain.problem),
+        budget=schemas.Budget(**budget.to_json()),
     )
+
+
+@router.post(
+    "/v1/tickets/{ticket_id}/claim",
+    response_model=schemas.TicketSummary,
+    responses=ERROR_RESPONSES,
+    tags=["review"],
+)
+async def claim(
+    ticket_id: int,
+    access: Annotated[tuple[ServerRuntime, str], Depends(reviewer_access)],
+    body: schemas.Claim | None = None,
+) -> schemas.TicketSummary:
+    """Take an open ticket as yours (it shows under ``view=mine``); 409 if another has it.
+
+    ``{"take_over": true}`` takes it from the reviewer who has it; both are audited.
+    Others cannot resolve a ticket while it is yours.
+    """
+    runtime, reviewer = access
+    take_over = body.take_over if body is not None else False
+    try:
+        ticket = await review.claim_ticket(
+            runtime.services.storage, ticket_id, reviewer, take_over=take_over
+        )
+    except ReviewRefused as exc:
+        raise refused(exc) from None
+    return summary(ticket)
+
+
+@router.post(
+    "/v1/tickets/{ticket_id}/release",
+    response_model=schemas.TicketSummary,
+    responses=ERROR_RESPONSES,
+    tags=["review"],
+)
+async def release(
+    ticket_id: int, access: Annotated[tuple[ServerRuntime, str], Depends(reviewer_access)]
+) -> schemas.TicketSummary:
+    """Give back an open ticket you took, for anyone to take (audited)."""
+    runtime, reviewer = access
+    try:
+        ticket = await review.release_ticket(runtime.services.storage, ticket_id, reviewer)
+    except ReviewRefused as exc:
+        raise refused(exc) from None
+    return summary(ticket)
 
 
 @router.post(
@@ -143,7 +258,7 @@ async def review_page() -> FileResponse:
     return FileResponse(STATIC / "review.html")
 
 
-def summary(ticket: Ticket) -> schemas.TicketSummary:
+def summary(ticket: Ticket, refund_amount: Decimal | None = None) -> schemas.TicketSummary:
     """A ticket's list entry."""
     return schemas.TicketSummary(
         id=ticket.id,
@@ -154,7 +269,54 @@ def summary(ticket: Ticket) -> schemas.TicketSummary:
         order_id=ticket.order_id,
         thread_id=ticket.thread_id,
         created_at=ticket.created_at.isoformat(),
+        assignee=ticket.assignee if ticket.status == "open" else None,
+        assigned_at=(
+            ticket.assigned_at.isoformat()
+            if ticket.assigned_at and ticket.status == "open"
+            else None
+        ),
+        resolved_by=ticket.resolved_by,
+        resolved_at=ticket.resolved_at.isoformat() if ticket.resolved_at else None,
+        refund_amount=format_usdc(refund_amount) if refund_amount is not None else None,
     )
+
+
+async def conversation_of(runtime: ServerRuntime, ticket: Ticket) -> schemas.TicketConversation:
+    """Both sides of the ticket's conversation: as it is now, else as it was at escalation."""
+    messages: list[AnyMessage] = []
+    if ticket.thread_id:
+        try:
+            messages = list((await state_of(runtime, ticket.thread_id)).get("messages") or [])
+        except Exception:  # the escalation's copy below still tells the story
+            logger.exception("could not read the conversation of %s", ticket.reference)
+    if not messages:
+        recorded = ticket.context.get("transcript") or []
+        lines = [
+            schemas.ConversationLine(
+                role="customer" if line.get("role") == "customer" else "agent",
+                text=str(line.get("text") or ""),
+            )
+            for line in recorded
+            if isinstance(line, dict)
+        ]
+        return schemas.TicketConversation(source="ticket", messages=lines)
+    shown = messages[-CONVERSATION_LINES:]
+    return schemas.TicketConversation(
+        source="conversation",
+        messages=[conversation_line(m) for m in shown],
+        omitted=len(messages) - len(shown),
+    )
+
+
+def conversation_line(message: AnyMessage) -> schemas.ConversationLine:
+    """One message as a reviewer reads it: the customer's, the agent's or a reviewer's."""
+    text = message_text(message)
+    if isinstance(message, HumanMessage):
+        return schemas.ConversationLine(role="customer", text=text)
+    author = (getattr(message, "response_metadata", None) or {}).get(AUTHOR_KEY)
+    if author:
+        return schemas.ConversationLine(role="reviewer", text=text, author=str(author))
+    return schemas.ConversationLine(role="agent", text=text)
 
 
 def review_desk(runtime: ServerRuntime) -> ReviewDesk:

@@ -1,5 +1,7 @@
-// Reviewer console: token sign-in, the open tickets, one ticket's full context, approve/deny
-// with a note, and the conversation's audit trail with the hash chain's verification status.
+// Reviewer console: token sign-in; the queue's views (open, mine, resolved) with one search
+// box; one ticket's full context with both sides of the conversation; claim, approve (with a
+// second click beyond the policy's limits) or deny with a note; and the audit trail in plain
+// words, the technical record folded under each line, with the hash chain's status.
 
 import {
   AMOUNT_RE,
@@ -54,8 +56,35 @@ const DETAIL_LABELS = {
   remaining_daily_budget: "Budget left today",
 };
 
+const VIEWS = {
+  open: { list: "Open tickets", empty: "No open tickets. Everything is handled." },
+  mine: {
+    list: "Tickets you claimed",
+    empty: "You have not claimed any open ticket. Claim one to keep it here.",
+  },
+  resolved: { list: "Resolved tickets", empty: "No ticket has been resolved yet." },
+};
+const VIEW_NAMES = { open: "Open", mine: "Mine", resolved: "Resolved" };
+const PAGE = 50;
+const SEARCH_DELAY_MS = 250;
+
 const $ = (id) => document.getElementById(id);
-const state = { token: null, tickets: [], selected: null, flash: null, draft: "" };
+const FRESH = {
+  me: null,
+  view: "open",
+  q: "",
+  tickets: [],
+  counts: null,
+  nextOffset: null,
+  selected: null,
+  flash: null,
+  draft: "",
+  amountDraft: null,
+};
+const state = { token: null, ...FRESH };
+const same = (a, b) => a !== null && b !== null && String(a) === String(b);
+const actor = () => `reviewer:${state.me}`;
+const reviewerName = (who) => String(who || "").replace(/^reviewer:/, "");
 
 const reasonWords = (code) => REASONS[code] || code.replaceAll("_", " ");
 const signalWords = (code) => {
@@ -108,8 +137,11 @@ function showLogin(message = "") {
 
 function signOut(message = "") {
   sessionStorage.removeItem(TOKEN_KEY);
-  Object.assign(state, { token: null, tickets: [], selected: null, flash: null, draft: "" });
+  clearTimeout(state.searchTimer);
+  Object.assign(state, { token: null, ...FRESH });
   $("ticket-list").replaceChildren();
+  $("search").value = "";
+  renderViews();
   resetDetail();
   showLogin(message);
 }
@@ -117,6 +149,7 @@ function signOut(message = "") {
 async function enter(token) {
   const me = await requestJson("/v1/me", { token });
   state.token = token;
+  state.me = me.reviewer;
   sessionStorage.setItem(TOKEN_KEY, token);
   $("reviewer").textContent = me.reviewer;
   $("login").hidden = true;
@@ -149,63 +182,177 @@ $("sign-out").addEventListener("click", () => signOut());
 
 // ---- the queue ------------------------------------------------------------------------------
 
-async function loadTickets() {
+/** Load the current view (and search) from the start, or its next page with `more`. */
+async function loadTickets({ more = false } = {}) {
   const queueError = $("queue-error");
+  const params = new URLSearchParams({ view: state.view, limit: String(PAGE) });
+  if (state.q) params.set("q", state.q);
+  if (more && state.nextOffset !== null) params.set("offset", String(state.nextOffset));
+  // Only the latest request may fill the list: typing fires several.
+  const asked = (state.listLoads = (state.listLoads || 0) + 1);
+  let page;
   try {
-    const { tickets } = await api("/v1/tickets?status=open");
-    state.tickets = tickets;
-    queueError.hidden = true;
+    page = await api(`/v1/tickets?${params}`);
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return;
+    if (asked !== state.listLoads) return;
     queueError.textContent = politeError(err);
     queueError.hidden = false;
     return;
   }
+  if (asked !== state.listLoads) return;
+  queueError.hidden = true;
+  state.tickets = more ? [...state.tickets, ...page.tickets] : page.tickets;
+  state.counts = page.counts;
+  state.nextOffset = page.next_offset ?? null;
   renderQueue();
   if (state.selected === null && state.tickets.length) await selectTicket(state.tickets[0].id);
 }
 
+/** After a view or a search changed the list: show its first ticket unless one shown is in it. */
+async function followList() {
+  if (state.tickets.some((t) => same(t.id, state.selected))) return;
+  if (state.tickets.length) {
+    await selectTicket(state.tickets[0].id);
+  } else {
+    state.selected = null;
+    resetDetail();
+  }
+}
+
+function renderViews() {
+  for (const tab of document.querySelectorAll(".queue-view")) {
+    const selected = tab.dataset.view === state.view;
+    tab.setAttribute("aria-selected", String(selected));
+    tab.tabIndex = selected ? 0 : -1;
+    const count = state.counts?.[tab.dataset.view];
+    $(`count-${tab.dataset.view}`).textContent = count === undefined ? "0" : String(count);
+  }
+  $("ticket-list").setAttribute("aria-label", VIEWS[state.view].list);
+}
+
+function emptyWords() {
+  if (!state.q) return VIEWS[state.view].empty;
+  const elsewhere = Object.keys(VIEW_NAMES)
+    .filter((v) => v !== state.view && state.counts?.[v])
+    .map((v) => `${VIEW_NAMES[v]} (${state.counts[v]})`);
+  return (
+    `No ${VIEW_NAMES[state.view].toLowerCase()} ticket matches “${state.q}”.` +
+    (elsewhere.length ? ` Found in ${elsewhere.join(" and ")}.` : "")
+  );
+}
+
 function renderQueue() {
-  $("open-count").textContent = String(state.tickets.length);
-  $("queue-empty").hidden = state.tickets.length > 0;
-  $("ticket-list").replaceChildren(
-    ...state.tickets.map((t) => {
-      const reasons = byImportance(splitReasons(t.reason));
-      return h(
-        "li",
-        {},
-        h(
-          "button",
-          {
-            type: "button",
-            class: "ticket-item",
-            "aria-current": String(t.id) === String(state.selected) ? "true" : "false",
-            "data-ticket": t.reference,
-            onclick: () => selectTicket(t.id, { focus: true }),
-          },
-          h(
+  renderViews();
+  const empty = $("queue-empty");
+  empty.textContent = state.tickets.length ? "" : emptyWords();
+  empty.hidden = state.tickets.length > 0;
+  $("more").hidden = state.nextOffset === null;
+  $("ticket-list").replaceChildren(...state.tickets.map(queueItem));
+}
+
+function queueItem(t) {
+  const reasons = byImportance(splitReasons(t.reason));
+  const resolved = t.status !== "open";
+  const who = [t.customer_email || "unknown customer", t.order_id].filter(Boolean).join(" · ");
+  return h(
+    "li",
+    {},
+    h(
+      "button",
+      {
+        type: "button",
+        class: "ticket-item",
+        "aria-current": same(t.id, state.selected) ? "true" : "false",
+        "data-ticket": t.reference,
+        onclick: () => selectTicket(t.id, { focus: true }),
+      },
+      h(
+        "span",
+        { class: "ticket-item-top" },
+        h("span", { class: "ticket-item-ref" }, t.reference),
+        resolved && t.resolved_at
+          ? h(
+              "span",
+              { class: "ticket-item-time", title: formatTime(t.resolved_at) },
+              `resolved ${timeAgo(t.resolved_at)}`,
+            )
+          : h(
+              "span",
+              { class: "ticket-item-time", title: formatTime(t.created_at) },
+              timeAgo(t.created_at),
+            ),
+      ),
+      resolved
+        ? h(
             "span",
-            { class: "ticket-item-top" },
-            h("span", { class: "ticket-item-ref" }, t.reference),
-            h("span", { class: "ticket-item-time" }, timeAgo(t.created_at)),
-          ),
-          h(
+            { class: "ticket-item-status" },
+            statusBadge(t.status),
+            t.refund_amount ? ` ${t.refund_amount} USDC` : "",
+            t.resolved_by ? ` by ${reviewerName(t.resolved_by)}` : "",
+          )
+        : h(
             "span",
             { class: "ticket-item-reason" },
             reasons.length ? reasonWords(reasons[0]) : "Needs review",
           ),
-          h(
+      h("span", { class: "ticket-item-who" }, who),
+      !resolved && t.assignee
+        ? h(
             "span",
-            { class: "ticket-item-who" },
-            [t.customer_email || "unknown customer", t.order_id].filter(Boolean).join(" · "),
-          ),
-        ),
-      );
-    }),
+            { class: "ticket-item-claim" },
+            t.assignee === actor() ? "Claimed by you" : `Claimed by ${reviewerName(t.assignee)}`,
+          )
+        : null,
+    ),
   );
 }
 
+async function switchView(view) {
+  if (!VIEWS[view] || view === state.view) return;
+  state.view = view;
+  state.nextOffset = null;
+  renderViews();
+  await loadTickets();
+  await followList();
+}
+
+const tabs = () => [...document.querySelectorAll(".queue-view")];
+for (const tab of tabs()) {
+  tab.addEventListener("click", () => switchView(tab.dataset.view));
+  // Arrow keys move between the views, as in any tab list.
+  tab.addEventListener("keydown", (event) => {
+    const all = tabs();
+    const step = { ArrowRight: 1, ArrowLeft: -1 }[event.key];
+    if (!step) return;
+    event.preventDefault();
+    const next = all[(all.indexOf(tab) + step + all.length) % all.length];
+    next.focus();
+    switchView(next.dataset.view);
+  });
+}
+
+async function search(text) {
+  clearTimeout(state.searchTimer);
+  const q = text.trim();
+  if (q === state.q) return;
+  state.q = q;
+  state.nextOffset = null;
+  await loadTickets();
+  await followList();
+}
+
+$("search").addEventListener("input", (event) => {
+  clearTimeout(state.searchTimer);
+  const text = event.target.value;
+  state.searchTimer = setTimeout(() => search(text), SEARCH_DELAY_MS);
+});
+$("search-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  search($("search").value);
+});
 $("refresh").addEventListener("click", () => loadTickets());
+$("more").addEventListener("click", () => loadTickets({ more: true }));
 
 // ---- one ticket -----------------------------------------------------------------------------
 
@@ -238,7 +385,7 @@ async function selectTicket(id, { focus = false } = {}) {
 }
 
 async function loadTicket(id) {
-  if (String(id) !== String(state.selected)) Object.assign(state, { flash: null, draft: "" });
+  if (!same(id, state.selected)) Object.assign(state, { flash: null, draft: "", amountDraft: null });
   state.selected = id;
   // Only the latest load may render: an earlier, slower answer must not replace it.
   const load = (state.loads = (state.loads || 0) + 1);
@@ -309,6 +456,7 @@ function renderDetail(t) {
         h("span", {}, "Opened ", formatTime(t.created_at)),
       ),
     ),
+    claimBox(t),
   );
 
   const left = h(
@@ -317,21 +465,7 @@ function renderDetail(t) {
     whyPanel(reasons, ctx),
     triedPanel(ctx),
     signalsPanel(ctx.injection_signals || []),
-    panel(
-      "Conversation",
-      h(
-        "ol",
-        { class: "transcript", "data-testid": "transcript" },
-        (ctx.transcript || []).map((m) =>
-          h(
-            "li",
-            { class: m.role === "customer" ? "t-customer" : "t-agent" },
-            h("span", { class: "t-role" }, m.role === "customer" ? "Customer" : "Agent"),
-            m.text,
-          ),
-        ),
-      ),
-    ),
+    conversationPanel(t, ctx),
   );
   const right = h("div", { class: "stack" }, orderPanel(ctx), decisionPanel(t, ctx));
 
@@ -339,7 +473,98 @@ function renderDetail(t) {
     head,
     state.flash || "",
     h("div", { class: "detail-grid" }, left, right),
-    auditPanel(t.audit || [], t.audit_chain),
+    auditPanel(t),
+  );
+}
+
+// ---- claiming -------------------------------------------------------------------------------
+
+function claimBox(t) {
+  if (t.status !== "open") return null;
+  const button = (label, action) =>
+    h(
+      "button",
+      {
+        type: "button",
+        class: "btn btn-ghost btn-small",
+        onclick: (event) => claim(t, action, event.currentTarget),
+      },
+      label,
+    );
+  let body;
+  if (!t.assignee) {
+    body = [h("span", { class: "muted" }, "Nobody has claimed it"), button("Claim", "claim")];
+  } else if (t.assignee === actor()) {
+    body = [h("span", { class: "badge badge-ok" }, "Claimed by you"), button("Release", "release")];
+  } else {
+    body = [
+      h("span", { class: "badge badge-open" }, `Claimed by ${reviewerName(t.assignee)}`),
+      button("Take over", "take_over"),
+    ];
+  }
+  return h("div", { class: "claim-box", "data-testid": "claim" }, ...body);
+}
+
+async function claim(t, action, button) {
+  button.disabled = true;
+  const path = action === "release" ? "release" : "claim";
+  try {
+    await api(`/v1/tickets/${encodeURIComponent(t.id)}/${path}`, {
+      method: "POST",
+      body: action === "take_over" ? { take_over: true } : undefined,
+    });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return;
+    state.flash = h(
+      "div",
+      { class: "alert alert-warn result", role: "alert" },
+      politeError(err),
+    );
+  }
+  await loadTickets();
+  await selectTicket(t.id);
+}
+
+// ---- the conversation -----------------------------------------------------------------------
+
+const ROLE_WORDS = { customer: "Customer", agent: "Agent" };
+
+function conversationPanel(t, ctx) {
+  const conversation = t.conversation || {
+    source: "ticket",
+    messages: ctx.transcript || [],
+    omitted: 0,
+  };
+  const notes = [];
+  if (conversation.source === "ticket") {
+    notes.push("As recorded when the ticket was opened.");
+  }
+  if (conversation.omitted) {
+    notes.push(`${conversation.omitted} earlier messages are not shown.`);
+  }
+  return h(
+    "section",
+    { class: "card panel" },
+    h("h3", {}, "Conversation", h("span", { class: "panel-sub" }, "customer and agent, in order")),
+    notes.length ? h("p", { class: "hint conversation-note" }, notes.join(" ")) : null,
+    h(
+      "ol",
+      { class: "transcript", "data-testid": "transcript" },
+      conversation.messages.map((m) =>
+        h(
+          "li",
+          { class: `t-${m.role}`, "data-role": m.role },
+          h(
+            "span",
+            { class: "t-role" },
+            m.role === "reviewer"
+              ? `Reviewer ${reviewerName(m.author)}, sent as the agent`
+              : ROLE_WORDS[m.role] || m.role,
+          ),
+          m.text,
+        ),
+      ),
+    ),
   );
 }
 
@@ -505,21 +730,54 @@ function decisionPanel(t, ctx) {
       "Decision",
       facts([
         ["Outcome", statusBadge(t.status)],
-        ["By", r.resolved_by],
+        ["By", r.resolved_by && reviewerName(r.resolved_by)],
         ["At", r.resolved_at && formatTime(r.resolved_at)],
         ["Note", r.note],
       ]),
     );
   }
+  if (t.assignee && t.assignee !== actor()) {
+    return panel(
+      "Your decision",
+      h(
+        "p",
+        { class: "alert alert-info" },
+        `${reviewerName(t.assignee)} has claimed this ticket. Take it over to decide it.`,
+      ),
+    );
+  }
   const left = ctx.order?.unrefunded_usdc;
+  const budget = t.budget;
   const amount = h("input", {
     id: "resolve-amount",
     name: "amount",
     type: "text",
     inputmode: "decimal",
     autocomplete: "off",
-    value: proposedAmount(ctx),
-    "aria-describedby": "resolve-amount-hint",
+    value: state.amountDraft ?? proposedAmount(ctx),
+    "aria-describedby": "resolve-amount-hint resolve-budget",
+  });
+  // Beyond the policy's limits the first click only warns; a second click sends.
+  const warning = h("div", {
+    class: "alert alert-warn limit-warning",
+    role: "alert",
+    "data-testid": "limit-warning",
+    hidden: true,
+  });
+  const approve = h(
+    "button",
+    { type: "submit", class: "btn btn-approve", name: "decision", value: "approve" },
+    "Approve refund",
+  );
+  let confirming = null; // the amount the reviewer was warned about
+  const unconfirm = () => {
+    confirming = null;
+    warning.hidden = true;
+    approve.textContent = "Approve refund";
+  };
+  amount.addEventListener("input", () => {
+    state.amountDraft = amount.value;
+    unconfirm();
   });
   const note = h("textarea", {
     id: "resolve-note",
@@ -547,6 +805,15 @@ function decisionPanel(t, ctx) {
         `Asked for ${ctx.requested_amount ? formatAmount(ctx.requested_amount) + " USDC" : "a full refund"}`,
         left ? `; ${formatAmount(left)} USDC is left to refund on this order.` : ".",
       ),
+      budget
+        ? h(
+            "p",
+            { class: "hint", id: "resolve-budget", "data-testid": "budget" },
+            `Per-refund cap ${budget.per_refund_cap} USDC; today's refund budget: `,
+            h("strong", {}, `${budget.remaining_today} of ${budget.daily_cap} USDC left`),
+            ".",
+          )
+        : null,
     ),
     h(
       "div",
@@ -560,14 +827,11 @@ function decisionPanel(t, ctx) {
       ),
     ),
     error,
+    warning,
     h(
       "div",
       { class: "resolve-actions" },
-      h(
-        "button",
-        { type: "submit", class: "btn btn-approve", name: "decision", value: "approve" },
-        "Approve refund",
-      ),
+      approve,
       h(
         "button",
         { type: "submit", class: "btn btn-deny", name: "decision", value: "deny" },
@@ -596,11 +860,56 @@ function decisionPanel(t, ctx) {
       body.amount = value;
     }
     if (!body.note) return fail("Add a note explaining your decision.", note);
+    if (decision === "approve") {
+      const over = beyondLimits(body.amount, budget);
+      if (over.length && confirming !== body.amount) {
+        confirming = body.amount;
+        warning.replaceChildren(...limitWarning(body.amount, over));
+        warning.hidden = false;
+        approve.textContent = "Approve anyway";
+        return;
+      }
+    } else {
+      unconfirm();
+    }
     for (const button of form.querySelectorAll("button")) button.disabled = true;
     await resolve(t, body, fail);
     for (const button of form.querySelectorAll("button")) button.disabled = false;
   });
   return h("section", { class: "card panel" }, h("h3", {}, "Your decision"), form);
+}
+
+/** The policy limits an approval of `value` USDC goes beyond, in words. */
+function beyondLimits(value, budget) {
+  if (!budget) return [];
+  const over = [];
+  if (compareDecimal(value, budget.per_refund_cap) > 0) {
+    over.push(`the per-refund cap of ${budget.per_refund_cap} USDC`);
+  }
+  if (compareDecimal(value, budget.remaining_today) > 0) {
+    over.push(
+      `what is left of today's refund budget (${budget.remaining_today} of ${budget.daily_cap} USDC)`,
+    );
+  }
+  return over;
+}
+
+/** A typed amount as the API writes amounts: "30" -> "30.00", "012.5" -> "12.50". */
+function usdc(value) {
+  const text = String(value).replace(/^0+(?=\d)/, "");
+  return formatAmount(text.includes(".") ? text : `${text}.00`);
+}
+
+function limitWarning(value, over) {
+  return [
+    h("p", {}, h("strong", {}, `${usdc(value)} USDC is more than ${over.join(" and more than ")}.`)),
+    h(
+      "p",
+      {},
+      "The agent would not refund this on its own, and MoltPe's wallet policy may refuse it. " +
+        "Check the amount, then select “Approve anyway” to send it.",
+    ),
+  ];
 }
 
 async function resolve(ticket, body, fail) {
@@ -686,17 +995,8 @@ function resultBox({ ticket, refund, customer_message: message }) {
 
 // ---- audit trail ----------------------------------------------------------------------------
 
-function summarise(payload) {
-  if (!payload || typeof payload !== "object") return String(payload ?? "");
-  return Object.entries(payload)
-    .filter(([, v]) => v !== null && typeof v !== "object")
-    .slice(0, 4)
-    .map(([k, v]) => `${k}=${String(v).length > 28 ? String(v).slice(0, 27) + "…" : v}`)
-    .join("  ");
-}
-
-function auditPanel(events, chain) {
-  const badge = chain?.ok
+function chainBadge(chain) {
+  return chain?.ok
     ? h(
         "span",
         { class: "badge badge-ok", "data-testid": "chain-status" },
@@ -709,55 +1009,77 @@ function auditPanel(events, chain) {
         h("span", { class: "dot" }),
         `Chain broken: ${chain?.problem || "verification failed"}`,
       );
+}
+
+/** One audit event as recorded: type, seq, actor, time, hashes and the JSON payload. */
+function technical(e) {
+  return h(
+    "div",
+    { class: "tech-event", "data-testid": "audit-event" },
+    facts([
+      ["Event", h("code", { class: "chip" }, e.event_type)],
+      ["Seq", String(e.seq)],
+      ["Actor", e.actor],
+      ["Time", e.ts],
+      ["Conversation", e.thread_id],
+      ["Order", e.order_id],
+      ["Hash", h("code", { class: "hash" }, e.hash)],
+      ["Previous", h("code", { class: "hash" }, e.prev_hash)],
+    ]),
+    h("pre", {}, JSON.stringify(e.payload, null, 2)),
+  );
+}
+
+function auditPanel(t) {
+  const events = new Map((t.audit || []).map((e) => [e.seq, e]));
+  const lines = t.trail || [];
   return h(
     "section",
     { class: "card panel audit-panel", "aria-label": "Audit trail" },
-    h("div", { class: "audit-head" }, h("h3", {}, `Audit trail · ${events.length} events`), badge),
     h(
       "div",
-      { class: "audit-table-wrap" },
-      h(
-        "table",
-        { class: "audit-table" },
-        h(
-          "thead",
-          {},
-          h(
-            "tr",
-            {},
-            h("th", {}, "#"),
-            h("th", { class: "when" }, "When"),
-            h("th", {}, "Event"),
-            h("th", {}, "Actor"),
-            h("th", {}, "Details"),
-          ),
-        ),
-        h(
-          "tbody",
-          {},
-          events.map((e) =>
-            h(
-              "tr",
-              {},
-              h("td", { class: "num" }, e.seq),
-              h("td", { class: "when" }, formatTime(e.ts)),
-              h("td", {}, h("code", { class: "chip" }, e.event_type)),
-              h("td", {}, e.actor),
+      { class: "audit-head" },
+      h("h3", {}, `Audit trail · ${events.size} events`),
+      chainBadge(t.audit_chain),
+    ),
+    lines.length
+      ? h(
+          "ol",
+          { class: "trail", "data-testid": "trail" },
+          lines.map((line) => {
+            const recorded = line.seqs.map((seq) => events.get(seq)).filter(Boolean);
+            const kinds = [...new Set(recorded.map((e) => e.event_type))].join(", ");
+            return h(
+              "li",
+              { class: `trail-line tone-${line.tone}`, "data-testid": "trail-line" },
+              h("span", { class: "trail-dot", "aria-hidden": "true" }),
               h(
-                "td",
-                { class: "details" },
+                "div",
+                { class: "trail-body" },
+                h("p", { class: "trail-words" }, line.words),
+                h(
+                  "p",
+                  { class: "trail-meta" },
+                  h("time", { datetime: line.ts }, formatTime(line.ts)),
+                  line.elsewhere
+                    ? h("span", { class: "badge badge-muted" }, "in another conversation")
+                    : null,
+                ),
                 h(
                   "details",
-                  {},
-                  h("summary", {}, summarise(e.payload) || "payload"),
-                  h("pre", {}, JSON.stringify(e.payload, null, 2)),
+                  { class: "trail-tech" },
+                  h(
+                    "summary",
+                    {},
+                    `Technical detail (${recorded.length === 1 ? kinds : `${recorded.length} events: ${kinds}`})`,
+                  ),
+                  recorded.map(technical),
                 ),
               ),
-            ),
-          ),
-        ),
-      ),
-    ),
+            );
+          }),
+        )
+      : h("p", { class: "muted", style: "margin:0" }, "Nothing recorded yet."),
   );
 }
 

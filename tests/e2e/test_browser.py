@@ -5,67 +5,38 @@ ticket; a reviewer signs in, reads the ticket's context, approves a smaller amou
 customer's chat shows the approved refund; the audit chain stays intact. Also: a wrong
 reviewer token, and the chat at phone width (no horizontal scroll, polite errors).
 
-Chromium is Debian's (``apt-get install chromium``), driven by Playwright's async API in the
-session's event loop; no browser is ever downloaded. Screenshots land in
-``artifacts/screenshots/``; with ``UPDATE_SCREENSHOTS=1`` the two README pictures in
-``docs/screenshots/`` are rewritten too.
+The browser and the pages come from :mod:`tests.e2e.browser_fixtures`; with
+``UPDATE_SCREENSHOTS=1`` the README pictures in ``docs/screenshots/`` are rewritten too.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.e2e.browser_fixtures import (
+    DESKTOP,
+    PHONE,
+    TALL,
+    OpenPage,
+    horizontal_overflow,
+    require_browser,
+    screenshot,
+)
 from tests.e2e.server_fixtures import REVIEWER_TOKEN, LiveServer
 
-try:
-    from playwright.async_api import (
-        Browser,
-        BrowserContext,
-        Page,
-        Request,
-        Route,
-        async_playwright,
-        expect,
-    )
-except ImportError:  # pragma: no cover - depends on the environment
-    if os.environ.get("CI"):
-        raise
-    pytest.skip("playwright is not installed (uv sync --group dev)", allow_module_level=True)
+require_browser()
 
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "artifacts" / "screenshots"
-DOCS = ROOT / "docs" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-DESKTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 375, "height": 740}
-TALL = {"width": 1280, "height": 1200}
+from playwright.async_api import Page, Request, Route, expect  # noqa: E402
+
 TX_HASH = re.compile(r"^0x[0-9a-f]{64}$")
 TICKET = re.compile(r"RT-\d{6}")
-TIMEOUT_MS = 20_000
 
 pytestmark = pytest.mark.slow
-# Turns, polling (every 3 s) and resolutions take a few seconds on a busy 2-core machine.
-expect.set_options(timeout=TIMEOUT_MS)
-
-if not Path(CHROMIUM).exists():  # pragma: no cover - depends on the environment
-    if os.environ.get("CI"):
-        raise RuntimeError(f"{CHROMIUM} is missing: apt-get install -y chromium")
-    pytest.skip(f"{CHROMIUM} is missing (apt-get install -y chromium)", allow_module_level=True)
 
 
 # Records every text the chat's progress line shows (it changes with each SSE node event).
@@ -79,63 +50,7 @@ RECORD_PROGRESS = """() => {
 }"""
 
 
-# --- fixtures ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    """One headless Chromium for the session (contexts keep tests apart)."""
-    async with async_playwright() as pw:
-        launched = await pw.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-OpenPage = Callable[..., Awaitable[Page]]
-
-
-@pytest.fixture
-async def open_page(browser: Browser, live_server: LiveServer) -> AsyncIterator[OpenPage]:
-    """Open a page of the live service in a fresh browser context (its own sessionStorage).
-
-    Every uncaught JavaScript error on any page fails the test.
-    """
-    contexts: list[BrowserContext] = []
-    errors: list[str] = []
-
-    async def open_(path: str = "/", *, phone: bool = False) -> Page:
-        options: dict[str, Any] = (
-            {"viewport": PHONE, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
-            if phone
-            else {"viewport": DESKTOP}
-        )
-        context = await browser.new_context(**options)
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        page = await context.new_page()
-        page.on("pageerror", lambda exc: errors.append(f"{page.url}: {exc}"))
-        await page.goto(live_server.url + path)
-        await expect(page.locator("body[data-ready]")).to_be_attached()
-        return page
-
-    yield open_
-    for context in contexts:
-        await context.close()
-    assert not errors, "JavaScript errors:\n" + "\n".join(errors)
-
-
-async def screenshot(page: Page, name: str, *, docs: str | None = None, full: bool = False) -> None:
-    """Save a screenshot as a test artifact (and as a README picture when asked to)."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    target = ARTIFACTS / f"{name}.png"
-    await page.screenshot(path=str(target), full_page=full, animations="disabled", caret="hide")
-    if docs and os.environ.get("UPDATE_SCREENSHOTS") == "1":
-        DOCS.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(target, DOCS / docs)
+# --- helpers ---------------------------------------------------------------------------
 
 
 async def say(page: Page, text: str) -> None:
@@ -160,14 +75,6 @@ def record_message_keys(page: Page) -> list[str | None]:
 
     page.on("request", on_request)
     return keys
-
-
-async def horizontal_overflow(page: Page) -> int:
-    """How many pixels the page is wider than the viewport (0: no horizontal scroll)."""
-    width: int = await page.evaluate(
-        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    return width
 
 
 # --- tests ------------------------------------------------------------------------------
@@ -249,7 +156,8 @@ async def test_refund_escalation_and_review(open_page: OpenPage) -> None:
     await expect(item).to_have_count(0)  # no longer in the open queue
     chain = dana.get_by_test_id("chain-status")
     await expect(chain).to_have_text(re.compile(r"Chain intact \(\d+ events\)"))
-    await expect(dana.locator(".audit-table")).to_contain_text("ticket_resolved")
+    trail = dana.get_by_test_id("trail")
+    await expect(trail).to_contain_text("Refund of 40.00 USDC approved by reviewer dana")
     await screenshot(dana, "review-resolved-desktop", full=True)
 
     # Bob's open chat picks up the reviewer's decision by itself.
@@ -338,9 +246,12 @@ async def test_a_refusal_then_a_denial_reach_the_customer(open_page: OpenPage) -
     await expect(dana.get_by_role("alert").filter(has_text="Add a note")).to_be_visible()
     await expect(dana.get_by_label("Note (required)")).to_be_focused()
 
-    # 100 USDC is over the wallet's per-transaction cap at MoltPe: refused, still open.
+    # 100 USDC is over the policy's per-refund cap: the first click only warns...
     await dana.get_by_label("Note (required)").fill("Full amount, as asked.")
     await dana.get_by_role("button", name="Approve refund").click()
+    await expect(dana.get_by_test_id("limit-warning")).to_contain_text("per-refund cap")
+    # ...and over the wallet's per-transaction cap at MoltPe: refused, still open.
+    await dana.get_by_role("button", name="Approve anyway").click()
     result = dana.get_by_test_id("resolve-result")
     await expect(result).to_contain_text("MoltPe refused the refund")
     await expect(dana.get_by_test_id("ticket-status")).to_have_text("open")
