@@ -128,6 +128,20 @@ def after(state: State, understood: Understanding) -> PendingRequest:
         # A short answer in digits to "how much?" or "shall I refund X?" is final.
         return PendingRequest(requested=True, amount=format_usdc(understood.mentioned_amount))
     model_only = reading.why_confirm == "model_only"
+    grounded = (
+        current.amount
+        or current.full
+        or (current.proposal is not None and current.proposal.get("why_confirm") != "model_only")
+    )
+    if model_only and current.requested and not (confirming and understood.affirmative):
+        if understood.followup.kind != "none":
+            # What the customer's own words say to the pending request ("25 not 30"),
+            # read by the rules, not the model's number.
+            reading, model_only = understood.followup, False
+        elif grounded:
+            # The customer already said how much in their own words: a number only a
+            # model reads in a later message ("it's ORD-1462") changes nothing.
+            return current
     if (
         confirming
         and understood.affirmative

@@ -113,3 +113,30 @@ async def test_instructions_planted_in_a_product_name_are_flagged_for_the_review
     signals = tickets[0].context["injection_signals"]
     assert "order_text:override_instructions" in signals
     assert sandbox.ledger() == []
+
+
+async def test_a_correction_in_a_later_message_beats_the_models_number(
+    services: Services, sandbox: SandboxServer
+) -> None:
+    """'I want 30 back', then 'wait sorry, 25 not 30' with the ids: 25 stated, never 30 or 45."""
+    chat = lying(services, amount="45", intent="refund")
+    t = chat.new_thread()
+    first = await chat.say(t, "hi, I want 30 back for my order, the zipper broke")
+    assert first["outcome"]["kind"] == "asked"
+    r = await chat.say(t, f"wait sorry, 25 not 30. {ALICE}")
+    assert r["outcome"]["for"] == ["confirmation"] and r["outcome"]["amount"] == "25.00", r
+    assert sandbox.ledger() == []
+    r = await chat.say(t, "yes")
+    assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "25.00"
+    assert await refunded(services) == [("ORD-1001", Decimal(25))]
+
+
+async def test_a_models_number_on_an_ids_only_message_keeps_the_customers_amount(
+    services: Services, sandbox: SandboxServer
+) -> None:
+    chat = lying(services, amount="500", intent="refund")
+    t = chat.new_thread()
+    await chat.say(t, "the lid is cracked, please refund 12")
+    r = await chat.say(t, ALICE)
+    assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "12.00", r
+    assert await refunded(services) == [("ORD-1001", Decimal(12))]
