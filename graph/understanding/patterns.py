@@ -16,6 +16,27 @@ import re
 from typing import Final
 
 from graph.understanding import languages as L
+from graph.understanding.topics import (
+    ARRIVED_RE,
+    IF_I_RE,
+    POLICY_COMPOSED_RE,
+    POLICY_RE,
+    PROMISED_RE,
+    REFUND_ARRIVED_RE,
+    STATUS_QUESTION_RE,
+    UNSUPPORTED_RE,
+)
+
+__all__ = [  # the topic patterns live in .topics, read through this module too
+    "ARRIVED_RE",
+    "IF_I_RE",
+    "POLICY_COMPOSED_RE",
+    "POLICY_RE",
+    "PROMISED_RE",
+    "REFUND_ARRIVED_RE",
+    "STATUS_QUESTION_RE",
+    "UNSUPPORTED_RE",
+]
 
 NUM: Final = "\u00a7"
 """Stands for one number in the text amount patterns see (see :mod:`~.amounts`)."""
@@ -262,103 +283,6 @@ PAST_REFUND_RE: Final = re.compile(
 # A past refund and the amount it names ("thanks for the refund of 20"): not a request.
 PAST_REFUND_AMOUNT_RE: Final = re.compile(
     rf"(?:{PAST_REFUND_RE.pattern})(?: (?:of|for|de) (?:{UNIT} ?)?{NUM} ?{UNIT}?)?"
-)
-# Topics are read by what the words do together, not only by whole phrases: "my refund"
-# near "arrived"/"where is", a promise near a question, "how long" near a refund. Each
-# part is a small list per language; the gaps between parts are bounded.
-_GAP: Final = r"(?:\S+ ){0,6}"
-_REFUND_NOUN: Final = (
-    r"(?:refund|money|payment|reembolso|dinero|devolucion|remboursement|argent|erstattung|"
-    r"ruckerstattung|geld|gutschrift|dinheiro|estorno|rimborso|soldi|paise|paisa)"
-)
-_MY_REFUND: Final = (
-    rf"\b(?:my|the|that|this|mi|el|mon|le|ce|meine|die|meu|o|il mio|il|mera|woh) {_REFUND_NOUN}\b"
-)
-_ARRIVED: Final = (
-    r"\b(?:arrived?|arriving|come through|came through|gone through|go through|went through|"
-    r"go out|went out|gone out|been sent|sent|show up|showed up|shown up|landed|received|"
-    r"see it|seen it|processed|on its way|"
-    r"llegado|llego|llega|recibido|recibi|enviado|salido|veo|"
-    r"arrive|arrivee|recu|parti|envoye|vois|"
-    r"angekommen|ankommen|erhalten|bekommen|raus|unterwegs|sehe|gesendet|"
-    r"chegou|chega|recebi|recebido|enviado|saiu|vejo|"
-    r"arrivato|arrivata|arriva|ricevuto|partito|inviato|vedo|"
-    r"aaya|aayi|mila|mile|pahuncha|gaya)\b"
-)
-_WHERE: Final = (
-    r"\b(?:where is|where's|wheres|any sign of|status of|update on|donde esta|que paso con|"
-    r"ou est|ou en est|wo ist|wo bleibt|cade|onde esta|dov'e|dove e|kahan hai|kab aayega)\b"
-)
-_PROMISED: Final = (
-    r"\b(?:promis\w{0,4}|prometi\w{0,4}|promet\w{0,4}|versproch\w{0,4}|promess\w{0,2}|"
-    r"was told|were told|been told|told me|promised|you said|you approved|you agreed|"
-    r"was approved|was issued|you issued|me dijeron|me prometieron|me aprobaron|"
-    r"on m'a promis|on m'a dit|vous m'avez dit|vous m'avez promis|"
-    r"wurde mir gesagt|wurde mir versprochen|versprochen|zugesagt|mir zugesagt|"
-    r"me disseram|me prometeram|prometeram|mi avete detto|mi avete promesso|promesso|"
-    r"bola tha|kaha tha)\b"
-)
-_NOT_SEEN: Final = (
-    r"\b(?:haven't (?:got|gotten|received|seen)|have not (?:got|received|seen)|"
-    r"hasn't (?:arrived|come|shown)|has not (?:arrived|come)|didn't (?:get|receive|arrive)|"
-    r"did not (?:get|receive|arrive)|don't see|do not see|can't see|cannot see|still no|"
-    r"no sign|nothing yet|not yet|no he recibido|todavia no|aun no|no veo|no me ha llegado|"
-    r"pas encore|toujours pas|vois rien|ne vois pas|ne le vois pas|pas recu|noch nicht|"
-    r"noch kein|sehe nichts|sehe kein|nicht erhalten|ainda nao|nao vejo|nao recebi|"
-    r"non ancora|non vedo|non ho ricevuto|ancora nessun|abhi tak nahi|nahi aaya|nahi mila|"
-    r"nahi dikha)\b"
-)
-_STATUS_COMPOSED: Final = (
-    rf"{_WHERE} {_GAP}{_REFUND_NOUN}\b|{_NOT_SEEN} {_GAP}{_MY_REFUND}|"
-    rf"{_MY_REFUND} {_GAP}{_NOT_SEEN}"
-)
-STATUS_QUESTION_RE: Final = re.compile(rf"(?:{L.all_words(L.STATUS_WORDS)})|{_STATUS_COMPOSED}")
-# "the refund arrived?" / "has my refund gone through?": a status question with a "?"
-# ("the refund landed this morning, thanks" is a thank-you).
-REFUND_ARRIVED_RE: Final = re.compile(rf"{_MY_REFUND} {_GAP}{_ARRIVED}")
-# A refund someone promised, asked about in the same message: "I was told 12 would come
-# back. Did it go out?" (checked together with a question mark or "nothing yet").
-PROMISED_RE: Final = re.compile(
-    rf"{_PROMISED} {_GAP}(?:{_REFUND_NOUN}\b|\d|back\b|wapas\b)|"
-    rf"\b{_REFUND_NOUN} {_GAP}{_PROMISED}"
-)
-ARRIVED_RE: Final = re.compile(rf"{_ARRIVED}|{_NOT_SEEN}")
-_HOW_LONG: Final = (
-    r"\b(?:how long|how many days|how much time|how soon|how quickly|when would|"
-    r"policy|window|deadline|time limit|limit|maximum|fees?|rules|eligible|"
-    r"cuanto tarda|cuanto tiempo|cuantos dias|plazo|politica|limite|maximo|comision|"
-    r"combien de temps|combien de jours|delai|politique|plafond|frais|"
-    r"wie lange|wie schnell|wie viele tage|frist|richtlinie|gebuhr|hochstbetrag|"
-    r"quanto tempo|quantos dias|prazo|demora|taxa|"
-    r"quanti giorni|termine|commissione|"
-    r"kitne din|kitna time|kab tak)\b"
-)
-_IF_I: Final = (
-    r"\b(?:if i|if a refund|if the refund|if you|si pido|si solicito|si un reembolso|si je|"
-    r"si on|si le remboursement|wenn ich|falls ich|wenn eine erstattung|se eu|se o reembolso|"
-    r"se chiedo|se il rimborso|agar)\b"
-)
-_REFUND_WORD: Final = rf"(?:{_REFUND_NOUN}|refunds|reembolsos|remboursements|erstattungen|rimborsi)"
-POLICY_COMPOSED_RE: Final = re.compile(
-    rf"{_HOW_LONG} {_GAP}{_REFUND_WORD}\b|\b{_REFUND_WORD} {_GAP}{_HOW_LONG}|{_IF_I}"
-)
-IF_I_RE: Final = re.compile(_IF_I)
-POLICY_RE: Final = re.compile(rf"(?:{L.all_words(L.POLICY_WORDS)})")
-_CHANGE: Final = (
-    r"\b(?:change|fix|update|correct|edit|modify|wrong|typo|cambiar|cambia|corregir|"
-    r"equivoque|equivocado|mal|changer|modifier|corriger|trompe|trompee|erreur|andern|"
-    r"korrigieren|falsch|falsche|mudar|alterar|corrigir|errado|errei|cambiare|modificare|"
-    r"correggere|sbagliato|sbagliata|badal|galat)\b"
-)
-_ACCOUNT_THING: Final = (
-    r"\b(?:address|house number|street|postcode|zip code|zip|email address|password|"
-    r"phone number|direccion|domicilio|calle|correo|contrasena|adresse|rue|code postal|"
-    r"mot de passe|anschrift|strasse|hausnummer|passwort|endereco|morada|rua|senha|"
-    r"indirizzo|via|pata)\b"
-)
-UNSUPPORTED_RE: Final = re.compile(
-    rf"(?:{L.all_words(L.UNSUPPORTED_WORDS)})|{_CHANGE} {_GAP}{_ACCOUNT_THING}|"
-    rf"{_ACCOUNT_THING} {_GAP}{_CHANGE}"
 )
 STATUS_RE: Final = re.compile(r"\b(?:status|any update|ticket)\b")
 # Asking for a person in so many words: a person looks, whatever else the message asks.
