@@ -283,7 +283,7 @@ def read_amount(
         # Numbers written in words that nothing ties to money ("una candela") count things.
         wordy = {i for i, n in enumerate(numbers) if n.words and i not in asked and i not in money}
         alone = len({n.raw for n in numbers}) == 1 or _only_spans_and_counts(
-            marked, chosen_i, numbers, spans | counts | wordy, asked=asked, money=money
+            marked, chosen_i, numbers, spans | counts | wordy, asked=asked
         )
         final = (chosen_i in asked or (chosen_i in money and asks)) and not others and alone
         if final:
@@ -346,7 +346,6 @@ def _only_spans_and_counts(
     aside: set[int],
     *,
     asked: set[int],
-    money: set[int],
 ) -> bool:
     """Whether the chosen number is the only money in the message.
 
@@ -420,11 +419,9 @@ def short_answer(marked: str, numbers: list[Number]) -> Decimal | None:
         return digits[0].value
     # "no, just 9 for the one glass": a short reply that leads with its only amount in
     # digits (any other number in words counts things), with nothing corrected after it.
-    if (
-        numbers[0] is digits[0]
-        and len(marked) <= 80
-        and P.REPLY_LEAD_RE.match(marked) is not None
-        and not P.CORRECTION_RE.search(marked, P.REPLY_LEAD_RE.match(marked).end())  # type: ignore[union-attr]
-    ):
+    lead = P.REPLY_LEAD_RE.match(marked) if len(marked) <= 80 else None
+    if lead is None or numbers[0] is not digits[0]:
+        return None
+    if not P.CORRECTION_RE.search(marked, lead.end()):
         return digits[0].value
     return None
