@@ -82,6 +82,8 @@ def route_decision(state: State) -> Literal["refund", "escalate", "respond"]:
     """The policy gate's action picks the next node."""
     decision = state.decision
     action = decision["action"] if decision else None
+    if decision is None and state.amount_unclear:
+        return "respond"  # the gate was not asked: how much is not clear yet
     if decision and action == "refund":
         # The whole remaining amount, never stated or agreed by the customer: ask first.
         return "respond" if decision.get("needs_confirmation") else "refund"

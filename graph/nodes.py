@@ -256,8 +256,8 @@ class AgentNodes:
             and found.order is not None
             and not state.full_confirmed
         ):
-            amount = proposal.amount_of(found.order.unrefunded_usdc)
-            if amount is None:  # nothing left to take a share of: ask rather than guess
+            amount = pending.gate_amount(proposal, found.order.unrefunded_usdc, svc.limits)
+            if amount is None and not state.injection_signals:
                 return {"amount_unclear": True, "refund_requested": True}
         request = RefundRequest(amount=amount, reason=state.refund_reason or "")
         verdict: Verdict

@@ -34,8 +34,10 @@ a new refund request, another order    starts afresh (nothing carries over)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import cast
 
+from core.limits import Limits
 from core.money import format_usdc
 from graph.state import State, Update
 from graph.types import Proposal
@@ -43,6 +45,10 @@ from graph.understanding import AmountReading, Understanding
 
 CONFIRM_AWAITING = ("confirm", "confirm_full")
 """``awaiting`` values meaning the agent stated an amount and asked for a yes."""
+
+GUESSES = ("several", "unstated", "model_only")
+"""Readings that are a guess at which number is the amount (not a figure the customer
+tied to the request): one the order cannot hold is asked about, not decided on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +92,22 @@ def proposal_of(reading: AmountReading) -> Proposal:
 def reading_of(proposal: Proposal | None) -> AmountReading | None:
     """The reading a proposal holds."""
     return AmountReading.model_validate(proposal) if proposal else None
+
+
+def gate_amount(proposal: AmountReading, unrefunded: Decimal, limits: Limits) -> Decimal | None:
+    """The amount the gate decides for a reading still to be confirmed; None: ask how much.
+
+    A guess (a number only a model read, one of several numbers, a number not tied to the
+    asking) that is more than the order has left or less than the smallest refund is not
+    what the customer asked for: the agent asks rather than escalating or refusing a
+    request nobody made. A fraction of nothing is asked about too.
+    """
+    amount = proposal.amount_of(unrefunded)
+    if amount is None:
+        return None
+    if proposal.why_confirm in GUESSES and (amount > unrefunded or amount < limits.min_refund):
+        return None
+    return amount
 
 
 def after(state: State, understood: Understanding) -> PendingRequest:

@@ -108,8 +108,10 @@ def merge_with_rules(
         except InvalidAmount:
             amount_invalid = True
     intent = extraction.intent
-    if rules.intent == "cancel" or P.NOT_A_REQUEST_RE.search(prepare(text)):
-        intent = rules.intent  # "never mind", "please don't refund it": never a refund
+    if rules.intent in ("cancel", "human") or P.NOT_A_REQUEST_RE.search(prepare(text)):
+        # "never mind", "please don't refund it", "let me talk to a person": what the
+        # customer's words plainly ask for wins over a refund a model reads into them.
+        intent = rules.intent
     if rules.topic is not None and rules.intent != "refund":
         intent = rules.intent  # a question is answered, whatever the model reads into it
     reading = _model_reading(rules.reading, amount if intent == "refund" else None, amount_invalid)

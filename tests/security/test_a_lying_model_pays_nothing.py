@@ -140,3 +140,33 @@ async def test_a_models_number_on_an_ids_only_message_keeps_the_customers_amount
     r = await chat.say(t, ALICE)
     assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "12.00", r
     assert await refunded(services) == [("ORD-1001", Decimal(12))]
+
+
+@pytest.mark.parametrize("model_amount", ["500", "0.000001"])
+async def test_a_models_number_the_order_cannot_hold_is_asked_about(
+    services: Services, sandbox: SandboxServer, model_amount: str
+) -> None:
+    """'I want a refund' with a model claiming 500 (or dust) on a 45.00 order: the customer
+    named no amount, so the agent asks how much rather than opening a review ticket or
+    refusing a request nobody made; then the customer's own figure is what counts."""
+    chat = lying(services, amount=model_amount, intent="refund", email="alice@example.com")
+    t = chat.new_thread()
+    r = await chat.say(t, f"{ALICE} I would like a refund for this order")
+    assert r["outcome"]["kind"] == "asked", r
+    assert "amount" in r["outcome"]["for"], r
+    assert r.get("ticket") is None
+    assert sandbox.ledger() == []
+    r = await chat.say(t, "15")
+    assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "15.00", r
+    assert await refunded(services) == [("ORD-1001", Decimal("15"))]
+
+
+async def test_asking_for_a_person_is_not_turned_into_a_refund(
+    services: Services, sandbox: SandboxServer
+) -> None:
+    chat = lying(services, amount="45", intent="refund", email="alice@example.com")
+    r = await chat.say(chat.new_thread(), f"{ALICE} I want to talk to a human please")
+    assert r["outcome"]["kind"] != "refunded", r
+    assert r["outcome"].get("for") != ["confirmation"], r
+    assert sandbox.ledger() == []
+    assert await refunded(services) == []

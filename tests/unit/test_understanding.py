@@ -714,3 +714,13 @@ def test_asking_for_a_person_in_so_many_words_goes_to_a_person(text: str) -> Non
 
 def test_someone_in_another_sense_is_not_a_request_for_a_person() -> None:
     assert understand_with_rules("someone stole my package, refund 20 USDC").intent == "refund"
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [("I want to talk to a human", "human"), ("can I speak to a real person", "human")],
+)
+def test_a_plain_request_for_a_person_beats_a_models_refund(text: str, intent: str) -> None:
+    merged = merge_with_rules(extraction(amount="45"), text)
+    assert merged.intent == intent
+    assert merged.reading.kind == "none"
