@@ -85,7 +85,7 @@ ASKED_AMOUNT_PATTERNS: Final = (
     ),
     re.compile(
         rf"\b{_ASK} (?:me |moi |mir |mi )?"
-        r"(?:(?:of|for|just|only|about|de|solo|seulement|nur|apenas) )?"
+        r"(?:(?:of|for|just|only|about|de|solo|seulement|nur|apenas|von|uber|di) )?"
         rf"(?:(?:usdc|usd) ?|\$ ?)?({NUM})"
     ),
     re.compile(
@@ -201,10 +201,15 @@ PHONE_RE: Final = re.compile(
     rf"(?:\+ ?|\b(?:call|text|phone|tel|telefono|telephone|whatsapp|mobile|cell|handy|"
     rf"celular|cellulare|portable) (?:\S+ ){{0,3}}\+? ?)({NUM})"
 )
+# An amount already received or promised ("I already got 10 back"), not one asked for;
+# "to be refunded 20", "etre rembourse de 20", "ser reembolsado", "essere rimborsato"
+# ask for it.
+_NOT_AFTER_BE: Final = r"(?<!\bbe )(?<!\bser )(?<!\betre )(?<!\bessere )"
 PAST_AMOUNT_RE: Final = re.compile(
     r"\b(?:already|previously|earlier|got|received|recibi|ya me|deja|j'ai recu|"
-    r"schon|bereits|ja recebi|ja me|gia|you sent|sent me|refunded|you refunded|said i'd get|"
-    r"promised|erstattet|reembolsaron|reembolsado|rembourse|rimborsato|reembolsou|"
+    r"schon|bereits|ja recebi|ja me|gia|you sent|sent me|you refunded|said i'd get|"
+    rf"promised|erstattet|reembolsaron|{_NOT_AFTER_BE}(?:refunded|reembolsado|rembourse|"
+    r"rimborsato)|reembolsou|"
     r"devolveram|devolvieron|devolvisteis|devolveu|avete rimborsato|hanno rimborsato|"
     r"m'avez rembourse|zuruckerstattet|"
     rf"restituito|gave me) (?:\w+ ){{0,3}}({NUM})"

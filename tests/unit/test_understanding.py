@@ -143,6 +143,11 @@ def test_identity_and_amount_together() -> None:
         ("refund for ORD-1001, 30 usdc", "30"),
         ("and 10 more", "10"),
         ("I'd like 20 usdc refunded", "20"),
+        ("je voudrais être remboursé de 20 dollars", "20"),
+        ("I'd like to be refunded 20 please", "20"),
+        ("vorrei essere rimborsato 25", "25"),
+        ("ich hätte gerne eine Erstattung von 15", "15"),
+        ("vorrei un rimborso di 25", "25"),
     ],
 )
 def test_amounts(text: str, amount: str) -> None:
@@ -724,3 +729,17 @@ def test_a_plain_request_for_a_person_beats_a_models_refund(text: str, intent: s
     merged = merge_with_rules(extraction(amount="45"), text)
     assert merged.intent == intent
     assert merged.reading.kind == "none"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I was refunded 10 already, refund the rest",
+        "j'ai été remboursé de 20, je veux le reste",
+        "you refunded 10, I want the rest",
+    ],
+)
+def test_an_amount_already_refunded_is_not_the_request(text: str) -> None:
+    u = understand_with_rules(text)
+    assert u.amount is None
+    assert u.reading.kind == "full"
