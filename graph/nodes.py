@@ -149,7 +149,9 @@ class AgentNodes:
             "declined": request.declined,
             "language": language if language in replies.LANGUAGES else "en",
             "understood_by": "fallback" if fell_back else understanding.source,
-            "amount_invalid": understanding.amount_invalid and understanding.intent == "refund",
+            "amount_invalid": understanding.amount_invalid
+            and understanding.intent == "refund"
+            and not (request.amount or request.full or request.proposal),
             "claimed_email": email,
             "claimed_order_id": order_id,
             "verified_email": state.verified_email if still_verified else None,
@@ -257,7 +259,7 @@ class AgentNodes:
             and not state.full_confirmed
         ):
             amount = pending.gate_amount(proposal, found.order.unrefunded_usdc, svc.limits)
-            if amount is None and not state.injection_signals:
+            if amount is None and found.order.unrefunded_usdc > 0 and not state.injection_signals:
                 return {"amount_unclear": True, "refund_requested": True}
         request = RefundRequest(amount=amount, reason=state.refund_reason or "")
         verdict: Verdict

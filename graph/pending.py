@@ -174,8 +174,14 @@ def after(state: State, understood: Understanding) -> PendingRequest:
         # The customer's yes (read by the rules) to the amount stated last; whatever a
         # model claims alongside it is not an amount the customer wrote.
         return PendingRequest(requested=True, amount=state.proposed_amount)
-    if understood.intent != "refund" and reading.kind in ("none", "unclear") and current.requested:
-        reading = understood.followup  # "25, not 30" said after "I want 30 back"
+    if (
+        (understood.intent != "refund" or answering)
+        and reading.kind in ("none", "unclear")
+        and current.requested
+    ):
+        # "25, not 30" said after "I want 30 back"; "12, they're 6 each" answering "how
+        # much?" (whatever intent a model reads into it).
+        reading = understood.followup
     if understood.intent == "refund" or (
         (answering or current.requested) and reading.kind != "none"
     ):

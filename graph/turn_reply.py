@@ -61,7 +61,8 @@ def compose(
         return replies.empty_message(t), {"kind": "none"}, None
     if state.declined or state.topic == "acknowledged":
         return replies.acknowledged(t), {"kind": "answered", "topic": "acknowledged"}, None
-    if state.topic == "policy" and not state.refund_requested:
+    if state.topic == "policy" and (not state.refund_requested or state.intent != "refund"):
+        # A policy question is answered, also while an earlier request waits for details.
         reply = replies.policy_answer(
             t,
             window_days=settings.refund_window_days,

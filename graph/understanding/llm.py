@@ -112,6 +112,8 @@ def merge_with_rules(
         # "never mind", "please don't refund it", "let me talk to a person": what the
         # customer's words plainly ask for wins over a refund a model reads into them.
         intent = rules.intent
+    if rules.intent == "provide_info" and rules.reason is None:
+        intent = rules.intent  # only an email or an order id: it asks for nothing itself
     if rules.topic is not None and rules.intent != "refund":
         intent = rules.intent  # a question is answered, whatever the model reads into it
     reading = _model_reading(rules.reading, amount if intent == "refund" else None, amount_invalid)

@@ -170,3 +170,31 @@ async def test_asking_for_a_person_is_not_turned_into_a_refund(
     assert r["outcome"].get("for") != ["confirmation"], r
     assert sandbox.ledger() == []
     assert await refunded(services) == []
+
+
+async def test_an_order_with_nothing_left_is_refused_not_asked_about_forever(
+    services: Services, sandbox: SandboxServer
+) -> None:
+    """Once ORD-1001 is refunded in full, a model claiming 45 more gets the refusal
+    ("already refunded"), not an endless "how much?"."""
+    honest = Chat(services)
+    t = honest.new_thread()
+    r = await honest.say(t, f"{ALICE} refund everything")
+    r = await honest.say(t, "yes") if r["outcome"]["kind"] == "asked" else r
+    assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "45.00", r
+    chat = lying(services, amount="45", intent="refund", email="alice@example.com")
+    r = await chat.say(chat.new_thread(), f"{ALICE} refund it")
+    assert r["outcome"]["kind"] == "denied", r
+    assert "already_refunded" in r["outcome"]["reasons"]
+    assert await refunded(services) == [("ORD-1001", Decimal("45"))]
+
+
+async def test_a_policy_question_is_answered_while_a_request_only_a_model_saw_waits(
+    services: Services, sandbox: SandboxServer
+) -> None:
+    chat = lying(services, amount="45", intent="refund", email=None, order_id=None)
+    t = chat.new_thread()
+    await chat.say(t, "hi, I'm new here")
+    r = await chat.say(t, "what's your refund policy? how many days do I have?")
+    assert r["outcome"] == {"kind": "answered", "topic": "policy"}, r
+    assert sandbox.ledger() == []

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -177,3 +178,23 @@ def test_a_correction_in_a_follow_up_replaces_the_pending_amount_in_both_modes()
         after = pending.after(state, understood)
         assert after.amount != "30.00"
         assert after.proposal is not None and after.proposal["value"] == "25.000000"
+
+
+@pytest.mark.parametrize("model_intent", ["refund", "other"])
+def test_an_answer_to_how_much_is_read_whatever_intent_a_model_sees(model_intent: str) -> None:
+    """ "12, they're 6 each" answering "how much?": 12 stated back for a yes, in both modes."""
+    state = State(refund_requested=True, awaiting="amount", amount_unclear=True)
+    text = "12, they're 6 each"
+    model = LLMExtraction.model_validate({"intent": model_intent, "amount": "500"})
+    for understood in (understand_with_rules(text), merge_with_rules(model, text)):
+        after = pending.after(state, understood)
+        assert after.amount is None and after.proposal is not None, understood
+        assert Decimal(after.proposal["value"] or "0") == Decimal(12)
+
+
+@pytest.mark.parametrize("text", ["linda.okoro@example.com", "ORD-23646", "it's ORD-23646"])
+def test_an_identity_only_message_asks_for_nothing_whatever_a_model_says(text: str) -> None:
+    model = LLMExtraction.model_validate({"intent": "refund", "amount": "45"})
+    merged = merge_with_rules(model, text)
+    assert merged.intent == "provide_info"
+    assert not pending.after(State(), merged).requested
