@@ -216,6 +216,10 @@ def read_amount(
     tied = [i for i in usable if i in asked or i in money]
     pool = usable if (tied or asks or reason) else []
 
+    share = _share_of_a_number(marked, at, numbers, usable, counts)
+    if share is not None:
+        return share
+
     each = P.EACH_RE.search(marked)
     if each is not None and not (asked - {at[each.start(1)]}):
         # "12 each" with nothing else asked for: price times count ("they're 9 each, can
@@ -286,6 +290,8 @@ def read_amount(
             marked, chosen_i, numbers, spans | counts | wordy, asked=asked
         )
         final = (chosen_i in asked or (chosen_i in money and asks)) and not others and alone
+        if final and P.MULTIPLIER_RE.search(marked) and each is None:
+            return _confirm(chosen.value, "arithmetic")  # "10 back on each of the 2 mugs"
         if final:
             return AmountReading(kind="exact", value=chosen.value, final=True)
         return _confirm(chosen.value, "several" if others or not alone else "unstated")
@@ -358,6 +364,33 @@ def _only_spans_and_counts(
     if any(i not in aside for i in range(len(numbers)) if i != chosen):
         return False
     return not (P.PLUS_RE.search(marked) or P.TIMES_RE.search(marked))
+
+
+def _share_of_a_number(
+    marked: str, at: dict[int, int], numbers: list[Number], usable: list[int], counts: set[int]
+) -> AmountReading | None:
+    """That share of the number written ("half of 20", "50% of 30"), stated back for a yes.
+
+    None when no share names a number of its own (a share of the order is read later).
+    """
+    shares: list[tuple[Decimal, int]] = []
+    for match in P.PERCENT_RE.finditer(marked):
+        value = numbers[at[match.start(1)]].value
+        if value is not None and value <= HUNDRED:
+            shares.append((value / HUNDRED, match.end()))
+    shares += [(Decimal("0.5"), m.end()) for m in P.HALF_RE.finditer(marked)]
+    shares += [(Decimal(1) / Decimal(3), m.end()) for m in P.THIRD_RE.finditer(marked)]
+    shares += [(Decimal("0.25"), m.end()) for m in P.QUARTER_RE.finditer(marked)]
+    for ratio, end in shares:
+        of = P.OF_NUMBER_RE.match(marked, end)
+        if of is None:
+            continue
+        base = at[of.start(1)]
+        if base in counts or base not in usable or numbers[base].value is None:
+            return AmountReading(kind="unclear", why_confirm="fraction")  # half of 3 mugs
+        value = (numbers[base].value * ratio).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+        return _confirm(value, "arithmetic") if value > 0 else None
+    return None
 
 
 def _year(number: Number) -> bool:

@@ -153,6 +153,23 @@ EACH_RE: Final = re.compile(
     r"cada uno|cada una|chacun|chacune|pro stuck|je stuck|cada|ciascuno|l'uno|har ek|"
     r"ek ka)\b"
 )
+# A repetition or a rate beside an amount ("10 back on each of the 2 mugs", "10 USDC
+# twice", "3 per day late"): the amount asked for is a product, so no single number
+# in the message is final; it is stated back for a yes.
+MULTIPLIER_RE: Final = re.compile(
+    r"\b(?:each|apiece|per|twice|thrice|every|daily|a day|a week|"
+    r"cada|chacun|chacune|par (?:article|piece|unite|jour|semaine)|pro (?:stuck|tag|teil)|"
+    r"je (?:stuck|teil|tag)|jeweils|"
+    r"ciascuno|ciascuna|ognuno|ogni|a testa|al giorno|por dia|al dia|deux fois|dos veces|"
+    r"zweimal|due volte|duas vezes|do baar|har)\b"
+)
+# "half of 20", "50% of 30", "a third of the 36 USDC": a share of a number written
+# there, not of the order (matched right after the share's own match).
+OF_NUMBER_RE: Final = re.compile(
+    r" (?:of|de|von|di|da|do|sur|del|des|der) "
+    r"(?:the |my |los |las |les |mes |die |der |den |i |il |o |a |os |as |el |le |la )?"
+    rf"(?:{UNIT} ?)?({NUM})"
+)
 # "8 dollars and 50 cents": one amount.
 CENTS_RE: Final = re.compile(
     rf"({NUM}) ?{UNIT}?,? (?:and |y |et |und |e )?({NUM}) ?"
@@ -404,6 +421,39 @@ INJECTION_PATTERNS: Final = (
             r"\b(?:approve|authori[sz]e|override|allow)|"
             r"\bas (?:your|the) (?:developer|admin|administrator|creator)\b|"
             r"< ?/? ?system ?>|(?m:^ ?(?:assistant|ai|bot) ?:)"
+        ),
+    ),
+    (
+        # The same claims of authority in es, fr, de, it, pt and Hinglish (folded text).
+        "fake_authority",
+        re.compile(
+            r"\b(?:mensaje|mensagem|message|messaggio|nachricht|nota|note|notiz) "
+            r"(?:del |de |do |di |du |des )?(?:sistema|systeme|system|interna|interne|interno)\b|"
+            r"\b(?:systemnachricht|interne notiz|nota interna|note interne|systemhinweis)\b|"
+            r"\ben tant qu'(?:administrateur|admin|developpeur|employe|gerant)\b|"
+            r"\b(?:como|en tant qu'|en tant que|als|come|in qualita di) (?:el |le |la |der |il |"
+            r"o )?(?:administrador|administrateur|administrator|amministratore|admin|"
+            r"desarrollador|developpeur|entwickler|sviluppatore|desenvolvedor|gerente|gerant|"
+            r"vorgesetzter|empleado|employe|mitarbeiter|dipendente|funcionario)\b|"
+            r"\b(?:soy|je suis|ich bin|sono|sou|main) (?:el |le |la |der |die |il |o |a |"
+            r"un |une |ein |eine |uno |um )?(?:administrador|administrateur|administrator|"
+            r"amministratore|admin|desarrollador|developpeur|entwickler|sviluppatore|"
+            r"desenvolvedor)\b|\badmin (?:hoon|hu|hun)\b|"
+            r"\b(?:ya (?:esta |fue |ha sido )?aprobad|deja approuve|bereits genehmigt|"
+            r"schon genehmigt|bereits freigegeben|schon freigegeben|gia approvat|ja (?:foi |esta )?"
+            r"aprovad|pehle se approve|approve ho chuka)\w*|"
+            r"\b(?:colega|collegue|kollege|kollegin|collega|gerente|gerant|chef|manager|"
+            r"supervisor|superviseur|vorgesetzte\w*|responsabile|responsable)\b.{0,40}"
+            r"\b(?:prometi\w*|aprob\w*|promis|approuve\w*|zugesagt|genehmigt|versprochen|"
+            r"gesagt|promesso|approvat\w*|prometeu|aprovou|autoris\w*|autoriz\w*)\b|"
+            r"\b(?:entwicklermodus|testmodus|modo desarrollador|mode developpeur|"
+            r"modalita sviluppatore|modo desenvolvedor|modo de prueba|mode test)\b|"
+            r"\b(?:reglas|regles|regeln|richtlinien|regole|regras|politicas?|politiques?|limites?|"
+            r"limiti|grenzen) (?:\w+ )?(?:deaktiviert|desactivad\w*|desactive\w*|disattivat\w*|"
+            r"desativad\w*|aufgehoben|ausser kraft)\b|"
+            r"\b(?:rules?|instructions?|niyam|policy) (?:ko )?(?:bhool|bhul|ignore) ?"
+            r"(?:jao|ja|do|karo|kar do)\b",
+            re.S,
         ),
     ),
     (
