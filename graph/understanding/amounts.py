@@ -216,9 +216,9 @@ def read_amount(
     tied = [i for i in usable if i in asked or i in money]
     pool = usable if (tied or asks or reason) else []
 
-    share = _share_of_a_number(marked, at, numbers, usable, counts)
-    if share is not None:
-        return share
+    of_a_number = _share_of_a_number(marked, at, numbers, usable, counts)
+    if of_a_number is not None:
+        return of_a_number
 
     each = P.EACH_RE.search(marked)
     if each is not None and not (asked - {at[each.start(1)]}):
@@ -386,9 +386,10 @@ def _share_of_a_number(
         if of is None:
             continue
         base = at[of.start(1)]
-        if base in counts or base not in usable or numbers[base].value is None:
+        written = numbers[base].value
+        if base in counts or base not in usable or written is None:
             return AmountReading(kind="unclear", why_confirm="fraction")  # half of 3 mugs
-        value = (numbers[base].value * ratio).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+        value = (written * ratio).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
         return _confirm(value, "arithmetic") if value > 0 else None
     return None
 
