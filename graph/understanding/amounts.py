@@ -259,6 +259,11 @@ def read_amount(
             a, b = numbers[at[plus.start(1)]], numbers[at[plus.start(2)]]
             if a.value is not None and b.value is not None:
                 return _confirm(a.value + b.value, "arithmetic")
+        minus = P.MINUS_RE.search(marked)
+        if minus is not None and {at[minus.start(1)], at[minus.start(2)]} <= set(usable):
+            a, b = numbers[at[minus.start(1)]], numbers[at[minus.start(2)]]
+            if a.value is not None and b.value is not None and a.value > b.value:
+                return _confirm(a.value - b.value, "arithmetic")
 
     if tied:
         values = {numbers[i].value for i in tied}

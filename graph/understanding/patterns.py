@@ -147,6 +147,11 @@ PLUS_RE: Final = re.compile(
     r"\bmas otros|\by otros|\bet encore|\bund noch|\be mais|\be altri|\baur) "
     rf"(?:the |another |los |les |die |os |i )?(?:{UNIT} ?)?({NUM})"
 )
+# "20 minus the 5 shipping", "20 less 5": a difference, stated back for a yes.
+MINUS_RE: Final = re.compile(
+    rf"({NUM}) ?{UNIT}? (?:minus|less|menos|moins|weniger|abzuglich|meno|tirando) "
+    rf"(?:the |los |las |les |die |den |i |os |as |o |a |le |la |el )?(?:{UNIT} ?)?({NUM})"
+)
 # "12 each", "5 USDC per item": a price per piece, to multiply by a count.
 EACH_RE: Final = re.compile(
     rf"({NUM}) ?{UNIT}? (?:each|apiece|a piece|per (?:item|piece|unit|one|mug|cup)|"

@@ -754,6 +754,8 @@ def test_an_amount_already_refunded_is_not_the_request(text: str) -> None:
         ("refund half of 20", "10"),
         ("refund 50% of my 30 usdc", "15"),
         ("refund a third of the 36 USDC", "12"),
+        ("refund 20 USDC minus the 5 shipping", "15"),
+        ("reembolsa 20 menos 5 del envío", "15"),
     ],
 )
 def test_a_rate_a_repetition_or_a_share_of_a_number_is_stated_back(text: str, value: str) -> None:
