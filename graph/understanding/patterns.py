@@ -92,10 +92,9 @@ ASKED_AMOUNT_PATTERNS: Final = (
         rf"({NUM}) ?{UNIT}? (?:zu |de )?(?:erstatt|ruckerstatt|zuruckerstatt|rembours|reembols|"
         r"rimbors|estorn)\w{0,6}\b"
     ),
-    re.compile(
-        rf"({NUM}) ?{UNIT}? (?:back|more|refunded|returned|reimbursed|zuruck|de vuelta|"
-        r"de volta|indietro|wapas|vapas)\b"
-    ),
+    re.compile(rf"({NUM}) ?{UNIT}? (?:back|more|zuruck|de vuelta|de volta|indietro|wapas|vapas)\b"),
+    # "20 USDC refunded" (but "I want 2 refunded" may count things: a unit is needed).
+    re.compile(rf"({NUM}) ?{UNIT} (?:refunded|returned|reimbursed)\b"),
 )
 # A number marked as money ("$12.50", "20 USDC").
 MONEY_PATTERNS: Final = (

@@ -842,3 +842,21 @@ def test_attacks_in_other_languages_are_flagged(text: str, signal: str) -> None:
 )
 def test_other_and_new_things_are_not_a_redirect(text: str) -> None:
     assert understand_with_rules(text).injection_signals == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("20 zurück, ach nein, 15 reichen", "15"), ("rendez-moi 20, enfin 15 ça suffit", "15")],
+)
+def test_corrections_in_german_and_french_take_the_last_amount(text: str, value: str) -> None:
+    u = understand_with_rules(text)
+    assert (u.reading.value, u.reading.final, u.reading.why_confirm) == (
+        Decimal(value),
+        False,
+        "correction",
+    )
+
+
+def test_a_bare_number_refunded_may_count_things_so_it_is_stated_back() -> None:
+    assert understand_with_rules("I want 2 refunded").amount is None
+    assert understand_with_rules("I'd like 20 usdc refunded").amount == Decimal(20)
