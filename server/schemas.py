@@ -213,6 +213,11 @@ class Resolution(BaseModel):
         "at most what is left on the order.",
     )
     note: str = Field(min_length=1, max_length=2000, description="Why; kept in the audit log.")
+    confirm_beyond_limits: bool = Field(
+        default=False,
+        description="Approve even beyond the per-refund cap or today's remaining budget "
+        "(else 409 beyond_limits): the reviewer saw the warning.",
+    )
 
 
 class ResolutionResult(BaseModel):

@@ -97,5 +97,11 @@ class ReviewDenied(TypedDict):
     ticket: str
 
 
+class ReviewStillOpen(TypedDict):
+    """Outcome: a reviewer's action did not go through; the ticket stays open."""
+
+    kind: Literal["none"]
+
+
 ReviewOutcome = ReviewApproved | ReviewDenied
 """The outcome a reviewer's resolution posts to the customer's conversation."""

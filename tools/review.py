@@ -40,6 +40,7 @@ from tools.conversation import (
     RefundAttempt,
     ReviewOutcome,
     ReviewRefund,
+    ReviewStillOpen,
     TicketRef,
 )
 from tools.refunds import RefundRefused, RefundService
@@ -79,7 +80,7 @@ class ConversationPost(TypedDict):
 
     messages: list[AIMessage]
     reply: str
-    outcome: ReviewOutcome
+    outcome: ReviewOutcome | ReviewStillOpen
     ticket: TicketRef
     awaiting: None
     refund: NotRequired[RefundAttempt]
@@ -107,6 +108,8 @@ class ReviewDesk:
     leases: LeaseHolder
     settlement_eta: str
     """How long a confirmed refund takes to arrive, as told to the customer."""
+    limits: Limits
+    """The policy's limits, for the warning before approving beyond them."""
     post: Callable[[str, ConversationPost], Awaitable[None]]
     """Append an update to a conversation's state as the agent's reply."""
     snapshot: Callable[[Order], OrderSnapshot]
@@ -120,6 +123,8 @@ class Resolved:
     ticket: Ticket
     refund: ReviewRefund | None
     customer_message: str | None
+    attempted: bool = False
+    """Whether this resolution asked MoltPe to pay (not the agent's earlier refund)."""
 
 
 def actor_of(reviewer: str) -> str:
@@ -228,14 +233,35 @@ class Budget:
         }
 
 
-async def todays_budget(conn: Conn, limits: Limits) -> Budget:
-    """Today's budget, read as the policy gate and the refund path read it.
+async def spent_today(conn: Conn, limits: Limits) -> Decimal:
+    """USDC committed to refunds today: the one place the review desk reads today's spend.
 
-    The same limits, and today's spend of the business day (``REFUND_BUSINESS_TIMEZONE``)
-    by the database's clock (:func:`persistence.repo.spent_in_business_day`).
+    Today is the business day (``REFUND_BUSINESS_TIMEZONE``) by the database's clock.
     """
-    spent = await repo.spent_in_business_day(conn, limits.business_timezone)
+    return await repo.spent_in_business_day(conn, limits.business_timezone)
+
+
+async def todays_budget(conn: Conn, limits: Limits) -> Budget:
+    """Today's budget, read as the policy gate and the refund path read it."""
+    spent = await spent_today(conn, limits)
     return Budget(per_refund_cap=limits.per_tx_cap, daily_cap=limits.daily_cap, spent_today=spent)
+
+
+def beyond_limits(amount: Decimal, budget: Budget) -> list[str]:
+    """The limits a refund of ``amount`` goes beyond, in words (none: within them).
+
+    The per-refund cap is MoltPe's per-transaction cap as the wallet's policy is set from
+    the same settings (``wallet policy``); today's budget is its daily cap.
+    """
+    over: list[str] = []
+    if amount > budget.per_refund_cap:
+        over.append(f"the per-refund cap of {format_usdc(budget.per_refund_cap)} USDC")
+    if amount > budget.remaining_today:
+        over.append(
+            f"what is left of today's refund budget ({format_usdc(budget.remaining_today)} "
+            f"of {format_usdc(budget.daily_cap)} USDC)"
+        )
+    return over
 
 
 async def resolve_ticket(
@@ -246,11 +272,15 @@ async def resolve_ticket(
     amount: str | None,
     note: str,
     reviewer: str,
+    confirm_beyond_limits: bool = False,
 ) -> Resolved:
     """Approve or deny an open ticket; tell the customer; audit every step.
 
     The reviewer claims the ticket first, so two reviewers cannot resolve it at once; a
-    refused resolution is audited too.
+    refused resolution is audited too. An approval beyond the per-refund cap or what is
+    left of today's budget is refused (``beyond_limits``) unless ``confirm_beyond_limits``:
+    the reviewer has seen the warning. When MoltPe refuses or fails an approved refund,
+    the customer is told on their thread that the ticket stays open.
     """
     actor = actor_of(reviewer)
     async with desk.storage.pool.connection() as conn:
@@ -270,7 +300,13 @@ async def resolve_ticket(
         raise ReviewConflict("ticket_busy", "another reviewer is resolving this ticket right now")
     try:
         return await resolve_claimed(
-            desk, claimed, decision=decision, amount=amount, note=note, actor=actor
+            desk,
+            claimed,
+            decision=decision,
+            amount=amount,
+            note=note,
+            actor=actor,
+            confirm_beyond_limits=confirm_beyond_limits,
         )
     except ReviewRefused as exc:
         await desk.storage.audit.record(
@@ -301,6 +337,7 @@ async def resolve_claimed(
     amount: str | None,
     note: str,
     actor: str,
+    confirm_beyond_limits: bool = False,
 ) -> Resolved:
     """Resolve a ticket this reviewer has claimed."""
     if decision == "deny":
@@ -321,8 +358,18 @@ async def resolve_claimed(
     if not ticket.order_id or not ticket.customer_email:
         raise InvalidReview("invalid_request", "this ticket has no order to refund")
     record = await agents_attempt_settled(desk, ticket)
+    attempted = False
     if record is None:
         to_pay = await approval_amount(desk, ticket, amount)
+        if not confirm_beyond_limits:
+            async with desk.storage.pool.connection() as conn:
+                over = beyond_limits(to_pay, await todays_budget(conn, desk.limits))
+            if over:
+                raise ReviewConflict(
+                    "beyond_limits",
+                    f"{format_usdc(to_pay)} USDC is beyond {' and '.join(over)}; "
+                    "confirm to approve it anyway",
+                )
         # One request per approval attempt: a double click replays the same attempt; after
         # a definitive failure (e.g. MoltPe's cap) the reviewer may approve again, maybe less.
         prefix = f"ticket:{ticket.id}:"
@@ -341,8 +388,10 @@ async def resolve_claimed(
                 human_approval=True,
             )
         except RefundRefused as exc:
+            await tell_customer_not_done(desk, ticket, actor)
             raise ReviewConflict(exc.code, exc.message) from None
         record = outcome.refund
+        attempted = True
     refund: ReviewRefund = {
         "status": record.status,
         "amount": format_usdc(record.amount_usdc),
@@ -363,7 +412,8 @@ async def resolve_claimed(
                 },
             )
         )
-        return Resolved(ticket=ticket, refund=refund, customer_message=None)
+        told = await tell_customer_not_done(desk, ticket, actor, unknown=record.status != "failed")
+        return Resolved(ticket=ticket, refund=refund, customer_message=told, attempted=attempted)
     message = (
         f"Good news: a teammate approved your refund of {refund['amount']} USDC for order "
         f"{ticket.order_id} (ticket {ticket.reference}). Transaction hash: {record.tx_hash}. "
@@ -386,7 +436,29 @@ async def resolve_claimed(
         refund={**refund, "order_id": ticket.order_id, "refund_id": str(record.id), "turn": -1},
         author=actor,
     )
-    return Resolved(ticket=updated, refund=refund, customer_message=message)
+    return Resolved(ticket=updated, refund=refund, customer_message=message, attempted=attempted)
+
+
+async def tell_customer_not_done(
+    desk: ReviewDesk, ticket: Ticket, actor: str, *, unknown: bool = False
+) -> str:
+    """Tell the customer a reviewer's approval did not go through; the ticket stays open.
+
+    ``unknown``: MoltPe did not say whether it paid; the customer is told it is checked.
+    """
+    if unknown:
+        happened = (
+            "we could not yet confirm the payment with our payment provider; we are checking "
+            "whether it went through"
+        )
+    else:
+        happened = "the payment did not go through, so nothing was sent"
+    message = (
+        f"A teammate approved a refund on your request (ticket {ticket.reference}), but "
+        f"{happened}. Your ticket stays open and a teammate will follow up here."
+    )
+    await tell_customer(desk, ticket, message, {"kind": "none"}, author=actor)
+    return message
 
 
 async def agents_attempt_settled(desk: ReviewDesk, ticket: Ticket) -> Refund | None:
@@ -501,7 +573,7 @@ async def tell_customer(
     desk: ReviewDesk,
     ticket: Ticket,
     message: str,
-    outcome: ReviewOutcome,
+    outcome: ReviewOutcome | ReviewStillOpen,
     refund: RefundAttempt | None = None,
     author: str | None = None,
 ) -> None:
@@ -522,10 +594,13 @@ async def tell_customer(
             "id": ticket.id,
             "reference": ticket.reference,
             "reasons": ticket.reason.split(","),
-            "status": "approved" if outcome["kind"] == "review_approved" else "denied",
         },
         "awaiting": None,
     }
+    if outcome["kind"] != "none":  # else the ticket stays open
+        update["ticket"]["status"] = (
+            "approved" if outcome["kind"] == "review_approved" else "denied"
+        )
     if refund is not None:
         update["refund"] = refund
     if ticket.order_id:

@@ -232,7 +232,12 @@ async def resolve(
     body: schemas.Resolution,
     access: Annotated[tuple[ServerRuntime, str], Depends(reviewer_access)],
 ) -> schemas.ResolutionResult:
-    """Approve (refund through the exactly-once path) or deny an open ticket."""
+    """Approve (refund through the exactly-once path) or deny an open ticket.
+
+    An approval beyond the per-refund cap or what is left of today's budget answers 409
+    ``beyond_limits`` unless ``confirm_beyond_limits`` is true. When MoltPe refuses or
+    fails the refund, the ticket stays open and the customer is told on their thread.
+    """
     runtime, reviewer = access
     try:
         resolved = await review.resolve_ticket(
@@ -242,9 +247,13 @@ async def resolve(
             amount=body.amount,
             note=body.note,
             reviewer=reviewer,
+            confirm_beyond_limits=body.confirm_beyond_limits,
         )
     except ReviewRefused as exc:
         raise refused(exc) from None
+    if resolved.attempted and resolved.refund is not None:
+        # Every refund is counted, whoever approved it (the agent's in observe_turn).
+        runtime.metrics.refunds.labels(resolved.refund["status"]).inc()
     return schemas.ResolutionResult(
         ticket=summary(resolved.ticket),
         refund=resolved.refund,
@@ -330,6 +339,7 @@ def review_desk(runtime: ServerRuntime) -> ReviewDesk:
         refunds=runtime.services.refunds,
         leases=runtime.leases,
         settlement_eta=runtime.settings.settlement_eta,
+        limits=runtime.services.limits,
         post=post,
         snapshot=order_snapshot,
     )

@@ -869,11 +869,21 @@ function decisionPanel(t, ctx) {
         approve.textContent = "Approve anyway";
         return;
       }
+      // Warned (here or by the service, whose budget may be fresher): approve anyway.
+      if (confirming === body.amount) body.confirm_beyond_limits = true;
     } else {
       unconfirm();
     }
     for (const button of form.querySelectorAll("button")) button.disabled = true;
-    await resolve(t, body, fail);
+    await resolve(t, body, fail, (message) => {
+      confirming = body.amount;
+      warning.replaceChildren(
+        h("p", {}, h("strong", {}, message)),
+        h("p", {}, "Check the amount, then select “Approve anyway” to send it."),
+      );
+      warning.hidden = false;
+      approve.textContent = "Approve anyway";
+    });
     for (const button of form.querySelectorAll("button")) button.disabled = false;
   });
   return h("section", { class: "card panel" }, h("h3", {}, "Your decision"), form);
@@ -912,7 +922,7 @@ function limitWarning(value, over) {
   ];
 }
 
-async function resolve(ticket, body, fail) {
+async function resolve(ticket, body, fail, beyond) {
   let result;
   try {
     result = await api(`/v1/tickets/${encodeURIComponent(ticket.id)}/resolve`, {
@@ -921,6 +931,7 @@ async function resolve(ticket, body, fail) {
     });
   } catch (err) {
     if (err instanceof ApiError && err.status === 401) return;
+    if (err instanceof ApiError && err.code === "beyond_limits") return beyond(err.message);
     if (err instanceof ApiError && err.code === "ticket_not_open") {
       state.flash = h(
         "div",

@@ -71,7 +71,12 @@ async def test_both_sides_the_trail_in_words_and_the_budget(live_server: LiveSer
         # MoltPe refuses 100 for a person too; then 40 is approved.
         refused = await http.post(
             f"{url}/resolve",
-            json={"decision": "approve", "amount": "100", "note": "loyal customer"},
+            json={
+                "decision": "approve",
+                "amount": "100",
+                "note": "loyal customer",
+                "confirm_beyond_limits": True,
+            },
             headers=DANA,
         )
         assert refused.json()["refund"]["error_code"] == "POLICY_VIOLATION"

@@ -119,17 +119,42 @@ async def test_review_flow_approve(http: httpx.AsyncClient, sandbox: SandboxServ
     assert detail["audit_chain"]["ok"] is True
     assert "escalation" in [e["event_type"] for e in detail["audit"]]
 
-    # MoltPe's own cap (50) refuses 100 even for a person: the ticket stays open.
-    refused = await http.post(
+    # Beyond the per-refund cap: refused until the reviewer confirms they saw the warning.
+    beyond = await http.post(
         f"/v1/tickets/{ticket['id']}/resolve",
         json={"decision": "approve", "amount": "100", "note": "loyal customer"},
+        headers=REVIEW,
+    )
+    assert beyond.status_code == 409, beyond.text
+    assert beyond.json()["error"]["code"] == "beyond_limits"
+    assert "per-refund cap of 50.00 USDC" in beyond.json()["error"]["message"]
+    assert sandbox.ledger() == []
+    before = (await http.get(f"/v1/conversations/{thread}")).json()
+
+    # Confirmed, MoltPe's own cap (50) refuses 100 even for a person: the ticket stays
+    # open, and the customer is told on their thread.
+    refused = await http.post(
+        f"/v1/tickets/{ticket['id']}/resolve",
+        json={
+            "decision": "approve",
+            "amount": "100",
+            "note": "loyal customer",
+            "confirm_beyond_limits": True,
+        },
         headers=REVIEW,
     )
     assert refused.status_code == 200, refused.text
     assert refused.json()["refund"]["status"] == "failed"
     assert refused.json()["refund"]["error_code"] == "POLICY_VIOLATION"
     assert refused.json()["ticket"]["status"] == "open"
+    told = refused.json()["customer_message"]
+    assert reference in told and "did not go through" in told
     assert sandbox.ledger() == []
+    view = (await http.get(f"/v1/conversations/{thread}")).json()
+    assert len(view["messages"]) == len(before["messages"]) + 1
+    assert view["messages"][-1] == {"role": "agent", "text": told}
+    assert view["ticket"]["reference"] == reference
+    assert view["ticket"].get("status", "open") == "open"
 
     approved = await http.post(
         f"/v1/tickets/{ticket['id']}/resolve",
@@ -159,6 +184,10 @@ async def test_review_flow_approve(http: httpx.AsyncClient, sandbox: SandboxServ
     assert detail["context"]["order"]["refunded_usdc"] == "0.00"  # as at escalation
     assert detail["order_now"]["refunded_usdc"] == "40.00"
     assert "ticket_resolved" in [e["event_type"] for e in detail["audit"]]
+    # Both of the reviewer's refund attempts are counted, as the agent's are.
+    metrics = (await http.get("/metrics")).text
+    assert 'refund_agent_refunds_total{outcome="failed"} 1.0' in metrics
+    assert 'refund_agent_refunds_total{outcome="confirmed"} 1.0' in metrics
 
 
 async def test_review_flow_deny(http: httpx.AsyncClient) -> None:
