@@ -49,6 +49,20 @@ async def customer_access(
     return runtime
 
 
+async def service_access(
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> ServerRuntime:
+    """Backend-only endpoints (orders): a service token, always; 401 when none is configured."""
+    runtime = runtime_of(request)
+    allowed = runtime.settings.service_token_set()
+    if not allowed:
+        raise ApiError(401, "unauthorized", "set SERVICE_TOKENS to use this endpoint")
+    if bearer(authorization) not in allowed:
+        raise ApiError(401, "unauthorized", "a valid service token is required")
+    return runtime
+
+
 async def reviewer_access(
     request: Request,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,

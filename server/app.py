@@ -27,7 +27,7 @@ from server.edge import Edge
 from server.errors import install_error_handlers
 from server.leases import Leases
 from server.metrics import Metrics
-from server.routes import STATIC, customers, operations, review
+from server.routes import STATIC, customers, operations, orders, review
 from server.runtime import ServerRuntime
 from wiring import tracing
 from wiring.services import create_services
@@ -122,7 +122,7 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
             response.headers.setdefault("X-Frame-Options", "DENY")
         return response
 
-    for router in (customers.router, review.router, operations.router):
+    for router in (customers.router, review.router, orders.router, operations.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
     # Swagger UI's files as shipped in the fastapi-offline wheel: no CDN, works offline.

@@ -1,7 +1,8 @@
 """The service's routes, one module-level router per audience.
 
 ``customers`` (conversations and the web chat), ``review`` (tickets and the review
-console) and ``operations`` (health and metrics). Routes reach the app's shared runtime
+console), ``orders`` (a backend's orders, with a service token) and ``operations``
+(health and metrics). Routes reach the app's shared runtime
 through the dependencies of :mod:`server.access` and :mod:`server.runtime`.
 """
 
