@@ -30,6 +30,7 @@ from server.metrics import Metrics
 from server.routes import STATIC, customers, operations, orders, review
 from server.runtime import ServerRuntime
 from wiring import tracing
+from wiring.llm_check import check_llm
 from wiring.services import create_services
 
 __all__ = ["create_app", "keep_mirroring", "keep_reconciling"]
@@ -63,12 +64,25 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         chosen = settings or get_settings()
         tracing.install(chosen)
+        llm = await check_llm(chosen)
+        if llm.configured and not llm.usable:
+            # A broken key or endpoint would cost every message the model's timeout before
+            # the rules answer: say so once, and use the rules from the start.
+            logger.warning(
+                "the LLM does not work (%s: %s); serving with the offline rules. "
+                "refund-agent config --check tells more",
+                llm.state,
+                llm.message,
+            )
+            chosen = chosen.model_copy(update={"openai_api_key": None})
+        elif llm.usable:
+            logger.info("LLM: %s", llm.message)
         svc = services or await create_services(chosen)
         saver = await open_checkpointer(svc.storage.pool)
 
         agent = build_builder(svc).compile(checkpointer=saver, name="support-refund-agent")
         leases = Leases(svc.storage.pool, chosen.turn_lease_seconds)
-        app.state.runtime = ServerRuntime(chosen, svc, agent, Metrics(), leases)
+        app.state.runtime = ServerRuntime(chosen, svc, agent, Metrics(), leases, llm=llm)
         reconciler = None
         if chosen.reconcile_interval_seconds > 0 and services is None:
             # One reconciler per database, elected among the serving processes: refunds

@@ -13,6 +13,7 @@ from core.settings import Settings
 from graph.services import Services
 from server.leases import Leases
 from server.metrics import Metrics
+from wiring.llm_check import LLMStatus
 
 
 @dataclass
@@ -24,6 +25,8 @@ class ServerRuntime:
     agent: CompiledStateGraph[Any, Any, Any, Any]
     metrics: Metrics
     leases: Leases
+    llm: LLMStatus | None = None
+    """What the LLM check at start-up found (None: not checked, e.g. services given)."""
     hits: int = 0
     """Rate-limited requests counted by this process (old windows are pruned now and then)."""
     background: set[asyncio.Task[None]] = field(default_factory=set)

@@ -21,7 +21,11 @@ router = APIRouter()
 
 @router.get("/healthz", tags=["operations"])
 async def healthz(runtime: Annotated[ServerRuntime, Depends(runtime_of)]) -> JSONResponse:
-    """Database and MoltPe reachability."""
+    """Database and MoltPe reachability; the LLM check's finding at start-up.
+
+    ``llm`` (``off``, ``ok``, ``unreachable``, ``unauthorized`` or ``error``) does not make
+    the service unhealthy: without a working LLM it answers with the offline rules.
+    """
     checks: dict[str, str] = {}
     try:
         async with asyncio.timeout(5):
@@ -37,8 +41,14 @@ async def healthz(runtime: Annotated[ServerRuntime, Depends(runtime_of)]) -> JSO
     except Exception as exc:  # report, never raise, from a health check
         checks["moltpe"] = f"error: {type(exc).__name__}"
     healthy = all(v == "ok" for v in checks.values())
+    llm = runtime.llm
     return JSONResponse(
-        {"status": "ok" if healthy else "degraded", **checks},
+        {
+            "status": "ok" if healthy else "degraded",
+            **checks,
+            "llm": llm.state if llm is not None else "unchecked",
+            "llm_detail": llm.message if llm is not None else None,
+        },
         status_code=200 if healthy else 503,
     )
 

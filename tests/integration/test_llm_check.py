@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -10,6 +11,8 @@ import httpx
 import pytest
 
 from core.settings import Settings
+from moltpe_sandbox import SandboxServer
+from tests.e2e.server_fixtures import start_live_server
 from tests.openai_stub import OpenAIStub, start_openai_stub
 from wiring.llm_check import check_llm
 
@@ -81,3 +84,33 @@ async def test_other_failures_are_errors(code: int, body: Any, expected: str) ->
     )
     assert status.state == "error"
     assert expected in status.message
+
+
+def test_serve_checks_the_llm_at_start_up_and_reports_it_in_healthz(
+    stub: OpenAIStub,
+    db_url: str,
+    sandbox: SandboxServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, logger="server.app")
+    thread, live = start_live_server(
+        db_url, sandbox, openai_api_key="sk-wrong-key-000000", openai_base_url=stub.base_url
+    )
+    try:
+        with httpx.Client(base_url=live.url, timeout=30) as http:
+            health = http.get("/healthz").json()
+            # A broken LLM is reported, and the service stays healthy on the offline rules.
+            assert health["status"] == "ok" and health["llm"] == "unauthorized"
+            assert "HTTP 401" in health["llm_detail"]
+            assert "sk-wrong-key-000000" not in health["llm_detail"]
+            thread_id = http.post("/v1/conversations").json()["thread_id"]
+            turn = http.post(
+                f"/v1/conversations/{thread_id}/messages",
+                json={"text": "alice@example.com ORD-1001 refund 20 USDC"},
+            )
+            assert turn.json()["outcome"]["kind"] == "refunded"
+    finally:
+        thread.stop()
+    assert stub.requests == []  # the rules answered: no message waited for the model
+    [warning] = [r for r in caplog.records if "the LLM does not work" in r.getMessage()]
+    assert "unauthorized" in warning.getMessage() and "offline rules" in warning.getMessage()

@@ -243,7 +243,13 @@ async def test_health_metrics_and_openapi(http: httpx.AsyncClient) -> None:
     await converse(http, "alice@example.com ORD-1001 refund 20 USDC")
     health = await http.get("/healthz")
     assert health.status_code == 200
-    assert health.json() == {"status": "ok", "database": "ok", "moltpe": "ok"}
+    assert health.json() == {
+        "status": "ok",
+        "database": "ok",
+        "moltpe": "ok",
+        "llm": "off",
+        "llm_detail": "no OPENAI_API_KEY: messages are understood by the offline rules",
+    }
     metrics = (await http.get("/metrics")).text
     assert 'refund_agent_refunds_total{outcome="confirmed"} 1.0' in metrics
     assert "refund_agent_turn_seconds_bucket" in metrics
