@@ -102,21 +102,28 @@ def serve(
 
     The customer web chat is at /, the review console at /review, the API docs at /docs.
     """
-    from cli._common import out
     from server.app import create_app
     from server.runner import serve as serve_app
 
+    import logging
+
+    from core import logs
+
     current = settings()
-    console = out()
-    console.print(
-        f"customer chat: http://{host}:{port}/   review console: http://{host}:{port}/review   "
-        f"API docs: http://{host}:{port}/docs",
-        soft_wrap=True,
+    logs.configure(current.log_format)
+    logger = logging.getLogger("server.app")
+    logger.setLevel(logging.INFO)
+    base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    urls = {"chat": f"{base}/", "review": f"{base}/review", "docs": f"{base}/docs"}
+    logger.info(
+        "serving: customer chat %s  review console %s  API docs %s",
+        *urls.values(),
+        extra={"urls": urls},
     )
     if not current.reviewers():
-        console.print(
-            "[yellow]REVIEWER_TOKENS is not set: the review console will refuse every "
-            "token (e.g. REVIEWER_TOKENS='dana:choose-a-long-secret').[/yellow]"
+        logger.warning(
+            "REVIEWER_TOKENS is not set: the review console will refuse every token "
+            "(e.g. REVIEWER_TOKENS='dana:choose-a-long-secret')"
         )
     serve_app(create_app(settings=current), host=host, port=port)
 

@@ -14,7 +14,7 @@ import zoneinfo
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -172,6 +172,12 @@ class Settings(BaseSettings):
     trace_hide_pii: bool = Field(
         default=True,
         description="Mask emails, wallet addresses, order ids and keys in LangSmith traces.",
+    )
+
+    # --- logs ----------------------------------------------------------------------
+    log_format: Literal["plain", "json"] = Field(
+        default="plain",
+        description="How serve logs on stderr: plain lines, or json (one object per line).",
     )
 
     # --- audit ---------------------------------------------------------------------

@@ -22,6 +22,7 @@ def serve(app: FastAPI, *, host: str, port: int) -> None:
         host=host,
         port=port,
         log_level="info",
+        log_config=None,  # uvicorn's lines go through the root logger's format (LOG_FORMAT)
         proxy_headers=True,
         access_log=False,
         timeout_keep_alive=5,

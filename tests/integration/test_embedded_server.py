@@ -12,12 +12,15 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from persistence.embedded import embedded_status, postgres_processes, stop_embedded
@@ -182,3 +185,61 @@ def test_a_test_run_stops_the_embedded_server_it_started(scratch: Path) -> None:
         assert not embedded_status(data_dir).running
     finally:
         stop_embedded(data_dir)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_logs_json_and_db_stop_after_serve_was_killed(home: Path) -> None:
+    """``serve`` on the embedded server, LOG_FORMAT=json; killed; ``db stop`` stops it all."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
+        cwd=home.parent,
+        env=clean_env(REFUND_AGENT_HOME=str(home), LOG_FORMAT="json", REVIEWER_TOKENS=""),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        health = None
+        while serve.poll() is None and time.monotonic() < deadline:
+            try:
+                health = httpx.get(f"{base}/healthz", timeout=5)
+                break
+            except httpx.TransportError:
+                time.sleep(0.2)  # polling for the port to open, not asserting on time
+        assert health is not None, serve.stderr.read() if serve.stderr else ""
+        assert health.json()["database"] == "ok" and health.json()["llm"] == "off"
+        thread = httpx.post(f"{base}/v1/conversations", timeout=30).json()["thread_id"]
+        assert httpx.get(f"{base}/v1/conversations/{thread}", timeout=30).status_code == 200
+        assert httpx.head(f"{base}/", timeout=30).status_code == 200
+        # A file of embedded data and a live server: killing serve leaves postgres behind.
+        assert postgres_processes(home / "pgdata")
+    finally:
+        serve.kill()
+        out, err = serve.communicate(timeout=60)
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]
+    assert all({"ts", "level", "logger", "message"} <= set(doc) for doc in lines)
+    [start] = [doc for doc in lines if "urls" in doc]
+    assert start["urls"] == {
+        "chat": f"{base}/",
+        "review": f"{base}/review",
+        "docs": f"{base}/docs",
+    }
+    assert any("REVIEWER_TOKENS is not set" in doc["message"] for doc in lines)
+    access = [doc["message"] for doc in lines if doc["logger"] == "server.access"]
+    assert any(m.startswith("POST /v1/conversations 201") for m in access), access
+    assert any(m.startswith("GET /v1/conversations/") for m in access), access
+    assert not any(thread in m for m in access)
+    assert thread not in err and "postgresql://" not in out + err
+
+    assert postgres_processes(home / "pgdata")
+    stopped = refund_agent(home, "db", "stop")
+    assert stopped.returncode == 0, stopped.stderr
+    assert postgres_processes(home / "pgdata") == []
