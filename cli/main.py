@@ -102,12 +102,11 @@ def serve(
 
     The customer web chat is at /, the review console at /review, the API docs at /docs.
     """
-    from server.app import create_app
-    from server.runner import serve as serve_app
-
     import logging
 
     from core import logs
+    from server.app import create_app
+    from server.runner import serve as serve_app
 
     current = settings()
     logs.configure(current.log_format)
