@@ -67,6 +67,7 @@ const VIEWS = {
 const VIEW_NAMES = { open: "Open", mine: "Mine", resolved: "Resolved" };
 const PAGE = 50;
 const SEARCH_DELAY_MS = 250;
+const REFRESH_MS = 5000; // the queue refreshes itself this often while the page is shown
 
 const $ = (id) => document.getElementById(id);
 const FRESH = {
@@ -183,9 +184,11 @@ $("sign-out").addEventListener("click", () => signOut());
 // ---- the queue ------------------------------------------------------------------------------
 
 /** Load the current view (and search) from the start, or its next page with `more`. */
-async function loadTickets({ more = false } = {}) {
+async function loadTickets({ more = false, again = false } = {}) {
   const queueError = $("queue-error");
-  const params = new URLSearchParams({ view: state.view, limit: String(PAGE) });
+  // `again`: the same list, fresh (as many tickets as are shown, from the top).
+  const limit = again ? Math.max(PAGE, state.tickets.length) : PAGE;
+  const params = new URLSearchParams({ view: state.view, limit: String(limit) });
   if (state.q) params.set("q", state.q);
   if (more && state.nextOffset !== null) params.set("offset", String(state.nextOffset));
   // Only the latest request may fill the list: typing fires several.
@@ -248,7 +251,15 @@ function renderQueue() {
   empty.textContent = state.tickets.length ? "" : emptyWords();
   empty.hidden = state.tickets.length > 0;
   $("more").hidden = state.nextOffset === null;
+  // A refresh must not take the keyboard away from the ticket the reviewer is on.
+  const focused = document.activeElement?.closest?.("#ticket-list [data-ticket]");
   $("ticket-list").replaceChildren(...state.tickets.map(queueItem));
+  if (focused) {
+    const again = $("ticket-list").querySelector(
+      `[data-ticket="${CSS.escape(focused.dataset.ticket)}"]`,
+    );
+    again?.focus();
+  }
 }
 
 function queueItem(t) {
@@ -352,6 +363,16 @@ $("search-form").addEventListener("submit", (event) => {
   search($("search").value);
 });
 $("refresh").addEventListener("click", () => loadTickets());
+// New escalations and other reviewers' claims and resolutions show up without a click.
+setInterval(async () => {
+  if (!state.token || document.hidden || state.refreshing) return;
+  state.refreshing = true;
+  try {
+    await loadTickets({ again: true });
+  } finally {
+    state.refreshing = false;
+  }
+}, REFRESH_MS);
 $("more").addEventListener("click", () => loadTickets({ more: true }));
 
 // ---- one ticket -----------------------------------------------------------------------------
@@ -976,6 +997,7 @@ function resultBox({ ticket, refund, customer_message: message }) {
         refund?.error_reason ? ` (${refund.error_reason})` : "",
       ),
       h("p", {}, "No money moved and the ticket is still open. Try a smaller amount, or deny it."),
+      told,
     );
   } else if (ticket?.status === "denied") {
     box = h(

@@ -270,3 +270,51 @@ async def test_an_approval_beyond_todays_budget_needs_a_second_click(
     await expect(dana.get_by_test_id("trail")).to_contain_text(
         "Refund of 15.00 USDC approved by reviewer dana"
     )
+
+
+async def test_the_queue_refreshes_itself_and_the_service_warns_of_a_spent_budget(
+    open_page: OpenPage, live_server: LiveServer
+) -> None:
+    dana = await open_page("/review")
+    posted = record_resolutions(dana)
+    await sign_in(dana, REVIEWER_TOKEN)
+    await expect(dana.locator("#queue-empty")).to_be_visible()
+
+    # A new escalation shows up in the open queue without a click.
+    reference = (await chat(live_server, "bob@example.com, I want 100 USDC back for ORD-2001"))[
+        "ticket"
+    ]
+    await expect(item(dana, reference)).to_be_visible(timeout=20_000)
+    await expect(dana.locator("#count-open")).to_have_text("1")
+    await expect(dana.locator("#detail-title")).to_contain_text(reference)
+    await expect(dana.get_by_test_id("budget")).to_contain_text("100.00 of 100.00 USDC left")
+    amount = dana.get_by_label("Refund amount (USDC)")
+    warning = dana.get_by_test_id("limit-warning")
+    await amount.fill("30")
+    await dana.get_by_label("Note (required)").fill("Keyboard arrived broken.")
+
+    # Meanwhile the agent spends 80 of today's 100: the page's budget is out of date.
+    alice = await chat(live_server, "refund 45 USDC on ORD-1001, alice@example.com")
+    frank = await chat(live_server, "refund 35 USDC on ORD-6001, frank@example.com")
+    assert alice["kind"] == frank["kind"] == "refunded"
+
+    # The service refuses the unconfirmed approval and the console shows its warning.
+    await dana.locator(".resolve-form button[value=approve]").click()
+    await expect(warning).to_be_visible()
+    await expect(warning).to_contain_text("what is left of today's refund budget (20.00")
+    await expect(dana.get_by_role("button", name="Approve anyway")).to_be_visible()
+    assert len(posted) == 1
+    await expect(dana.get_by_test_id("ticket-status")).to_have_text("open")
+    paid = await asyncio.to_thread(live_server.sandbox.ledger, agent_id=live_server.agent_id)
+    assert len(paid) == 2
+
+    # Confirmed, it goes to MoltPe, whose daily cap refuses it: the customer is told.
+    await dana.get_by_role("button", name="Approve anyway").click()
+    result = dana.get_by_test_id("resolve-result")
+    await expect(result).to_contain_text("MoltPe refused the refund")
+    await expect(result).to_contain_text("did not go through")
+    assert len(posted) == 2
+    await expect(dana.locator("#detail")).to_contain_text(
+        f"A teammate approved a refund on your request (ticket {reference}), but the payment "
+        "did not go through"
+    )
