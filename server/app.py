@@ -30,7 +30,7 @@ from server.metrics import Metrics
 from server.routes import STATIC, customers, operations, orders, review
 from server.runtime import ServerRuntime
 from wiring import tracing
-from wiring.llm_check import check_llm
+from wiring.llm_check import settings_that_work
 from wiring.services import create_services
 
 __all__ = ["create_app", "keep_mirroring", "keep_reconciling"]
@@ -64,19 +64,8 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         chosen = settings or get_settings()
         tracing.install(chosen)
-        llm = await check_llm(chosen)
-        if llm.configured and not llm.usable:
-            # A broken key or endpoint would cost every message the model's timeout before
-            # the rules answer: say so once, and use the rules from the start.
-            logger.warning(
-                "the LLM does not work (%s: %s); serving with the offline rules. "
-                "refund-agent config --check tells more",
-                llm.state,
-                llm.message,
-            )
-            chosen = chosen.model_copy(update={"openai_api_key": None})
-        elif llm.usable:
-            logger.info("LLM: %s", llm.message)
+        # One cheap call: a broken LLM is said once, and the rules answer from the start.
+        chosen, llm = await settings_that_work(chosen, logger=logger)
         svc = services or await create_services(chosen)
         saver = await open_checkpointer(svc.storage.pool)
 

@@ -15,6 +15,7 @@ The key never appears in a message.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -23,7 +24,9 @@ import httpx
 
 from core.settings import Settings
 
-__all__ = ["DEFAULT_OPENAI_BASE_URL", "LLMState", "LLMStatus", "check_llm"]
+__all__ = ["DEFAULT_OPENAI_BASE_URL", "LLMState", "LLMStatus", "check_llm", "settings_that_work"]
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_OPENAI_BASE_URL: Final = "https://api.openai.com/v1"
 CHECK_TIMEOUT_SECONDS: Final = 5.0
@@ -147,6 +150,30 @@ async def check_llm(
     if not isinstance(answer, dict) or not isinstance(answer.get("choices"), list):
         return status("error", f"{url} answered, but not like an OpenAI-compatible endpoint")
     return status("ok", f"model {model} answered at {base_url} in {elapsed_ms:.0f} ms")
+
+
+async def settings_that_work(
+    settings: Settings, *, logger: logging.Logger = logger
+) -> tuple[Settings, LLMStatus]:
+    """Check the LLM once at start-up; on the offline rules from the start if it fails.
+
+    A broken key or endpoint would make every message wait for the model's timeout
+    before the rules answer: instead one warning says why, and the returned settings
+    have no ``OPENAI_API_KEY``. Used by ``serve`` and by the graph ``langgraph dev``
+    serves (``chat`` prints its own warning).
+    """
+    status = await check_llm(settings)
+    if status.configured and not status.usable:
+        logger.warning(
+            "the LLM does not work (%s: %s); using the offline rules. "
+            "refund-agent config --check tells more",
+            status.state,
+            status.message,
+        )
+        return settings.model_copy(update={"openai_api_key": None}), status
+    if status.usable:
+        logger.info("LLM: %s", status.message)
+    return settings, status
 
 
 def _error_detail(response: httpx.Response) -> str:

@@ -220,5 +220,9 @@ async def default_services() -> Services:
             # Under `langgraph dev` runs are traced by the server's own machinery; making
             # the masking client LangSmith's process default keeps PII out of those too.
             await asyncio.to_thread(tracing.install, settings)
+            from wiring.llm_check import settings_that_work
+
+            # The graph's first run checks the LLM once (langgraph dev has no start-up hook).
+            settings, _ = await settings_that_work(settings)
             _default = await create_services(settings)
     return _default

@@ -14,7 +14,7 @@ from core.settings import Settings
 from moltpe_sandbox import SandboxServer
 from tests.e2e.server_fixtures import start_live_server
 from tests.openai_stub import OpenAIStub, start_openai_stub
-from wiring.llm_check import check_llm
+from wiring.llm_check import check_llm, settings_that_work
 
 KEY = "sk-test-0123456789abcdef"
 
@@ -114,3 +114,18 @@ def test_serve_checks_the_llm_at_start_up_and_reports_it_in_healthz(
     assert stub.requests == []  # the rules answered: no message waited for the model
     [warning] = [r for r in caplog.records if "the LLM does not work" in r.getMessage()]
     assert "unauthorized" in warning.getMessage() and "offline rules" in warning.getMessage()
+
+
+async def test_start_up_settings_drop_a_broken_llm_and_keep_a_working_one(
+    stub: OpenAIStub, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="wiring.llm_check")
+    broken = settings_for(stub.base_url, key="sk-wrong-key-000000")
+    used, status = await settings_that_work(broken)
+    assert status.state == "unauthorized" and used.openai_api_key is None
+    assert any("using the offline rules" in r.getMessage() for r in caplog.records)
+    working = settings_for(stub.base_url, openai_model="stub-model")
+    used, status = await settings_that_work(working)
+    assert status.usable and used is working
+    off = settings_for(None, key=None)
+    assert (await settings_that_work(off))[0] is off
