@@ -187,6 +187,17 @@ NOT_BUT_RE: Final = re.compile(
     rf"\b(?:not|nicht|no|non|nao|pas) (?:{UNIT} ?)?({NUM}) ?{UNIT}?,? "
     rf"(?:but|sondern|sino|mais|ma|mas) (?:{UNIT} ?)?({NUM})"
 )
+# "the other two are fine": other items of the order named beside a number.
+OTHER_ITEMS_RE: Final = re.compile(
+    r"\b(?:the other|the others|los otros|las otras|les autres|die anderen|gli altri|"
+    r"le altre|os outros|as outras)\b"
+)
+# "20 instead of 45", "20 statt 45": the first is asked for, the second ruled out.
+INSTEAD_OF_RE: Final = re.compile(
+    rf"({NUM}) ?{UNIT}? (?:instead of|rather than|en vez de|en lugar de|au lieu de|statt|"
+    r"anstatt|invece di|em vez de|ao inves de) (?:the |los |las |les |die |den |i |os |as |"
+    rf"el |la |le |o |a )?(?:{UNIT} ?)?({NUM})"
+)
 # "all 4 clips", "both 2 mugs", "the 3 plates": a count of things.
 COUNT_BEFORE_RE: Final = re.compile(
     rf"\b(?:all|these|those|both|alle|todos los|todas las|tous les|toutes les|tutti i|"

@@ -860,3 +860,13 @@ def test_corrections_in_german_and_french_take_the_last_amount(text: str, value:
 def test_a_bare_number_refunded_may_count_things_so_it_is_stated_back() -> None:
     assert understand_with_rules("I want 2 refunded").amount is None
     assert understand_with_rules("I'd like 20 usdc refunded").amount == Decimal(20)
+
+
+def test_twenty_instead_of_forty_five_is_twenty() -> None:
+    u = understand_with_rules("refund me 20 instead of 45")
+    assert (u.reading.value, u.reading.final) == (Decimal(20), False)
+
+
+def test_a_small_bare_number_beside_other_items_is_stated_back() -> None:
+    assert understand_with_rules("refund 1 please, the other two are fine").amount is None
+    assert understand_with_rules("refund 5 for the 2 mugs").amount == Decimal(5)
