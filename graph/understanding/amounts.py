@@ -190,6 +190,7 @@ def read_amount(
             spans.add(at[match.start(1)])
     spans.update(i for i, n in enumerate(numbers) if _year(n))
     past = {at[m.start(1)] for m in P.PAST_AMOUNT_RE.finditer(marked)}
+    past.update(at[m.start(1)] for m in P.PAST_AFTER_RE.finditer(marked))
     ignored: set[int] = spans | past
     ignored.update(at[m.start(1)] for m in P.PRICE_RE.finditer(marked))
     ignored.update(at[m.start(2)] for m in P.SHARE_OF_RE.finditer(marked))

@@ -246,6 +246,19 @@ PAST_AMOUNT_RE: Final = re.compile(
     r"m'avez rembourse|zuruckerstattet|"
     rf"restituito|gave me) (?:\w+ ){{0,3}}({NUM})"
 )
+# The same with the amount first: "the 20 you refunded", "20 wapas mile the", "los 20
+# que me devolvieron", "die 20, die ihr erstattet habt".
+PAST_AFTER_RE: Final = re.compile(
+    rf"({NUM}) ?{UNIT}?,? (?:(?:that |which )?(?:you|u) (?:already )?(?:refunded|sent|gave|"
+    r"returned|paid back)|(?:i |we )?(?:already )?(?:got|received) back|"
+    r"(?:(?:wapas|vapas|refund) )?(?:mile|mila|mil gaye|mil gaya|mil chuke|mil chuka|aa gaye|"
+    r"aaye|aa chuke)(?: the| tha| thi| hai| hain)?|"
+    r"que (?:ya )?me (?:devolvieron|reembolsaron|devolvisteis|devolveram|reembolsaram)|"
+    r"que vous m'avez (?:rembourse|rendu)s?|que j'ai (?:deja )?recus?|"
+    r"che mi (?:avete|hanno) (?:gia )?(?:rimborsato|restituito|ridato)|"
+    r"die (?:ihr|sie|du) (?:schon |bereits )?(?:erstattet|zuruckgezahlt|uberwiesen)|"
+    r"die ich (?:schon |bereits )?(?:bekommen|erhalten))\b"
+)
 HALF_RE: Final = re.compile(rf"\b(?:{L.all_words(L.HALF_WORDS)})\b")
 # What follows "half" when it counts things, not money: "half the LEDs", "la mitad de
 # las galletas", "die Halfte der Seiten" (matched at the end of HALF_RE's match).
