@@ -1,6 +1,6 @@
 """The HTTP edge, attacked over a real socket: bodies, slow clients, logs, redirects, leases.
 
-Findings of an outside review, each replayed: a 300 MB body on POST /v1/conversations
+Each attack that once got through is replayed: a 300 MB body on POST /v1/conversations
 was parsed whole before any size check; a chunked body on /messages skipped the check;
 nothing bounded how long a body could take; thread ids (read capabilities) reached the
 access log; the trailing-slash redirect was built from the Host header; a crashed turn
