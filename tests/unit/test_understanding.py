@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +26,7 @@ from graph.understanding import (
     understand_with_rules,
 )
 from tests.fakes import AttackerModel, ScriptedChatModel
+from tests.helpers.cost import assert_costs_about_as_much, same_size_as
 
 FAST = settings(max_examples=300, deadline=None)
 
@@ -372,6 +372,12 @@ def test_ordinary_messages_carry_no_injection_signal(text: str) -> None:
 # --- hostile input -----------------------------------------------------------------------
 
 
+PLAIN_MESSAGE = (
+    "Hello, my order ORD-1001 arrived broken and I would like a refund of 20 USDC to the "
+    "original payment, my email is alice@example.com, thanks a lot for your help today. "
+)
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -391,9 +397,8 @@ def test_ordinary_messages_carry_no_injection_signal(text: str) -> None:
     ],
 )
 def test_hostile_input_never_crashes_and_stays_quick(text: str) -> None:
-    started = time.perf_counter()
     u = understand_with_rules(text)
-    assert time.perf_counter() - started < 1.0
+    assert_costs_about_as_much(understand_with_rules, text, same_size_as(text, PLAIN_MESSAGE))
     assert u.amount is None or (0 < u.amount <= MAX_USDC)
     cleaned = clean_message(text)
     assert len(cleaned) <= MAX_MESSAGE_CHARS
@@ -624,12 +629,11 @@ async def test_a_broken_model_is_understanding_failed(
 
 async def test_a_slow_model_times_out() -> None:
     model = ScriptedChatModel(extractions=[{"intent": "refund"}], delay=5.0)
-    started = time.perf_counter()
     with pytest.raises(UnderstandingFailed, match="timed out"):
         await LLMUnderstander(model, timeout_seconds=0.05).understand(
             "refund 20", known_email=None, known_order_id=None
         )
-    assert time.perf_counter() - started < 1.0
+    assert model.structured_calls == 0  # cut off mid-call: the 5 s answer never came
 
 
 @pytest.mark.parametrize(
