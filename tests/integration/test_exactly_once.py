@@ -62,6 +62,10 @@ from tests.integration.moltpe_fixtures import PAYER
 from tools.moltpe import MoltPeClient
 from tools.refunds import RefundOutcome, RefundRefused, RefundService
 
+# Races dozens of connections on one database: one worker runs these one at a time.
+pytestmark = pytest.mark.xdist_group("many_connections")
+
+
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = Path(__file__).with_name("crash_worker.py")
 

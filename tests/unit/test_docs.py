@@ -34,6 +34,17 @@ def test_quick_start_commands_are_shown() -> None:
     assert "uv run pytest" in README
 
 
+def test_the_readme_runs_the_tests_as_ci_does() -> None:
+    ci = (Path(__file__).resolve().parents[2] / ".ci" / "run").read_text()
+    [command] = [line.strip() for line in ci.splitlines() if line.startswith("uv run pytest")]
+    shown = {
+        line.split("#")[0].strip()
+        for line in README.splitlines()
+        if line.startswith("uv run pytest")  # the commands in the README's code blocks
+    }
+    assert shown == {command}, (shown, command)
+
+
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 DEV_ONLY_SETTINGS = {"REFUND_AGENT_HOME", "MOLTPE_SANDBOX_ADMIN_KEY"}
 
