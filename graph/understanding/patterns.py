@@ -92,10 +92,9 @@ ASKED_AMOUNT_PATTERNS: Final = (
         rf"({NUM}) ?{UNIT}? (?:zu |de )?(?:erstatt|ruckerstatt|zuruckerstatt|rembours|reembols|"
         r"rimbors|estorn)\w{0,6}\b"
     ),
-    re.compile(
-        rf"({NUM}) ?{UNIT}? (?:back|more|refunded|returned|reimbursed|zuruck|de vuelta|"
-        r"de volta|indietro|wapas|vapas)\b"
-    ),
+    re.compile(rf"({NUM}) ?{UNIT}? (?:back|more|zuruck|de vuelta|de volta|indietro|wapas|vapas)\b"),
+    # "20 USDC refunded" (but "I want 2 refunded" may count things: a unit is needed).
+    re.compile(rf"({NUM}) ?{UNIT} (?:refunded|returned|reimbursed)\b"),
 )
 # A number marked as money ("$12.50", "20 USDC").
 MONEY_PATTERNS: Final = (
@@ -484,6 +483,54 @@ INJECTION_PATTERNS: Final = (
             r"different|my other|my new) (?:wallet|address|account)|to 0x|to wallet)\b|"
             r"\b(?:different|another|new|other) (?:wallet|address|account) (?:instead|please)\b",
             re.S,
+        ),
+    ),
+    (
+        # Another wallet or account, in es, fr, de, it, pt and Hinglish.
+        "redirect_payment",
+        re.compile(
+            r"\b(?:otra|otro|nueva|nuevo|autre|nouveau|nouvelle|andere|anderes|anderen|neue|"
+            r"neues|altro|altra|nuovo|nuova|outra|outro|nova|novo|dusre|doosre|naye|nayi) "
+            r"(?:\w+ )?(?:billetera|cartera|cuenta|portefeuille|compte|wallet|"
+            r"konto|portafoglio|conto|carteira|conta|account|khata)\b|"
+            r"\b(?:billetera|cartera|cuenta|portefeuille|compte|wallet|konto|portafoglio|conto|"
+            r"carteira|conta) (?:nueva|nuevo|diferente|distinta|different|differente|diverso|"
+            r"diversa|neue|neues|andere|nouveau|nouvelle|nova|novo)\b",
+        ),
+    ),
+    (
+        # "you are now ...", "pretend ...", in es, fr, de, it, pt.
+        "role_play",
+        re.compile(
+            r"\b(?:ahora eres|tu es maintenant|tu es desormais|du bist jetzt|du bist nun|"
+            r"ora sei|adesso sei|agora voce e|agora es|finge que|finge ser|fais comme si|"
+            r"fais semblant|tu joues le role|tu-joues|stell dir vor,? du bist|tu das so als|"
+            r"fingi di|fai finta|finja que|finja ser|modo sin restricciones|sans restrictions|"
+            r"ohne einschrankungen|senza restrizioni|sem restricoes|sin restricciones)\b",
+        ),
+    ),
+    (
+        # Going past the limit "just this once", in es, fr, de, it, pt.
+        "override_instructions",
+        re.compile(
+            r"\b(?:depasse[rz]?|ignore[rz]?|superar|supera|superare|saltar\w*|exceder|excede|"
+            r"uberschreit\w*|ultrapassa\w*|contourne[rz]?|umgeh\w*|aumenta\w*|augmente[rz]?|"
+            r"erhoh\w*|leve[rz]? )\b.{0,20}\b(?:el |la |le |les |das |die |den |il |o |a |os |"
+            r"as |ton |tu |dein\w* |tuo |seu )?(?:limite|limites|limit|plafond|tope|grenze|"
+            r"limiti|teto)\b|"
+            r"\b(?:limit|grenze|limite|plafond|tope)\b (?:\w+ ){0,2}(?:uberschreit|erhoh|aufheb|"
+            r"ignorier|depasse|ignore|supera|ultrapass|exced)\w*",
+            re.S,
+        ),
+    ),
+    (
+        # "30 in three payments of 10", in es, fr, de, it, pt.
+        "split_refund",
+        re.compile(
+            r"\b(?:en|in|em) (?:\d+|dos|tres|cuatro|deux|trois|quatre|zwei|drei|vier|due|tre|"
+            r"quattro|duas|quatro) (?:pagos|paiements|versements|zahlungen|raten|pagamenti|"
+            r"pagamentos|parcelas|reembolsos|remboursements|erstattungen|rimborsi|transacciones|"
+            r"transactions|transaktionen|transazioni|transacoes|partes|parties|teile|parti)\b",
         ),
     ),
     (
