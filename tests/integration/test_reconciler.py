@@ -73,13 +73,14 @@ async def test_one_leader_settles_refunds_and_the_other_stands_by(
 
         await wait_until(leads, what="leads")
 
-        async def settled() -> bool:
-            async with services.storage.pool.connection() as conn:
-                refund = await repo.get_refund(conn, uuid.UUID(refund_id))
-            return refund is not None and refund.status == "confirmed"
-
-        await wait_until(settled, what="settled")
-        assert any(line == f"{refund_id} (ORD-1001): confirmed" for line in leader_lines)
+        # The leader reports a refund after recording it: wait for the report, then read.
+        await wait_until(
+            lambda: f"{refund_id} (ORD-1001): confirmed" in leader_lines,
+            what="the leader to report the refund confirmed",
+        )
+        async with services.storage.pool.connection() as conn:
+            refund = await repo.get_refund(conn, uuid.UUID(refund_id))
+        assert refund is not None and refund.status == "confirmed"
 
         standby = asyncio.create_task(
             reconcile_forever(services, interval=0.05, older_than=0, report=standby_lines.append)
