@@ -865,6 +865,8 @@ def test_a_bare_number_refunded_may_count_things_so_it_is_stated_back() -> None:
 def test_twenty_instead_of_forty_five_is_twenty() -> None:
     u = understand_with_rules("refund me 20 instead of 45")
     assert (u.reading.value, u.reading.final) == (Decimal(20), False)
+    u = understand_with_rules("charged 45 instead of 40, refund the 5 difference")
+    assert (u.reading.value, u.reading.final) == (Decimal(5), False)
 
 
 def test_a_small_bare_number_beside_other_items_is_stated_back() -> None:
@@ -903,3 +905,16 @@ def test_not_that_email_its_the_other_one() -> None:
 )
 def test_questions_and_declines_in_more_words(text: str, topic: str) -> None:
     assert understand_with_rules(text).topic == topic
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ich habe schon 10 zurückbekommen, bitte den Rest",
+        "ya me devolvieron 10, el resto por favor",
+        "on m'a déjà rendu 10, le reste svp",
+    ],
+)
+def test_the_rest_after_an_amount_received_is_a_request_for_what_is_left(text: str) -> None:
+    u = understand_with_rules(text)
+    assert (u.intent, u.topic, u.reading.kind, u.amount) == ("refund", None, "full", None)
