@@ -73,6 +73,19 @@ def emails_in(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def _corrected_email(text: str, emails: list[str]) -> str | None:
+    """The address meant: the first, or the last when a correction stands between them.
+
+    "mark.t@example.net - sorry, not that one, it's mark.taylor@example.net": the last.
+    """
+    if len(emails) < 2:
+        return emails[0] if emails else None
+    first, last = text.find(emails[0]), text.rfind(emails[-1])
+    if 0 <= first < last and P.CORRECTION_RE.search(text, first + len(emails[0]), last):
+        return emails[-1]
+    return emails[0]
+
+
 def order_ids_in(text: str) -> tuple[str, ...]:
     """Every order id in prepared ``text``; "not X, it's Y" keeps only Y."""
     mentions = sorted(
@@ -147,7 +160,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     language = detected.language if detected.sure or not language_hint else language_hint
     signals = injection_signals(message)
     emails = emails_in(text)
-    email = emails[0] if emails else None
+    email = _corrected_email(text, emails)
     order_ids = order_ids_in(text)
     order_id = order_ids[0] if len(order_ids) == 1 else None  # several: ask which
     # Amounts are read with ids, emails and addresses taken out, numbers in words as
@@ -169,11 +182,17 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
             and not P.MORE_RE.search(text)
         )
     )
-    looking_back = status_question or bool(P.PAST_REFUND_RE.search(text))
+    # "I already got 10 back, the rest please": a request for what is left, not a look back.
+    rest_after_past = bool(
+        P.REST_RE.search(text)
+        and (P.PAST_AMOUNT_RE.search(marked) or P.PAST_AFTER_RE.search(marked))
+    )
+    status_question = status_question and not rest_after_past
+    looking_back = not rest_after_past and (status_question or bool(P.PAST_REFUND_RE.search(text)))
     declined = bool(P.NOT_A_REQUEST_RE.search(text))
     cancel = bool(P.CANCEL_RE.search(text))
     acknowledging = bool(P.ACK_RE.search(text) or P.KEEP_RE.search(text))
-    asks = bool(P.REFUND_RE.search(text)) and not looking_back and not declined
+    asks = (bool(P.REFUND_RE.search(text)) or rest_after_past) and not looking_back and not declined
     reading = amounts.read_amount(
         marked, numbers, asks=asks, reason=reason is not None, question=question
     )
@@ -199,10 +218,9 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     elif status_question and not asked_amount:
         topic = "refund_status"
     elif (
-        (acknowledging or declined)
+        (acknowledging or (declined and not cancel))
         and not asked_amount
         and reading.kind in ("none", "unclear")
-        and not cancel
     ):
         topic = "acknowledged"  # "no refund needed, I'll keep it": nothing to do
         asks = False
