@@ -167,8 +167,13 @@ def read_amount(
     asks: bool,
     reason: bool = False,
     question: bool = False,
+    dot_groups: bool = False,
 ) -> AmountReading:
     """The reading of a message whose numbers are marked (see :func:`mark_numbers`).
+
+    ``dot_groups``: the message's language groups thousands with a dot and writes
+    decimals with a comma (de, es, fr, it, pt): "1.000" is a thousand, "2,500" two and a
+    half (stated back either way).
 
     ``asks``: the message asks for money back in so many words (a refund verb, "money
     back"); ``reason``: it says what went wrong (a number in it may be the amount, never
@@ -291,8 +296,12 @@ def read_amount(
         if chosen.words:
             return _confirm(chosen.value, "words")
         if _AMBIGUOUS_GROUPING.fullmatch(chosen.raw):
-            # "1.000" / "1,000": a thousand in one locale, one in another. Confirm it.
-            return _confirm(chosen.value, "several")
+            # "1.000" / "1,000": a thousand in one locale, one in another. Read it the
+            # way the message's language writes numbers, and confirm it.
+            local = chosen.raw.replace(".", "") if dot_groups else chosen.raw.replace(",", "")
+            if dot_groups and "," in chosen.raw:
+                local = chosen.raw.replace(",", ".")
+            return _confirm(Decimal(local), "several")
         others = {numbers[i].value for i in usable} - {chosen.value}
         # Final only when the message holds this one number and nothing else to read
         # (no price, count, time or past refund beside it): any other number means the
@@ -471,6 +480,8 @@ def short_answer(marked: str, numbers: list[Number]) -> Decimal | None:
         return None
     if any(p.search(marked) for p in (P.PERCENT_RE, P.EACH_RE, P.TIMES_RE)):
         return None  # "50%", "5 each": a share or a product, read by read_amount
+    if _AMBIGUOUS_GROUPING.fullmatch(digits[0].raw):
+        return None  # "1.000": a thousand or one, by locale; read_amount states it back
     if len(numbers) == 1 and P.SHORT_ANSWER_RE.match(marked) is not None:
         return digits[0].value
     # "no, just 9 for the one glass": a short reply that leads with its only amount in

@@ -57,6 +57,10 @@ def normalize_email(raw: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
+DOT_GROUPING_LANGUAGES: Final = frozenset({"de", "es", "fr", "it", "pt"})
+"""Languages writing a thousand as "1.000" and two and a half as "2,5"."""
+
+
 def emails_in(text: str) -> list[str]:
     """Every address in prepared ``text``: written, spaced or spelled out, in order."""
     found = [m.group() for m in P.EMAIL_RE.finditer(text)]
@@ -193,13 +197,19 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     cancel = bool(P.CANCEL_RE.search(text))
     acknowledging = bool(P.ACK_RE.search(text) or P.KEEP_RE.search(text))
     asks = (bool(P.REFUND_RE.search(text)) or rest_after_past) and not looking_back and not declined
+    dot_groups = language in DOT_GROUPING_LANGUAGES
     reading = amounts.read_amount(
-        marked, numbers, asks=asks, reason=reason is not None, question=question
+        marked,
+        numbers,
+        asks=asks,
+        reason=reason is not None,
+        question=question,
+        dot_groups=dot_groups,
     )
     # The same words read as part of a request already pending ("25, not 30").
     followup = reading
     if reading.kind in ("none", "unclear"):
-        followup = amounts.read_amount(marked, numbers, asks=True)
+        followup = amounts.read_amount(marked, numbers, asks=True, dot_groups=dot_groups)
     if looking_back and not P.MORE_RE.search(text):
         # "I see 20 USDC refunded, thanks", "20 USDC back in my wallet": a refund that
         # happened, not a request for another.

@@ -922,3 +922,18 @@ def test_questions_and_declines_in_more_words(text: str, topic: str) -> None:
 def test_the_rest_after_an_amount_received_is_a_request_for_what_is_left(text: str) -> None:
     u = understand_with_rules(text)
     assert (u.intent, u.topic, u.reading.kind, u.amount) == ("refund", None, "full", None)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("Ich möchte 1.000 Euro zurück", "1000"),
+        ("Ich möchte 2,500 Euro zurück", "2.5"),
+        ("quiero 1.000 de vuelta", "1000"),
+        ("refund 1,000 usdc", "1000"),
+    ],
+)
+def test_a_grouped_number_is_read_the_way_its_language_writes_it(text: str, value: str) -> None:
+    u = understand_with_rules(text)
+    assert u.amount is None and u.mentioned_amount is None  # stated back, never final
+    assert u.reading.value == Decimal(value)
