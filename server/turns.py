@@ -16,12 +16,14 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 from graph.context import Context
 from graph.facts import outcome_of
 from graph.graph import message_digest
 from graph.types import StoredAnswer, TurnAnswer
 from persistence import repo
+from persistence.checkpoint import prune_superseded
 from server.errors import ApiError
 from server.runtime import ServerRuntime
 from wiring import tracing
@@ -74,15 +76,45 @@ async def run_turn(
     """One customer turn through the graph."""
     started = time.perf_counter()
     turn: Any = {"messages": [HumanMessage(text)]}
-    result = await runtime.agent.ainvoke(
+    values: dict[str, Any] = {}
+    async for chunk in runtime.agent.astream(
         turn,
         traced(runtime, thread_id, context),
         context=context,
+        stream_mode="updates",
         durability="exit",
-    )
-    values = await state_of(runtime, thread_id)
+    ):
+        merge_updates(values, chunk)
     runtime.metrics.observe_turn(values, time.perf_counter() - started)
-    return {"reply": result["reply"], "thread_id": thread_id, "outcome": result["outcome"]}
+    await after_turn(runtime, thread_id, values)
+    return {"reply": values.get("reply", ""), "thread_id": thread_id, "outcome": outcome_of(values)}
+
+
+def merge_updates(values: dict[str, Any], chunk: Any) -> list[str]:
+    """Fold one ``updates`` chunk of the stream into ``values``; return the nodes in it.
+
+    What the turn set (reply, outcome, turn, refund, ...) is then known without reading
+    the checkpoint back after the run.
+    """
+    nodes: list[str] = []
+    for node, update in chunk.items():
+        nodes.append(node)
+        if isinstance(update, dict):
+            values.update(update)
+    return nodes
+
+
+async def after_turn(runtime: ServerRuntime, thread_id: str, values: dict[str, Any]) -> None:
+    """Every ``CHECKPOINT_PRUNE_EVERY`` turns, delete the superseded checkpoints.
+
+    Runs while the turn still holds the conversation's lease, so no other write of the
+    thread races it.
+    """
+    every = runtime.settings.checkpoint_prune_every
+    turn = values.get("turn")
+    saver = runtime.agent.checkpointer
+    if isinstance(turn, int) and turn % every == 0 and isinstance(saver, AsyncPostgresSaver):
+        await prune_superseded(saver, thread_id)
 
 
 def sse(event: str, data: Any) -> str:
@@ -119,6 +151,7 @@ async def stream_turn(
     async def turn() -> None:
         started = time.perf_counter()
         message: Any = {"messages": [HumanMessage(text)]}
+        values: dict[str, Any] = {}
         try:
             async for chunk in runtime.agent.astream(
                 message,
@@ -127,9 +160,8 @@ async def stream_turn(
                 stream_mode="updates",
                 durability="exit",
             ):
-                for node in chunk:
+                for node in merge_updates(values, chunk):
                     events.put_nowait(("node", {"node": node}))
-            values = await state_of(runtime, thread_id)
             runtime.metrics.observe_turn(values, time.perf_counter() - started)
             result: TurnAnswer = {
                 "reply": values.get("reply", ""),
@@ -140,6 +172,7 @@ async def stream_turn(
                 runtime, thread_id, key, {**result, "message_digest": message_digest(text)}
             )
             events.put_nowait(("reply", result))
+            await after_turn(runtime, thread_id, values)
         except Exception:
             logger.exception("turn failed in conversation %s", thread_id)
             events.put_nowait(

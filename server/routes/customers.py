@@ -14,7 +14,7 @@ from graph.context import Context
 from graph.facts import message_text, outcome_of
 from graph.graph import message_digest
 from graph.types import TicketRef
-from persistence import repo
+from persistence import repo, transcripts
 from server import schemas, turns
 from server.access import customer_access, customer_read_access, rate_limit, read_message
 from server.errors import ERROR_RESPONSES, ApiError
@@ -146,10 +146,18 @@ async def get_conversation(
             row = await repo.get_ticket(conn, int(ticket["id"]))
         if row is not None:
             ticket = {**ticket, "status": row.status}
-    lines = []
-    for message in values.get("messages", []):
-        role = "customer" if isinstance(message, HumanMessage) else "agent"
-        lines.append(schemas.TranscriptLine(role=role, text=message_text(message)))
+    async with runtime.services.storage.pool.connection() as conn:
+        stored = await transcripts.latest(conn, thread_id)
+    lines = [
+        schemas.TranscriptLine(
+            role="customer" if line.role == "customer" else "agent", text=line.text
+        )
+        for line in stored.lines
+    ]
+    if not lines:  # a conversation from before the transcript table: its state has it all
+        for message in values.get("messages", []):
+            role = "customer" if isinstance(message, HumanMessage) else "agent"
+            lines.append(schemas.TranscriptLine(role=role, text=message_text(message)))
     return schemas.ConversationView(
         thread_id=thread_id,
         messages=lines,
