@@ -1,7 +1,8 @@
-"""Customer turns through the graph: run, streamed as server-sent events, remembered.
+"""Customer turns through the graph: run, or streamed as server-sent events.
 
 A turn runs under the conversation's lease (:mod:`server.leases`); its answer is kept
-under the client's ``Idempotency-Key`` so that a retry is answered once.
+under the client's ``Idempotency-Key`` (by the graph's last node, in the transaction of
+the turn's audit trail) so that a retry is answered once.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 from graph.context import Context
 from graph.facts import outcome_of
-from graph.graph import message_digest
-from graph.types import StoredAnswer, TurnAnswer
+from graph.types import TurnAnswer
 from persistence import repo
 from persistence.checkpoint import prune_superseded
 from server.errors import ApiError
@@ -43,6 +43,19 @@ async def load_conversation(runtime: ServerRuntime, thread_id: str) -> dict[str,
     if row is None:
         raise ApiError(404, "not_found", "no such conversation")
     return row
+
+
+async def load_conversation_and_answer(
+    runtime: ServerRuntime, thread_id: str, key: str | None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The conversation row (or 404) and the answer kept under ``key``, in one round trip."""
+    if not THREAD_ID.fullmatch(thread_id):
+        raise ApiError(404, "not_found", "no such conversation")
+    async with runtime.services.storage.pool.connection() as conn:
+        row, answer = await repo.conversation_and_answer(conn, thread_id, key)
+    if row is None:
+        raise ApiError(404, "not_found", "no such conversation")
+    return row, answer
 
 
 def config_of(thread_id: str) -> RunnableConfig:
@@ -122,16 +135,6 @@ def sse(event: str, data: Any) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-async def remember(
-    runtime: ServerRuntime, thread_id: str, key: str | None, result: StoredAnswer
-) -> None:
-    """Keep a turn's answer under the client's idempotency key, if it sent one."""
-    if key is None:
-        return
-    async with runtime.services.storage.pool.connection() as conn:
-        await repo.store_request_answer(conn, thread_id, key, result)
-
-
 async def stream_turn(
     runtime: ServerRuntime,
     thread_id: str,
@@ -168,9 +171,7 @@ async def stream_turn(
                 "thread_id": thread_id,
                 "outcome": outcome_of(values),
             }
-            await remember(
-                runtime, thread_id, key, {**result, "message_digest": message_digest(text)}
-            )
+            # The answer is kept under ``key`` by the turn's last node.
             events.put_nowait(("reply", result))
             await after_turn(runtime, thread_id, values)
         except Exception:

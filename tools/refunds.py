@@ -128,8 +128,7 @@ class RefundService:
         """
         amount = parse_usdc(amount, allow_zero=False)
         async with self._pool.connection() as conn:
-            existing = await repo.refund_by_request(conn, request_key)
-            other = await repo.open_refund_for_order(conn, order_id)
+            existing, other = await repo.refund_and_open_refund(conn, request_key, order_id)
         if existing is not None:
             if existing.status in OPEN_REFUND_STATUSES:
                 return await self.reconcile(existing)
