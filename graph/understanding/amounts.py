@@ -190,6 +190,7 @@ def read_amount(
             spans.add(at[match.start(1)])
     spans.update(i for i, n in enumerate(numbers) if _year(n))
     past = {at[m.start(1)] for m in P.PAST_AMOUNT_RE.finditer(marked)}
+    past.update(at[m.start(1)] for m in P.PAST_AFTER_RE.finditer(marked))
     ignored: set[int] = spans | past
     ignored.update(at[m.start(1)] for m in P.PRICE_RE.finditer(marked))
     ignored.update(at[m.start(2)] for m in P.SHARE_OF_RE.finditer(marked))
@@ -252,6 +253,9 @@ def read_amount(
         instead = P.NOT_BUT_RE.search(marked)
         if instead is not None and {at[instead.start(1)], at[instead.start(2)]} <= set(pool):
             return _pick(numbers[at[instead.start(2)]], "correction")  # "not 30 but 25"
+        rather = P.INSTEAD_OF_RE.search(marked)
+        if rather is not None and {at[rather.start(1)], at[rather.start(2)]} <= set(pool):
+            return _pick(numbers[at[rather.start(1)]], "correction")  # "20 instead of 45"
         if _corrected_between(marked, pool):
             return _pick(numbers[pool[-1]], "correction")
         plus = P.PLUS_RE.search(marked)
@@ -295,6 +299,15 @@ def read_amount(
             marked, chosen_i, numbers, spans | counts | wordy, asked=asked
         )
         final = (chosen_i in asked or (chosen_i in money and asks)) and not others and alone
+        if (
+            final
+            and chosen.value < 10
+            and "." not in chosen.raw
+            and (wordy or P.OTHER_ITEMS_RE.search(marked))
+        ):
+            # "refund 1 please, the other two are fine": a small bare number beside
+            # things counted may count them too.
+            return _confirm(chosen.value, "unstated")
         if final and P.MULTIPLIER_RE.search(marked) and each is None:
             return _confirm(chosen.value, "arithmetic")  # "10 back on each of the 2 mugs"
         if final:

@@ -92,10 +92,9 @@ ASKED_AMOUNT_PATTERNS: Final = (
         rf"({NUM}) ?{UNIT}? (?:zu |de )?(?:erstatt|ruckerstatt|zuruckerstatt|rembours|reembols|"
         r"rimbors|estorn)\w{0,6}\b"
     ),
-    re.compile(
-        rf"({NUM}) ?{UNIT}? (?:back|more|refunded|returned|reimbursed|zuruck|de vuelta|"
-        r"de volta|indietro|wapas|vapas)\b"
-    ),
+    re.compile(rf"({NUM}) ?{UNIT}? (?:back|more|zuruck|de vuelta|de volta|indietro|wapas|vapas)\b"),
+    # "20 USDC refunded" (but "I want 2 refunded" may count things: a unit is needed).
+    re.compile(rf"({NUM}) ?{UNIT} (?:refunded|returned|reimbursed)\b"),
 )
 # A number marked as money ("$12.50", "20 USDC").
 MONEY_PATTERNS: Final = (
@@ -188,6 +187,17 @@ NOT_BUT_RE: Final = re.compile(
     rf"\b(?:not|nicht|no|non|nao|pas) (?:{UNIT} ?)?({NUM}) ?{UNIT}?,? "
     rf"(?:but|sondern|sino|mais|ma|mas) (?:{UNIT} ?)?({NUM})"
 )
+# "the other two are fine": other items of the order named beside a number.
+OTHER_ITEMS_RE: Final = re.compile(
+    r"\b(?:the other|the others|los otros|las otras|les autres|die anderen|gli altri|"
+    r"le altre|os outros|as outras)\b"
+)
+# "20 instead of 45", "20 statt 45": the first is asked for, the second ruled out.
+INSTEAD_OF_RE: Final = re.compile(
+    rf"({NUM}) ?{UNIT}? (?:instead of|rather than|en vez de|en lugar de|au lieu de|statt|"
+    r"anstatt|invece di|em vez de|ao inves de) (?:the |los |las |les |die |den |i |os |as |"
+    rf"el |la |le |o |a )?(?:{UNIT} ?)?({NUM})"
+)
 # "all 4 clips", "both 2 mugs", "the 3 plates": a count of things.
 COUNT_BEFORE_RE: Final = re.compile(
     rf"\b(?:all|these|those|both|alle|todos los|todas las|tous les|toutes les|tutti i|"
@@ -235,6 +245,19 @@ PAST_AMOUNT_RE: Final = re.compile(
     r"devolveram|devolvieron|devolvisteis|devolveu|avete rimborsato|hanno rimborsato|"
     r"m'avez rembourse|zuruckerstattet|"
     rf"restituito|gave me) (?:\w+ ){{0,3}}({NUM})"
+)
+# The same with the amount first: "the 20 you refunded", "20 wapas mile the", "los 20
+# que me devolvieron", "die 20, die ihr erstattet habt".
+PAST_AFTER_RE: Final = re.compile(
+    rf"({NUM}) ?{UNIT}?,? (?:(?:that |which )?(?:you|u) (?:already )?(?:refunded|sent|gave|"
+    r"returned|paid back)|(?:i |we )?(?:already )?(?:got|received) back|"
+    r"(?:(?:wapas|vapas|refund) )?(?:mile|mila|mil gaye|mil gaya|mil chuke|mil chuka|aa gaye|"
+    r"aaye|aa chuke)(?: the| tha| thi| hai| hain)?|"
+    r"que (?:ya )?me (?:devolvieron|reembolsaron|devolvisteis|devolveram|reembolsaram)|"
+    r"que vous m'avez (?:rembourse|rendu)s?|que j'ai (?:deja )?recus?|"
+    r"che mi (?:avete|hanno) (?:gia )?(?:rimborsato|restituito|ridato)|"
+    r"die (?:ihr|sie|du) (?:schon |bereits )?(?:erstattet|zuruckgezahlt|uberwiesen)|"
+    r"die ich (?:schon |bereits )?(?:bekommen|erhalten))\b"
 )
 HALF_RE: Final = re.compile(rf"\b(?:{L.all_words(L.HALF_WORDS)})\b")
 # What follows "half" when it counts things, not money: "half the LEDs", "la mitad de

@@ -73,6 +73,19 @@ def emails_in(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+def _corrected_email(text: str, emails: list[str]) -> str | None:
+    """The address meant: the first, or the last when a correction stands between them.
+
+    "mark.t@example.net - sorry, not that one, it's mark.taylor@example.net": the last.
+    """
+    if len(emails) < 2:
+        return emails[0] if emails else None
+    first, last = text.find(emails[0]), text.rfind(emails[-1])
+    if 0 <= first < last and P.CORRECTION_RE.search(text, first + len(emails[0]), last):
+        return emails[-1]
+    return emails[0]
+
+
 def order_ids_in(text: str) -> tuple[str, ...]:
     """Every order id in prepared ``text``; "not X, it's Y" keeps only Y."""
     mentions = sorted(
@@ -147,7 +160,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     language = detected.language if detected.sure or not language_hint else language_hint
     signals = injection_signals(message)
     emails = emails_in(text)
-    email = emails[0] if emails else None
+    email = _corrected_email(text, emails)
     order_ids = order_ids_in(text)
     order_id = order_ids[0] if len(order_ids) == 1 else None  # several: ask which
     # Amounts are read with ids, emails and addresses taken out, numbers in words as
@@ -199,10 +212,9 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     elif status_question and not asked_amount:
         topic = "refund_status"
     elif (
-        (acknowledging or declined)
+        (acknowledging or (declined and not cancel))
         and not asked_amount
         and reading.kind in ("none", "unclear")
-        and not cancel
     ):
         topic = "acknowledged"  # "no refund needed, I'll keep it": nothing to do
         asks = False

@@ -842,3 +842,64 @@ def test_attacks_in_other_languages_are_flagged(text: str, signal: str) -> None:
 )
 def test_other_and_new_things_are_not_a_redirect(text: str) -> None:
     assert understand_with_rules(text).injection_signals == ()
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("20 zurück, ach nein, 15 reichen", "15"), ("rendez-moi 20, enfin 15 ça suffit", "15")],
+)
+def test_corrections_in_german_and_french_take_the_last_amount(text: str, value: str) -> None:
+    u = understand_with_rules(text)
+    assert (u.reading.value, u.reading.final, u.reading.why_confirm) == (
+        Decimal(value),
+        False,
+        "correction",
+    )
+
+
+def test_a_bare_number_refunded_may_count_things_so_it_is_stated_back() -> None:
+    assert understand_with_rules("I want 2 refunded").amount is None
+    assert understand_with_rules("I'd like 20 usdc refunded").amount == Decimal(20)
+
+
+def test_twenty_instead_of_forty_five_is_twenty() -> None:
+    u = understand_with_rules("refund me 20 instead of 45")
+    assert (u.reading.value, u.reading.final) == (Decimal(20), False)
+
+
+def test_a_small_bare_number_beside_other_items_is_stated_back() -> None:
+    assert understand_with_rules("refund 1 please, the other two are fine").amount is None
+    assert understand_with_rules("refund 5 for the 2 mugs").amount == Decimal(5)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "pichle hafte 20 wapas mile the, ab seeti bhi toot gayi. baaki ka paisa refund kar do",
+        "After the 20 you refunded, the vacuum has now died completely. Refund the rest please",
+        "los 20 que me devolvieron no bastan, quiero el resto",
+        "die 20, die ihr erstattet habt, reichen nicht, bitte den Rest",
+    ],
+)
+def test_an_amount_already_received_named_first_is_not_the_request(text: str) -> None:
+    u = understand_with_rules(text)
+    assert u.amount is None and u.reading.kind == "full"
+
+
+def test_not_that_email_its_the_other_one() -> None:
+    text = "my email is mark.t@example.net - sorry, not that one, it's mark.taylor@example.net"
+    assert understand_with_rules(text).email == "mark.taylor@example.net"
+    assert understand_with_rules("a@example.com and b@example.com").email == "a@example.com"
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("Bonjour, est-ce que mon remboursement est bien passé ?", "refund_status"),
+        ("Ciao, come funzionano i rimborsi? Quanto tempo ho per chiederlo?", "policy"),
+        ("mera order ORD-64445 cancel kar do please, ship hone se pehle", "unsupported"),
+        ("actually no, forget it, I'll keep it as it is. no refund needed", "acknowledged"),
+    ],
+)
+def test_questions_and_declines_in_more_words(text: str, topic: str) -> None:
+    assert understand_with_rules(text).topic == topic
