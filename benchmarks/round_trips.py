@@ -10,7 +10,10 @@ counted beside it (:data:`benchmarks._common.COUNTER`).
 Two turns of each conversation are measured through the compiled graph with the
 project's saver (``durability="exit"``): the ``ask`` turn (a refund asked for, no
 identity yet) and the ``refund`` turn (identity given: lookup, decision, exactly-once
-refund through the sandbox, reply). The goal for the refund turn is at most 25.
+refund through the sandbox, reply); then the same two turns as HTTP requests to the
+ASGI app (``http ask``, ``http refund``, each with an ``Idempotency-Key``), which add the
+conversation read, the rate limits, the lease and its release. The goal for the refund
+turn is at most 25.
 
     uv run python -m benchmarks.round_trips [--conversations 20] [--json FILE]
 """
@@ -29,6 +32,7 @@ from benchmarks._common import (
     ASK_TEXT,
     COUNTER,
     IDENTITY_TEXT,
+    BenchEnv,
     bench_env,
     emit,
     machine_info,
@@ -114,11 +118,11 @@ async def run(conversations: int) -> dict[str, Any]:
     await counter.start()
     samples: dict[str, dict[str, list[int]]] = {
         turn: {"round_trips": [], "statements": [], "transactions": []}
-        for turn in ("ask", "refund")
+        for turn in ("ask", "refund", "http ask", "http refund")
     }
     try:
         async with bench_env(
-            orders=conversations + 1, admin=admin, route=counter.route, pool_size=4
+            orders=2 * (conversations + 1), admin=admin, route=counter.route, pool_size=4
         ) as env:
             info = await machine_info(env.pool)
             saver = await env.saver()
@@ -148,6 +152,7 @@ async def run(conversations: int) -> dict[str, Any]:
                         raise RuntimeError(f"{thread}: no refund: {out['outcome']}")
                 if c % max(1, conversations // 5) == 0:
                     progress(f"conversation {c}/{conversations}")
+            await through_http(env, counter, conversations, samples)
     finally:
         await counter.stop()
     return {
@@ -160,6 +165,44 @@ async def run(conversations: int) -> dict[str, Any]:
         },
         "goal_refund_turn_round_trips": GOAL_REFUND_TURN,
     }
+
+
+async def through_http(
+    env: BenchEnv, counter: WireCounter, conversations: int, samples: dict[str, Any]
+) -> None:
+    """The same two turns as ``POST /v1/conversations/{id}/messages`` to the ASGI app."""
+    import httpx
+
+    from server.app import create_app
+
+    app = create_app(settings=env.settings, services=env.services)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://bench") as http,
+    ):
+        for c in range(conversations + 1):
+            order = env.take_order()
+            created = await http.post("/v1/conversations")
+            created.raise_for_status()
+            url = f"/v1/conversations/{created.json()['thread_id']}/messages"
+            texts = {
+                "http ask": ASK_TEXT,
+                "http refund": IDENTITY_TEXT.format(email=order.email, order_id=order.order_id),
+            }
+            for turn, text in texts.items():
+                trips, (statements, transactions) = counter.round_trips, COUNTER.snapshot()
+                answer = await http.post(
+                    url, json={"text": text}, headers={"Idempotency-Key": f"{turn}-{c}"}
+                )
+                answer.raise_for_status()
+                if c == 0:
+                    continue
+                samples[turn]["round_trips"].append(counter.round_trips - trips)
+                samples[turn]["statements"].append(COUNTER.statements - statements)
+                samples[turn]["transactions"].append(COUNTER.transactions - transactions)
+                if turn == "http refund" and answer.json()["outcome"].get("kind") != "refunded":
+                    raise RuntimeError(f"no refund through HTTP: {answer.json()['outcome']}")
 
 
 def report(result: dict[str, Any]) -> None:
