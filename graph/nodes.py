@@ -393,11 +393,10 @@ class AgentNodes:
             "error_reason": record.error_reason,
         }
         if outcome.status == "confirmed":
-            snapshot = state.order
-            async with svc.storage.pool.connection() as conn:
-                order = await repo.get_order(conn, state.verified_order_id)
-            if order is not None:
-                snapshot = order_snapshot(order)
+            if (order := outcome.order) is None:  # read only when another call confirmed it
+                async with svc.storage.pool.connection() as conn:
+                    order = await repo.get_order(conn, state.verified_order_id)
+            snapshot = order_snapshot(order) if order is not None else state.order
             return {
                 "refund": attempt,
                 "order": snapshot,
