@@ -24,6 +24,30 @@ from tests.pg import (
 )
 from wiring.services import create_services
 
+# --- running under pytest-xdist (``uv run pytest -n auto``) ------------------------------
+#
+# Every worker has its own sandbox and its own databases, so tests spread freely; what
+# they share is the Postgres server's max_connections (100 by default). A worker's tests
+# hold few connections (pools are capped at TEST_POOL_MAX_SIZE); the tests that race
+# dozens of processes on one database carry ``xdist_group("many_connections")`` and so
+# run one after another on one worker (``--dist=loadgroup`` in pyproject.toml), as do
+# the browser tests, which share one Chromium per worker. ``-n auto`` is capped at
+# MAX_AUTO_WORKERS so that the race tests (about 55 connections) plus every other
+# worker stay well under 100; set PYTEST_XDIST_AUTO_NUM_WORKERS to choose another
+# number for a server with a higher max_connections.
+
+TEST_POOL_MAX_SIZE = 5
+MAX_AUTO_WORKERS = 4
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Workers for ``-n auto``: the usable CPUs, at most MAX_AUTO_WORKERS."""
+    chosen = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS", "").strip()
+    if chosen:
+        return max(1, int(chosen))
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(cpus or 1, MAX_AUTO_WORKERS))
+
 
 def pytest_configure(config: pytest.Config) -> None:
     remember_embedded_state(config)
@@ -81,12 +105,13 @@ def empty_db_url(pg_admin: str) -> Iterator[str]:
 
 @pytest.fixture
 def settings(tmp_path: object) -> Settings:
-    return Settings(_env_file=None)  # type: ignore[call-arg]
+    """Default settings, except a pool small enough for many workers on one server."""
+    return Settings(_env_file=None, db_pool_max_size=TEST_POOL_MAX_SIZE)  # type: ignore[call-arg]
 
 
 @pytest.fixture
-async def pool(db_url: str) -> AsyncIterator[Pool]:
-    p = await open_pool(db_url)
+async def pool(db_url: str, settings: Settings) -> AsyncIterator[Pool]:
+    p = await open_pool(db_url, settings)
     yield p
     await p.close()
 

@@ -254,7 +254,11 @@ def read_amount(
         if instead is not None and {at[instead.start(1)], at[instead.start(2)]} <= set(pool):
             return _pick(numbers[at[instead.start(2)]], "correction")  # "not 30 but 25"
         rather = P.INSTEAD_OF_RE.search(marked)
-        if rather is not None and {at[rather.start(1)], at[rather.start(2)]} <= set(pool):
+        if (
+            rather is not None
+            and at[rather.start(1)] in asked
+            and {at[rather.start(1)], at[rather.start(2)]} <= set(pool)
+        ):
             return _pick(numbers[at[rather.start(1)]], "correction")  # "20 instead of 45"
         if _corrected_between(marked, pool):
             return _pick(numbers[pool[-1]], "correction")

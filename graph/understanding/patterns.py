@@ -259,6 +259,12 @@ PAST_AFTER_RE: Final = re.compile(
     r"die (?:ihr|sie|du) (?:schon |bereits )?(?:erstattet|zuruckgezahlt|uberwiesen)|"
     r"die ich (?:schon |bereits )?(?:bekommen|erhalten))\b"
 )
+# "the rest", said after an amount already received: asking for what is left.
+REST_RE: Final = re.compile(
+    r"\b(?:the rest|what'?s left|the remainder|el resto|lo que queda|lo que falta|le reste|"
+    r"ce qui reste|le restant|den rest|restbetrag|was ubrig ist|il resto|quello che resta|"
+    r"il restante|o resto|o restante|o que falta|o que sobrou|baaki|baki)\b"
+)
 HALF_RE: Final = re.compile(rf"\b(?:{L.all_words(L.HALF_WORDS)})\b")
 # What follows "half" when it counts things, not money: "half the LEDs", "la mitad de
 # las galletas", "die Halfte der Seiten" (matched at the end of HALF_RE's match).

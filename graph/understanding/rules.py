@@ -182,11 +182,17 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
             and not P.MORE_RE.search(text)
         )
     )
-    looking_back = status_question or bool(P.PAST_REFUND_RE.search(text))
+    # "I already got 10 back, the rest please": a request for what is left, not a look back.
+    rest_after_past = bool(
+        P.REST_RE.search(text)
+        and (P.PAST_AMOUNT_RE.search(marked) or P.PAST_AFTER_RE.search(marked))
+    )
+    status_question = status_question and not rest_after_past
+    looking_back = not rest_after_past and (status_question or bool(P.PAST_REFUND_RE.search(text)))
     declined = bool(P.NOT_A_REQUEST_RE.search(text))
     cancel = bool(P.CANCEL_RE.search(text))
     acknowledging = bool(P.ACK_RE.search(text) or P.KEEP_RE.search(text))
-    asks = bool(P.REFUND_RE.search(text)) and not looking_back and not declined
+    asks = (bool(P.REFUND_RE.search(text)) or rest_after_past) and not looking_back and not declined
     reading = amounts.read_amount(
         marked, numbers, asks=asks, reason=reason is not None, question=question
     )

@@ -36,7 +36,8 @@ from playwright.async_api import Page, Request, Route, expect  # noqa: E402
 TX_HASH = re.compile(r"^0x[0-9a-f]{64}$")
 TICKET = re.compile(r"RT-\d{6}")
 
-pytestmark = pytest.mark.slow
+# One Chromium per worker: the browser tests run together, on one worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 
 # Records every text the chat's progress line shows (it changes with each SSE node event).

@@ -26,7 +26,8 @@ require_browser()
 
 from playwright.async_api import Page, Request, expect  # noqa: E402
 
-pytestmark = pytest.mark.slow
+# One Chromium per worker: the browser tests run together, on one worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]
 
 REVIEW = {"Authorization": f"Bearer {REVIEWER_TOKEN}"}
 HASH = re.compile(r"\b[0-9a-f]{64}\b")

@@ -22,6 +22,7 @@ from persistence.audit import (
     verify_against_mirror,
 )
 from persistence.db import Pool
+from tests.helpers.waiting import wait_until
 
 
 async def _mirrored(pool: Pool, mirror: Path, n: int) -> list[dict[str, Any]]:
@@ -194,10 +195,10 @@ async def test_the_serving_loop_copies_events_nobody_mirrored(pool: Pool, tmp_pa
     loop = asyncio.create_task(keep_mirroring(services, interval=0.05))
     try:
         await AuditLog(pool).record(*(AuditEvent(EventType.NODE) for _ in range(3)))
-        for _ in range(200):  # wait for the condition, not for a fixed time
-            if mirror.exists() and len(mirror.read_text().splitlines()) == 3:
-                break
-            await asyncio.sleep(0.05)
+        await wait_until(
+            lambda: mirror.exists() and len(mirror.read_text().splitlines()) == 3,
+            what="three mirrored lines",
+        )
         assert [line["seq"] for line in _read(mirror)] == [1, 2, 3]
     finally:
         loop.cancel()

@@ -599,9 +599,12 @@ def test_rate_limit_sends_retry_after(http: httpx.Client, sandbox: SandboxServer
 
 
 def test_latency(sandbox: SandboxServer, http: httpx.Client) -> None:
-    sandbox.set_faults(latency_ms=150)
-    response = http.get("/v1/health")
-    assert response.elapsed >= timedelta(milliseconds=150)
+    # The answer cannot come before the injected 2 s, so a 0.2 s read timeout always fires.
+    sandbox.set_faults(latency_ms=2000)
+    with pytest.raises(httpx.ReadTimeout):
+        http.get("/v1/health", timeout=httpx.Timeout(5, read=0.2))
+    sandbox.set_faults()
+    assert http.get("/v1/health").status_code == 200
 
 
 def test_drop_commits_then_aborts(sandbox: SandboxServer, http: httpx.Client) -> None:

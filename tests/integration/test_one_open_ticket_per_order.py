@@ -14,6 +14,10 @@ from persistence.db import Pool, connect, open_pool
 from persistence.migrations import MIGRATIONS, migrate
 from tools.escalation import open_ticket
 
+# Races many connections on one database: one worker runs these one at a time.
+pytestmark = pytest.mark.xdist_group("many_connections")
+
+
 ORDER = "ORD-4001"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
 from decimal import Decimal
 
 import pytest
@@ -13,20 +12,12 @@ from graph.services import Services
 from moltpe_sandbox import SandboxServer
 from persistence import repo
 from tests.e2e.server_fixtures import LiveServer
+from tests.helpers.waiting import wait_until
 from tools.moltpe import MoltPeClient
 from tools.refunds import RefundService
 from wiring.reconciler import reconcile_forever, reconcile_stale
 
 FAST = {"backoff_base": 0.01, "backoff_cap": 0.05, "retry_after_cap": 0.05, "max_retries": 0}
-
-
-async def until(check: Callable[[], Awaitable[bool]], *, seconds: float = 30) -> None:
-    """Wait for a condition (polling), failing after ``seconds``."""
-    async with asyncio.timeout(seconds):
-        while True:
-            if await check():
-                return
-            await asyncio.sleep(0.05)
 
 
 async def unknown_refund(services: Services, sandbox: SandboxServer) -> str:
@@ -80,15 +71,16 @@ async def test_one_leader_settles_refunds_and_the_other_stands_by(
         async def leads() -> bool:
             return any(line.startswith("leading") for line in leader_lines)
 
-        await until(leads)
+        await wait_until(leads, what="leads")
 
-        async def settled() -> bool:
-            async with services.storage.pool.connection() as conn:
-                refund = await repo.get_refund(conn, uuid.UUID(refund_id))
-            return refund is not None and refund.status == "confirmed"
-
-        await until(settled)
-        assert any(line == f"{refund_id} (ORD-1001): confirmed" for line in leader_lines)
+        # The leader reports a refund after recording it: wait for the report, then read.
+        await wait_until(
+            lambda: f"{refund_id} (ORD-1001): confirmed" in leader_lines,
+            what="the leader to report the refund confirmed",
+        )
+        async with services.storage.pool.connection() as conn:
+            refund = await repo.get_refund(conn, uuid.UUID(refund_id))
+        assert refund is not None and refund.status == "confirmed"
 
         standby = asyncio.create_task(
             reconcile_forever(services, interval=0.05, older_than=0, report=standby_lines.append)
@@ -97,7 +89,7 @@ async def test_one_leader_settles_refunds_and_the_other_stands_by(
         async def stands_by() -> bool:
             return standby_lines == ["standing by: another reconciler leads"]
 
-        await until(stands_by)
+        await wait_until(stands_by, what="stands_by")
 
         # The leader goes; the one standing by takes over.
         leader.cancel()
@@ -107,7 +99,7 @@ async def test_one_leader_settles_refunds_and_the_other_stands_by(
         async def takes_over() -> bool:
             return any(line.startswith("leading") for line in standby_lines)
 
-        await until(takes_over)
+        await wait_until(takes_over, what="takes_over")
     finally:
         for task in (leader, standby):
             if task is not None and not task.done():
@@ -135,7 +127,7 @@ async def test_every_serving_process_runs_the_elected_reconciler(
                 refund = await repo.get_refund(conn, uuid.UUID(refund_id))
             return refund is not None and refund.status == "confirmed"
 
-        await until(settled)
+        await wait_until(settled, what="settled")
     finally:
         loop.cancel()
         with pytest.raises(asyncio.CancelledError):

@@ -11,9 +11,9 @@ import pytest
 
 from moltpe_sandbox import SandboxServer
 from tests.e2e.server_fixtures import REVIEWER_TOKEN, LiveServer, start_live_server
-from tests.integration.test_server_api import converse
+from tests.helpers.api import REVIEW, escalate, page
 
-DANA = {"Authorization": f"Bearer {REVIEWER_TOKEN}"}
+DANA = REVIEW
 ANA = {"Authorization": "Bearer ana-token"}
 
 
@@ -30,22 +30,6 @@ async def two_reviewers(db_url: str, sandbox: SandboxServer) -> AsyncIterator[Li
         yield live
     finally:
         await asyncio.to_thread(thread.stop)
-
-
-async def escalate(http: httpx.AsyncClient, *texts: str) -> dict[str, Any]:
-    """A conversation that ends with a ticket; the ticket's list entry."""
-    _, body = await converse(http, *texts)
-    assert body["outcome"]["kind"] == "escalated", body
-    listed = await page(http, DANA, view="open", q=body["outcome"]["ticket"])
-    [ticket] = listed["tickets"]
-    return ticket
-
-
-async def page(http: httpx.AsyncClient, who: dict[str, str], **params: Any) -> dict[str, Any]:
-    answer = await http.get("/v1/tickets", params=params, headers=who)
-    assert answer.status_code == 200, answer.text
-    body: dict[str, Any] = answer.json()
-    return body
 
 
 def refs(listed: dict[str, Any]) -> list[str]:

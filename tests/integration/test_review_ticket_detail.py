@@ -10,8 +10,8 @@ import httpx
 from persistence import repo
 from persistence.db import connect
 from tests.e2e.server_fixtures import LiveServer
-from tests.integration.test_review_queue import DANA, escalate
-from tests.integration.test_server_api import converse
+from tests.helpers.api import REVIEW as DANA
+from tests.helpers.api import converse, escalate
 
 HASH = re.compile(r"^[0-9a-f]{64}$")
 

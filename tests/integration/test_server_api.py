@@ -11,29 +11,14 @@ import httpx
 import pytest
 
 from moltpe_sandbox import SandboxServer
-from tests.e2e.server_fixtures import REVIEWER_TOKEN, LiveServer, start_live_server
-
-REVIEW = {"Authorization": f"Bearer {REVIEWER_TOKEN}"}
+from tests.e2e.server_fixtures import LiveServer, start_live_server
+from tests.helpers.api import REVIEW, converse
 
 
 @pytest.fixture
 async def http(live_server: LiveServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as client:
         yield client
-
-
-async def converse(
-    http: httpx.AsyncClient, *texts: str, **start: Any
-) -> tuple[str, dict[str, Any]]:
-    created = await http.post("/v1/conversations", json=start or None)
-    assert created.status_code == 201, created.text
-    thread = created.json()["thread_id"]
-    body: dict[str, Any] = {}
-    for text in texts:
-        answer = await http.post(f"/v1/conversations/{thread}/messages", json={"text": text})
-        assert answer.status_code == 200, answer.text
-        body = answer.json()
-    return thread, body
 
 
 async def test_a_refund_conversation(http: httpx.AsyncClient, sandbox: SandboxServer) -> None:

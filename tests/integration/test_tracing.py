@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableLambda
+from langchain_core.tracers.langchain import wait_for_all_tracers
 from langsmith import run_trees as ls_run_trees
 from langsmith import utils as ls_utils
 
@@ -271,7 +272,9 @@ async def test_a_client_that_cannot_be_built_switches_tracing_off(
     assert not ls_utils.tracing_is_enabled()  # LangChain's env tracer is off too
     r = await chat.say(thread, f"refund 20 USDC on {ORDER}, I'm {EMAIL}")
     assert r["outcome"]["kind"] == "refunded"
-    await asyncio.sleep(0.3)
+    # LangChain's tracer runs inline, so a client would exist by now; flushing any default
+    # client there is makes the "nothing was sent" below mean it (no guessed sleep).
+    await asyncio.to_thread(wait_for_all_tracers)
     assert getattr(ls_run_trees, "_CLIENT", None) is None  # no unmasked default client
     assert traced.requests() == []
     tracing.shutdown()

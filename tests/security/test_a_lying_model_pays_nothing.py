@@ -1,4 +1,4 @@
-"""The outside review's lying-model findings, each replayed through the real graph.
+"""A model that lies about intent or amount pays nothing: each lie replayed through the graph.
 
 A model that lies about intent or amount once moved money the customer never asked
 for: a delivery-status question refunded 40.00, "please don't refund it" refunded

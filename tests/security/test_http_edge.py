@@ -1,6 +1,6 @@
 """The HTTP edge, attacked over a real socket: bodies, slow clients, logs, redirects, leases.
 
-Findings of an outside review, each replayed: a 300 MB body on POST /v1/conversations
+Each attack that once got through is replayed: a 300 MB body on POST /v1/conversations
 was parsed whole before any size check; a chunked body on /messages skipped the check;
 nothing bounded how long a body could take; thread ids (read capabilities) reached the
 access log; the trailing-slash redirect was built from the Host header; a crashed turn
@@ -24,6 +24,7 @@ from persistence.db import Pool
 from server.edge import redacted
 from server.leases import Leases
 from tests.e2e.server_fixtures import LiveServer, start_live_server
+from tests.helpers.waiting import wait_until
 
 
 @pytest.fixture
@@ -130,13 +131,18 @@ async def test_the_access_log_names_no_conversation(
     caplog.set_level(logging.INFO, logger="server.access")
     thread = await new_thread(http)
     await http.get(f"/v1/conversations/{thread}")
-    lines: list[str] = []
-    for _ in range(200):  # the line is written once the response has gone out
-        lines = [r.getMessage() for r in caplog.records if r.name == "server.access"]
-        if any(line.startswith("GET /v1/conversations/{thread} 200") for line in lines):
-            break
-        await asyncio.sleep(0.02)
-    assert any(line.startswith("GET /v1/conversations/{thread} 200") for line in lines), lines
+
+    def access_lines() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.name == "server.access"]
+
+    # The line is written once the response has gone out.
+    await wait_until(
+        lambda: any(
+            line.startswith("GET /v1/conversations/{thread} 200") for line in access_lines()
+        ),
+        what="the access log line",
+    )
+    lines = access_lines()
     assert not any(thread in line for line in lines)
 
 
@@ -187,13 +193,8 @@ async def test_a_crashed_turn_frees_its_conversation_when_its_short_lease_ends(
                 dead = await repo.take_conversation(conn, thread, 0.5)
             assert dead is not None
             assert await leases.take(thread) is None  # still held
-            token = None
-            for _ in range(500):  # free once the dead holder's lease runs out
-                token = await leases.take(thread)
-                if token is not None:
-                    break
-                await asyncio.sleep(0.05)
-            assert token is not None
+            # Free once the dead holder's lease runs out.
+            token = await wait_until(lambda: leases.take(thread), what="the lease to expire")
             await leases.release(thread, token)
         finally:
             await leases.aclose()
@@ -210,11 +211,11 @@ async def test_a_running_turn_keeps_renewing_its_lease(
             token = await leases.take(thread)
             assert token is not None
             first = await _busy_until(pg, thread)
-            for _ in range(500):  # the heartbeat moves the end forward
-                if await _busy_until(pg, thread) != first:
-                    break
-                await asyncio.sleep(0.05)
-            assert await _busy_until(pg, thread) != first
+
+            async def moved() -> bool:  # the heartbeat moves the end forward
+                return await _busy_until(pg, thread) != first
+
+            await wait_until(moved, what="the heartbeat to renew the lease")
             assert await leases.take(thread) is None  # still this turn's
             await leases.release(thread, token)
             assert await _busy_until(pg, thread) is None

@@ -13,8 +13,6 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
-import statistics
-import time
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -34,6 +32,7 @@ from graph.understanding import (
     understand_with_rules,
 )
 from graph.understanding.amounts import parse_amount_text
+from tests.helpers.cost import cpu_seconds
 
 PACKAGES = ("core", "graph", "tools", "persistence", "server", "wiring", "moltpe_sandbox", "cli")
 
@@ -164,15 +163,6 @@ PLAIN = (
 )
 
 
-def _cpu(fn: Callable[[str], object], text: str, rounds: int = 3, *, best: bool = False) -> float:
-    samples = []
-    for _ in range(rounds):
-        start = time.process_time()
-        fn(text)
-        samples.append(time.process_time() - start)
-    return min(samples) if best else statistics.median(samples)
-
-
 ENTRY_POINTS: dict[str, Callable[[str], object]] = {
     "understand_with_rules": understand_with_rules,
     "injection_signals": injection_signals,
@@ -196,13 +186,13 @@ def test_adversarial_messages_cost_about_what_a_plain_one_does(name: str) -> Non
     fn = ENTRY_POINTS[name]
     plain = (PLAIN * (MAX_MESSAGE_CHARS // len(PLAIN) + 1))[:MAX_MESSAGE_CHARS]
     fn(plain)  # warm caches (language models, compiled patterns)
-    baseline = max(_cpu(fn, plain), 1e-4)
+    baseline = max(cpu_seconds(fn, plain), 1e-4)
     limit = 25 * baseline  # linear work keeps the ratio near 1; the old patterns: thousands
     worst, worst_text = 0.0, ""
     for text in _adversarial():
-        spent = _cpu(fn, text, rounds=1)
+        spent = cpu_seconds(fn, text, rounds=1)
         if spent > limit:  # a pause of the machine or the collector, or a real blow-up:
-            spent = min(spent, _cpu(fn, text, rounds=3, best=True))  # it must recur
+            spent = min(spent, cpu_seconds(fn, text, rounds=3, best=True))  # it must recur
         if spent > worst:
             worst, worst_text = spent, text
     assert worst < limit, f"{name}: {worst:.4f}s vs plain {baseline:.4f}s on {worst_text[:40]!r}"

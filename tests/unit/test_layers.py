@@ -61,3 +61,26 @@ def test_nothing_outside_graph_reaches_into_the_nodes() -> None:
         if "graph.nodes" in imported_modules(path)
     ]
     assert not offenders
+
+
+def test_no_test_module_imports_another() -> None:
+    """What tests share lives in tests/helpers (or a fixtures module), not in a test module."""
+    tests = ROOT / "tests"
+    offenders = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in sorted(tests.rglob("*.py"))
+        for module in sorted(imported_modules(path))
+        if module.startswith("tests.") and module.rsplit(".", 1)[-1].startswith("test_")
+    ]
+    assert not offenders, "\n".join(offenders)
+
+
+def test_tests_are_named_after_behaviour() -> None:
+    """A test file says what it pins, not when or how the defect was found."""
+    words = ("finding", "review_findings", "regression", "bugfix", "issue_")
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "tests").rglob("test_*.py"))
+        if any(word in path.stem for word in words)
+    ]
+    assert not offenders

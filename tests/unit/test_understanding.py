@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +26,7 @@ from graph.understanding import (
     understand_with_rules,
 )
 from tests.fakes import AttackerModel, ScriptedChatModel
+from tests.helpers.cost import assert_costs_about_as_much, same_size_as
 
 FAST = settings(max_examples=300, deadline=None)
 
@@ -372,6 +372,12 @@ def test_ordinary_messages_carry_no_injection_signal(text: str) -> None:
 # --- hostile input -----------------------------------------------------------------------
 
 
+PLAIN_MESSAGE = (
+    "Hello, my order ORD-1001 arrived broken and I would like a refund of 20 USDC to the "
+    "original payment, my email is alice@example.com, thanks a lot for your help today. "
+)
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -391,9 +397,8 @@ def test_ordinary_messages_carry_no_injection_signal(text: str) -> None:
     ],
 )
 def test_hostile_input_never_crashes_and_stays_quick(text: str) -> None:
-    started = time.perf_counter()
     u = understand_with_rules(text)
-    assert time.perf_counter() - started < 1.0
+    assert_costs_about_as_much(understand_with_rules, text, same_size_as(text, PLAIN_MESSAGE))
     assert u.amount is None or (0 < u.amount <= MAX_USDC)
     cleaned = clean_message(text)
     assert len(cleaned) <= MAX_MESSAGE_CHARS
@@ -624,12 +629,11 @@ async def test_a_broken_model_is_understanding_failed(
 
 async def test_a_slow_model_times_out() -> None:
     model = ScriptedChatModel(extractions=[{"intent": "refund"}], delay=5.0)
-    started = time.perf_counter()
     with pytest.raises(UnderstandingFailed, match="timed out"):
         await LLMUnderstander(model, timeout_seconds=0.05).understand(
             "refund 20", known_email=None, known_order_id=None
         )
-    assert time.perf_counter() - started < 1.0
+    assert model.structured_calls == 0  # cut off mid-call: the 5 s answer never came
 
 
 @pytest.mark.parametrize(
@@ -865,6 +869,8 @@ def test_a_bare_number_refunded_may_count_things_so_it_is_stated_back() -> None:
 def test_twenty_instead_of_forty_five_is_twenty() -> None:
     u = understand_with_rules("refund me 20 instead of 45")
     assert (u.reading.value, u.reading.final) == (Decimal(20), False)
+    u = understand_with_rules("charged 45 instead of 40, refund the 5 difference")
+    assert (u.reading.value, u.reading.final) == (Decimal(5), False)
 
 
 def test_a_small_bare_number_beside_other_items_is_stated_back() -> None:
@@ -903,3 +909,16 @@ def test_not_that_email_its_the_other_one() -> None:
 )
 def test_questions_and_declines_in_more_words(text: str, topic: str) -> None:
     assert understand_with_rules(text).topic == topic
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Ich habe schon 10 zurückbekommen, bitte den Rest",
+        "ya me devolvieron 10, el resto por favor",
+        "on m'a déjà rendu 10, le reste svp",
+    ],
+)
+def test_the_rest_after_an_amount_received_is_a_request_for_what_is_left(text: str) -> None:
+    u = understand_with_rules(text)
+    assert (u.intent, u.topic, u.reading.kind, u.amount) == ("refund", None, "full", None)
