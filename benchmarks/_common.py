@@ -23,7 +23,7 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -301,8 +301,13 @@ async def bench_env(
     pool_size: int = 10,
     chat_model: BaseChatModel | None = None,
     admin: str | None = None,
+    route: Callable[[str], str] | None = None,
 ) -> AsyncIterator[BenchEnv]:
-    """Create the database, seed ``orders`` orders, start the sandbox and the services."""
+    """Create the database, seed ``orders`` orders, start the sandbox and the services.
+
+    ``route`` rewrites the database URL the services' pool connects to (a benchmark
+    that counts round trips puts a counting proxy in between).
+    """
     settings = settings or bench_settings()
     admin = admin or await admin_url()
     progress(f"setting up: a throwaway database with {orders} orders, the sandbox, the services")
@@ -313,7 +318,7 @@ async def bench_env(
     services: Services | None = None
     try:
         sandbox = await asyncio.to_thread(SandboxProcess.start)
-        pool = await open_counting_pool(url, settings, size=pool_size)
+        pool = await open_counting_pool(route(url) if route else url, settings, size=pool_size)
         storage = Storage(url=url, pool=pool, audit=AuditLog(pool))
         seed, seeded = seed_file(orders)
         async with pool.connection() as conn:

@@ -1,13 +1,18 @@
 """Checkpoint storage per conversation as it grows to 50 turns, durability "exit" vs "sync".
 
 Question: how many bytes does one conversation leave in LangGraph's checkpoint tables
-(``checkpoints``, ``checkpoint_blobs``, ``checkpoint_writes``) after 1, 5, 10, 25 and 50
-turns, with the project's ``durability="exit"`` (one checkpoint per turn) and with
+(``checkpoints``, ``checkpoint_blobs``, ``checkpoint_writes``) and its transcript table
+(``conversation_messages``) after 1, 5, 10, 25, 50, 100 and 200 turns, with the project's
+``durability="exit"`` (one checkpoint per turn) and with
 ``"sync"`` (one per step)? And what dominates it?
 
 Each conversation asks for a refund, gives its identity (the refund is made), then keeps
 chatting with follow-ups ("did my refund go through?", "thank you!", ...) that move no
-money, so every turn appends a customer message and a reply to ``messages``. After the
+money, so every turn appends a customer message and a reply to ``messages``. The state
+keeps the latest ``STATE_MESSAGE_WINDOW`` messages, and superseded checkpoints are pruned
+every ``--prune-every`` turns as ``serve`` does, so storage should grow linearly (the
+transcript) instead of with the square of the turns (the goal: at most 300 KiB at 200
+turns). After the
 sampled turns the thread's rows are summed: stored bytes of the data columns
 (``pg_column_size``: after TOAST compression) and their uncompressed length
 (``octet_length``), and the blobs are broken down by channel at the last turn.
@@ -37,10 +42,12 @@ from benchmarks._common import (
 )
 from graph.context import Context
 from graph.graph import build_builder
+from persistence import transcripts
+from persistence.checkpoint import prune_superseded
 from persistence.db import Pool
 
 Durability = Literal["exit", "async", "sync"]
-DEFAULT_SAMPLES: Final = (1, 5, 10, 25, 50)
+DEFAULT_SAMPLES: Final = (1, 5, 10, 25, 50, 100, 200)
 FOLLOW_UPS: Final = (
     "Thanks! Did my refund go through?",
     "Great, thank you so much!",
@@ -49,7 +56,7 @@ FOLLOW_UPS: Final = (
     "What is the status of my refund?",
     "Ok, have a nice day",
 )
-TABLES: Final = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
+TABLES: Final = ("checkpoints", "checkpoint_blobs", "checkpoint_writes", "conversation_messages")
 LATENCY_WINDOW: Final = 5
 """Turn latency at turn t is the median over turns t-4..t of every conversation."""
 
@@ -78,12 +85,22 @@ SELECT channel, count(*) AS rows,
   FROM checkpoint_blobs WHERE thread_id = %s
  GROUP BY channel ORDER BY raw DESC
 """
+SIZE_OF_TRANSCRIPT: Final = """
+SELECT count(*) AS rows,
+       coalesce(sum(pg_column_size(conversation_messages.*)), 0) AS stored,
+       coalesce(sum(octet_length(text) + octet_length(role) + 24), 0) AS raw
+  FROM conversation_messages WHERE thread_id = %s
+"""
 LATEST_MESSAGES_BLOB: Final = """
 SELECT octet_length(blob) AS raw FROM checkpoint_blobs
  WHERE thread_id = %s AND channel = 'messages' ORDER BY version DESC LIMIT 1
 """
 SIZE_QUERIES: Final = dict(
-    zip(TABLES, (SIZE_OF_CHECKPOINTS, SIZE_OF_BLOBS, SIZE_OF_WRITES), strict=True)
+    zip(
+        TABLES,
+        (SIZE_OF_CHECKPOINTS, SIZE_OF_BLOBS, SIZE_OF_WRITES, SIZE_OF_TRANSCRIPT),
+        strict=True,
+    )
 )
 
 
@@ -99,6 +116,10 @@ class Options:
 
     modes: tuple[Durability, ...] = ("exit", "sync")
     """Durability modes to compare."""
+
+    prune_every: int = 10
+    """Turns between prunings of superseded checkpoints, as ``serve`` does
+    (``CHECKPOINT_PRUNE_EVERY``); 0 never prunes."""
 
     def samples(self) -> list[int]:
         """The turns after which sizes are read."""
@@ -177,6 +198,8 @@ async def run(options: Options, *, admin: str | None = None) -> dict[str, Any]:
                 latency.setdefault((mode, turn), []).append(time.perf_counter() - start)
                 if turn == 2 and out["outcome"].get("kind") != "refunded":
                     raise RuntimeError(f"{thread}: no refund at turn 2: {out['outcome']}")
+                if options.prune_every and turn % options.prune_every == 0:
+                    await prune_superseded(saver, thread)
                 if turn in samples:
                     measured.setdefault((mode, turn), []).append(await sizes(env.pool, thread))
         channels: dict[str, list[dict[str, Any]]] = {
@@ -189,9 +212,10 @@ async def run(options: Options, *, admin: str | None = None) -> dict[str, Any]:
             thread = threads[(mode, 0)][0]
             await saver.aprune([thread], strategy="keep_latest")
             pruned[mode] = await sizes(env.pool, thread)
-            state = await agent.aget_state({"configurable": {"thread_id": thread}})
-            if len(state.values["messages"]) != 2 * options.turns:
-                raise RuntimeError(f"{thread}: pruning lost messages")
+            async with env.pool.connection() as conn:
+                stored = await transcripts.latest(conn, thread)
+            if len(stored.lines) != 2 * options.turns:
+                raise RuntimeError(f"{thread}: the transcript lost messages")
     return figures(measured, latency, channels, pruned, info, options)
 
 
@@ -272,6 +296,8 @@ def report(result: dict[str, Any]) -> None:
                     f"{e['checkpoints']['rows']} / {kib(e['checkpoints']['stored'])}",
                     f"{e['checkpoint_blobs']['rows']} / {kib(e['checkpoint_blobs']['stored'])}",
                     f"{e['checkpoint_writes']['rows']} / {kib(e['checkpoint_writes']['stored'])}",
+                    f"{e['conversation_messages']['rows']} / "
+                    f"{kib(e['conversation_messages']['stored'])}",
                     kib(e["total"]["stored"]),
                     kib(e["total"]["raw"]),
                     kib(e["latest_messages_blob"]["raw"]),
@@ -286,6 +312,7 @@ def report(result: dict[str, Any]) -> None:
                     "checkpoints",
                     "checkpoint_blobs",
                     "checkpoint_writes",
+                    "transcript",
                     "total KiB stored",
                     "total KiB raw",
                     "latest messages blob KiB",
@@ -344,9 +371,20 @@ def parse_args(argv: list[str] | None = None) -> tuple[Options, str | None]:
         default=defaults.modes,
         help="modes to compare, comma separated (default exit,sync; async also works)",
     )
+    parser.add_argument(
+        "--prune-every",
+        type=int,
+        default=defaults.prune_every,
+        help="turns between checkpoint prunings, as serve does; 0 never (default %(default)s)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
     args = parser.parse_args(argv)
-    options = Options(turns=args.turns, conversations=args.conversations, modes=args.durability)
+    options = Options(
+        turns=args.turns,
+        conversations=args.conversations,
+        modes=args.durability,
+        prune_every=args.prune_every,
+    )
     return options, args.json
 
 

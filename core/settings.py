@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint.")
     openai_model: str = Field(default="gpt-4o-mini", description="Chat model name.")
     openai_timeout_seconds: float = Field(default=20.0, gt=0, description="LLM call timeout.")
+    phrase_replies: bool = Field(
+        default=False,
+        description="Let the LLM rephrase the templated replies (the facts are checked "
+        "verbatim, else the template is sent). Off: the templates and the catalogs' "
+        "translations are sent as they are, one LLM call less per turn.",
+    )
 
     # --- refund policy (the deterministic gate) ----------------------------------
     refund_per_tx_cap: Decimal = Field(default=Decimal("50"), description="USDC per refund.")
@@ -134,6 +140,18 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z]{1,10}[-_#]?$",
         description="How your order ids start (letters, then -, _ or # if any), followed by "
         "3-10 digits: 'SO-' reads 'so 12345' and 'order 12345' as SO-12345.",
+    )
+    state_message_window: int = Field(
+        default=40,
+        ge=2,
+        le=1000,
+        description="Messages kept in a conversation's checkpointed state (the latest); the "
+        "whole transcript is in the conversation_messages table.",
+    )
+    checkpoint_prune_every: int = Field(
+        default=10,
+        ge=1,
+        description="Turns of a conversation between prunings of its superseded checkpoints.",
     )
     max_message_chars: int = Field(
         default=4000, ge=1, le=100_000, description="Longest customer message accepted (413)."

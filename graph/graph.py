@@ -23,17 +23,19 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Literal
 
+from langchain_core.messages import RemoveMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
+from graph import window
 from graph.context import Context
-from graph.facts import last_customer_text, request_id_of, thread_id_of
+from graph.facts import last_customer_text, message_text, request_id_of, thread_id_of
 from graph.nodes import AgentNodes, ServicesProvider
 from graph.services import Services
 from graph.state import InputState, OutputState, State, Update
 from graph.types import NodeSummary, NodeTransition, StoredAnswer
-from persistence import repo
+from persistence import repo, transcripts
 from persistence.audit import AuditEvent, EventType, append_events
 
 Node = Callable[[State, RunnableConfig, Runtime[Context]], Awaitable[Update]]
@@ -170,22 +172,36 @@ def audited(name: str, node: Node, nodes: AgentNodes) -> Node:
         ]
         key = request_id_of(runtime)
         thread_id = thread_id_of(config)
-        if key and thread_id:
-            # The answer to a message sent with an idempotency key is kept in the same
-            # transaction as the turn's audit trail: a retry after any failure from here
-            # on gets this answer, never a second run of the turn.
-            answer: StoredAnswer = {
-                "reply": update.get("reply", ""),
-                "thread_id": thread_id,
-                "outcome": update.get("outcome") or {"kind": "none"},
-                "message_digest": message_digest(last_customer_text(state.messages)),
-            }
-            async with svc.storage.pool.connection() as conn, conn.transaction():
-                records = await append_events(conn, events)
+        replies = update.get("messages") or []
+        lines = [
+            *window.new_customer_lines(state.messages),
+            *(
+                transcripts.Line(role="agent", text=message_text(m))
+                for m in replies
+                if not isinstance(m, RemoveMessage)
+            ),
+        ]
+        async with svc.storage.pool.connection() as conn, conn.transaction():
+            if thread_id:
+                # The whole transcript is kept in its table (the state keeps a window).
+                await transcripts.append(conn, thread_id, lines)
+            records = await append_events(conn, events)
+            if key and thread_id:
+                # The answer to a message sent with an idempotency key is kept in the same
+                # transaction as the turn's audit trail: a retry after any failure from
+                # here on gets this answer, never a second run of the turn.
+                answer: StoredAnswer = {
+                    "reply": update.get("reply", ""),
+                    "thread_id": thread_id,
+                    "outcome": update.get("outcome") or {"kind": "none"},
+                    "message_digest": message_digest(last_customer_text(state.messages)),
+                }
                 await repo.store_request_answer(conn, thread_id, key, answer)
-            await svc.storage.audit.mirror(records)
-        else:
-            await svc.storage.audit.record(*events)
+        await svc.storage.audit.mirror(records)
+        size = svc.settings.state_message_window
+        dropped = window.removals(state.messages, len(replies), size)
+        if dropped:
+            update = {**update, "messages": [*dropped, *replies]}
         return {**update, "node_trail": None}
 
     run.__name__ = name

@@ -48,7 +48,7 @@ from graph.understanding import (
 from persistence import history, repo
 from persistence.audit import AuditEvent, EventType
 from tools.escalation import open_ticket
-from tools.orders import gather_facts, lookup_order
+from tools.orders import lookup_order, read_decision_inputs
 from tools.refunds import RefundRefused
 
 logger = logging.getLogger(__name__)
@@ -239,15 +239,15 @@ class AgentNodes:
         order_id, email = state.verified_order_id, state.verified_email
         key = request_key(state, order_id, request_id_of(runtime))
         async with svc.storage.pool.connection() as conn:
-            previous = await repo.refund_by_request(conn, key)
-            waiting = await repo.open_ticket_for_order(conn, order_id)
-            found = await gather_facts(
+            inputs = await read_decision_inputs(
                 conn,
+                request_key=key,
                 order_id=order_id,
                 customer_email=email,
                 velocity_days=svc.settings.refund_velocity_days,
                 business_timezone=svc.settings.refund_business_timezone,
             )
+        previous, waiting, found = inputs.previous, inputs.waiting, inputs.facts
         proposal = pending.reading_of(state.proposal)
         amount: Decimal | None = None
         if state.requested_amount:
@@ -393,11 +393,10 @@ class AgentNodes:
             "error_reason": record.error_reason,
         }
         if outcome.status == "confirmed":
-            snapshot = state.order
-            async with svc.storage.pool.connection() as conn:
-                order = await repo.get_order(conn, state.verified_order_id)
-            if order is not None:
-                snapshot = order_snapshot(order)
+            if (order := outcome.order) is None:  # read only when another call confirmed it
+                async with svc.storage.pool.connection() as conn:
+                    order = await repo.get_order(conn, state.verified_order_id)
+            snapshot = order_snapshot(order) if order is not None else state.order
             return {
                 "refund": attempt,
                 "order": snapshot,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated
 
-from langchain_core.messages import AnyMessage
+from langchain_core.messages import AnyMessage, RemoveMessage
 from langgraph.graph import add_messages
 from typing_extensions import TypedDict
 
@@ -170,7 +170,8 @@ class Update(TypedDict, total=False):
     ``node_trail`` takes ``None`` too: that clears the trail once it is written.
     """
 
-    messages: list[AnyMessage]
+    messages: list[AnyMessage | RemoveMessage]
+    """New messages; a ``RemoveMessage`` drops an old one from the window (graph/window.py)."""
     reply: str
     outcome: Outcome | NoOutcomeYet
     conversation_id: str

@@ -362,6 +362,19 @@ MIGRATIONS: Final[list[str]] = [
     END
     $$;
     """,
+    # 9: the whole transcript of every conversation (the checkpoint keeps only the latest
+    # messages), read by the conversation API and the review console
+    """
+    CREATE TABLE conversation_messages (
+        thread_id   text NOT NULL,
+        seq         bigint GENERATED ALWAYS AS IDENTITY,
+        role        text NOT NULL CHECK (role IN ('customer', 'agent', 'reviewer')),
+        text        text NOT NULL,
+        author      text,
+        created_at  timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (thread_id, seq)
+    );
+    """,
 ]
 
 
@@ -407,6 +420,7 @@ APP_TABLES: Final = (
     "conversations",
     "conversation_requests",
     "rate_limit_hits",
+    "conversation_messages",
 )
 """The tables the agent reads and writes (never deletes from, but rate-limit windows)."""
 READ_ONLY_TABLES: Final = ("audit_events", "audit_chain_head", "schema_migrations")

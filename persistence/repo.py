@@ -167,6 +167,20 @@ async def refund_by_request(conn: Conn, request_key: str) -> Refund | None:
     return Refund.model_validate(row) if row else None
 
 
+async def refund_and_open_refund(
+    conn: Conn, request_key: str, order_id: str
+) -> tuple[Refund | None, Refund | None]:
+    """The refund of this request and the order's unsettled refund, in one round trip."""
+    async with conn.pipeline() as pipeline:
+        by_request = await conn.execute(SELECT_REFUND_BY_REQUEST, (request_key,))
+        unsettled = await conn.execute(
+            SELECT_OPEN_REFUND_FOR_ORDER, (order_id, list(OPEN_REFUND_STATUSES))
+        )
+        await pipeline.sync()
+        rows = await by_request.fetchone(), await unsettled.fetchone()
+    return tuple(Refund.model_validate(r) if r else None for r in rows)  # type: ignore[return-value]
+
+
 async def get_refund(
     conn: Conn, refund_id: uuid.UUID, *, for_update: bool = False
 ) -> Refund | None:
@@ -644,6 +658,77 @@ async def take_conversation(conn: Conn, thread_id: str, lease_seconds: float) ->
     token = uuid.uuid4().hex
     cur = await conn.execute(TAKE_CONVERSATION, (lease_seconds, token, thread_id))
     return token if await cur.fetchone() is not None else None
+
+
+HIT_AND_TAKE: Final = """
+WITH hit AS (
+    INSERT INTO rate_limit_hits (bucket, window_start, hits)
+    VALUES (%(bucket)s,
+            to_timestamp(floor(extract(epoch FROM now()) / %(window)s) * %(window)s), 1)
+    ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limit_hits.hits + 1
+    RETURNING hits,
+              extract(epoch FROM window_start + make_interval(secs => %(window)s) - now())
+                  AS retry_after
+), lease AS (
+    UPDATE conversations
+       SET busy_until = now() + make_interval(secs => %(lease)s), busy_token = %(token)s
+     WHERE thread_id = %(thread)s AND (busy_until IS NULL OR busy_until < now())
+       AND (SELECT hits FROM hit) <= %(limit)s
+    RETURNING thread_id
+)
+SELECT hit.hits, hit.retry_after, EXISTS (SELECT FROM lease) AS taken FROM hit
+"""
+
+
+async def hit_and_take_conversation(
+    conn: Conn,
+    thread_id: str,
+    *,
+    bucket: str,
+    limit: int,
+    window_seconds: int,
+    lease_seconds: float,
+) -> tuple[bool, int, str | None]:
+    """Count a message against its rate limit and, if allowed, lease the conversation.
+
+    One statement for both (:func:`hit_rate_limit` and :func:`take_conversation`).
+
+    Returns:
+        Whether the rate limit allows it, the seconds until its window resets, and the
+        lease's token (None when refused or while another turn holds the conversation).
+    """
+    token = uuid.uuid4().hex
+    cur = await conn.execute(
+        HIT_AND_TAKE,
+        {
+            "bucket": bucket,
+            "window": window_seconds,
+            "lease": lease_seconds,
+            "token": token,
+            "thread": thread_id,
+            "limit": limit,
+        },
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    retry_after = max(
+        1, int(Decimal(row["retry_after"]).to_integral_value(rounding="ROUND_CEILING"))
+    )
+    allowed = int(row["hits"]) <= limit
+    return allowed, retry_after, token if row["taken"] else None
+
+
+async def conversation_and_answer(
+    conn: Conn, thread_id: str, key: str | None
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The conversation row and the answer kept under ``key``, in one round trip."""
+    async with conn.pipeline() as pipeline:
+        conversation = await conn.execute(SELECT_CONVERSATION, (thread_id,))
+        answer = await conn.execute(SELECT_REQUEST_ANSWER, (thread_id, key)) if key else None
+        await pipeline.sync()
+        row = await conversation.fetchone()
+        kept = await answer.fetchone() if answer else None
+    return (dict(row) if row else None), (dict(kept["response"]) if kept else None)
 
 
 async def release_conversation(conn: Conn, thread_id: str, token: str) -> None:

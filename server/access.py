@@ -94,6 +94,33 @@ async def rate_limit(runtime: ServerRuntime, bucket: str, limit: int) -> None:
         )
 
 
+async def lease_turn(runtime: ServerRuntime, thread_id: str) -> str:
+    """Count a customer message against its conversation's limit and lease the turn.
+
+    One statement does both: 429 when over the limit, 409 while a turn is running.
+    """
+    runtime.hits += 1
+    allowed, retry_after, lease = await runtime.leases.take_within_limit(
+        thread_id,
+        bucket=f"thread:{thread_id}",
+        limit=runtime.settings.rate_limit_per_conversation,
+        window_seconds=RATE_WINDOW_SECONDS,
+    )
+    if runtime.hits % PRUNE_EVERY == 0:
+        async with runtime.services.storage.pool.connection() as conn:
+            await repo.prune_rate_limits(conn)  # old windows would otherwise pile up
+    if not allowed:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many requests; try again in {retry_after} seconds",
+            {"Retry-After": str(retry_after)},
+        )
+    if lease is None:
+        raise ApiError(409, "turn_in_progress", "the previous message is still being answered")
+    return lease
+
+
 async def read_message(request: Request, runtime: ServerRuntime) -> str:
     """The customer's text, with size limits answered by 413 and shape errors by 422."""
     declared = request.headers.get("content-length")

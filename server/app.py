@@ -13,17 +13,16 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib import resources
-from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from core.settings import Settings, get_settings
 from graph.graph import build_builder
 from graph.services import Services
 from persistence.checkpoint import open_checkpointer
-from server.edge import Edge
+from server.edge import Edge, SecurityHeaders
 from server.errors import install_error_handlers
 from server.leases import Leases
 from server.metrics import Metrics
@@ -115,15 +114,7 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
         body_read_seconds=edge_settings.body_read_seconds,
     )
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response: Response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if response.headers.get("content-type", "").startswith("text/html"):
-            response.headers.setdefault("Content-Security-Policy", PAGE_POLICY)
-            response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
+    app.add_middleware(SecurityHeaders, page_policy=PAGE_POLICY)
 
     for router in (customers.router, review.router, orders.router, operations.router):
         app.include_router(router)

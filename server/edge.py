@@ -134,3 +134,44 @@ async def _error(send: Send, refused: BodyRefused) -> None:
     ]
     await send({"type": "http.response.start", "status": refused.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+class SecurityHeaders:
+    """Headers every response carries, and the page policy on HTML (plain ASGI).
+
+    ``nosniff`` and ``no-referrer`` everywhere; ``Content-Security-Policy`` and
+    ``X-Frame-Options: DENY`` on HTML pages. Headers the app already set are kept.
+    """
+
+    def __init__(self, app: ASGIApp, *, page_policy: str) -> None:
+        self.app = app
+        self.page_policy = page_policy.encode("latin-1")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; add the headers to the response's start."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers: list[tuple[bytes, bytes]] = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                wanted = [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                ]
+                html = any(
+                    name.lower() == b"content-type" and value.startswith(b"text/html")
+                    for name, value in headers
+                )
+                if html:
+                    wanted += [
+                        (b"content-security-policy", self.page_policy),
+                        (b"x-frame-options", b"DENY"),
+                    ]
+                headers += [(name, value) for name, value in wanted if name not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

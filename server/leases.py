@@ -43,6 +43,29 @@ class Leases:
             )
         return token
 
+    async def take_within_limit(
+        self, thread_id: str, *, bucket: str, limit: int, window_seconds: int
+    ) -> tuple[bool, int, str | None]:
+        """Count a message against ``bucket``'s limit and, if allowed, lease the conversation.
+
+        One statement for both; returns whether allowed, the seconds until the limit's
+        window resets, and the lease's token (None when refused or busy).
+        """
+        async with self._pool.connection() as conn:
+            allowed, retry_after, token = await repo.hit_and_take_conversation(
+                conn,
+                thread_id,
+                bucket=bucket,
+                limit=limit,
+                window_seconds=window_seconds,
+                lease_seconds=self.seconds,
+            )
+        if token is not None:
+            self._heartbeats[token] = asyncio.create_task(
+                self._renew(thread_id, token), name=f"lease-{thread_id[:8]}"
+            )
+        return allowed, retry_after, token
+
     async def release(self, thread_id: str, token: str) -> None:
         """Stop renewing and free the conversation (only this holder's lease)."""
         heartbeat = self._heartbeats.pop(token, None)

@@ -37,3 +37,8 @@ def runtime_of(request: Request) -> ServerRuntime:
     """The app's shared runtime (a dependency of the routes)."""
     runtime: ServerRuntime = request.app.state.runtime
     return runtime
+
+
+async def current_runtime(request: Request) -> ServerRuntime:
+    """:func:`runtime_of` as an async dependency (a sync one would hop to a thread)."""
+    return runtime_of(request)

@@ -1,7 +1,8 @@
-"""Customer turns through the graph: run, streamed as server-sent events, remembered.
+"""Customer turns through the graph: run, or streamed as server-sent events.
 
 A turn runs under the conversation's lease (:mod:`server.leases`); its answer is kept
-under the client's ``Idempotency-Key`` so that a retry is answered once.
+under the client's ``Idempotency-Key`` (by the graph's last node, in the transaction of
+the turn's audit trail) so that a retry is answered once.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from typing import Any
 
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 from graph.context import Context
 from graph.facts import outcome_of
-from graph.graph import message_digest
-from graph.types import StoredAnswer, TurnAnswer
+from graph.types import TurnAnswer
 from persistence import repo
+from persistence.checkpoint import prune_superseded
 from server.errors import ApiError
 from server.runtime import ServerRuntime
 from wiring import tracing
@@ -41,6 +43,19 @@ async def load_conversation(runtime: ServerRuntime, thread_id: str) -> dict[str,
     if row is None:
         raise ApiError(404, "not_found", "no such conversation")
     return row
+
+
+async def load_conversation_and_answer(
+    runtime: ServerRuntime, thread_id: str, key: str | None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The conversation row (or 404) and the answer kept under ``key``, in one round trip."""
+    if not THREAD_ID.fullmatch(thread_id):
+        raise ApiError(404, "not_found", "no such conversation")
+    async with runtime.services.storage.pool.connection() as conn:
+        row, answer = await repo.conversation_and_answer(conn, thread_id, key)
+    if row is None:
+        raise ApiError(404, "not_found", "no such conversation")
+    return row, answer
 
 
 def config_of(thread_id: str) -> RunnableConfig:
@@ -74,30 +89,50 @@ async def run_turn(
     """One customer turn through the graph."""
     started = time.perf_counter()
     turn: Any = {"messages": [HumanMessage(text)]}
-    result = await runtime.agent.ainvoke(
+    values: dict[str, Any] = {}
+    async for chunk in runtime.agent.astream(
         turn,
         traced(runtime, thread_id, context),
         context=context,
+        stream_mode="updates",
         durability="exit",
-    )
-    values = await state_of(runtime, thread_id)
+    ):
+        merge_updates(values, chunk)
     runtime.metrics.observe_turn(values, time.perf_counter() - started)
-    return {"reply": result["reply"], "thread_id": thread_id, "outcome": result["outcome"]}
+    await after_turn(runtime, thread_id, values)
+    return {"reply": values.get("reply", ""), "thread_id": thread_id, "outcome": outcome_of(values)}
+
+
+def merge_updates(values: dict[str, Any], chunk: Any) -> list[str]:
+    """Fold one ``updates`` chunk of the stream into ``values``; return the nodes in it.
+
+    What the turn set (reply, outcome, turn, refund, ...) is then known without reading
+    the checkpoint back after the run.
+    """
+    nodes: list[str] = []
+    for node, update in chunk.items():
+        nodes.append(node)
+        if isinstance(update, dict):
+            values.update(update)
+    return nodes
+
+
+async def after_turn(runtime: ServerRuntime, thread_id: str, values: dict[str, Any]) -> None:
+    """Every ``CHECKPOINT_PRUNE_EVERY`` turns, delete the superseded checkpoints.
+
+    Runs while the turn still holds the conversation's lease, so no other write of the
+    thread races it.
+    """
+    every = runtime.settings.checkpoint_prune_every
+    turn = values.get("turn")
+    saver = runtime.agent.checkpointer
+    if isinstance(turn, int) and turn % every == 0 and isinstance(saver, AsyncPostgresSaver):
+        await prune_superseded(saver, thread_id)
 
 
 def sse(event: str, data: Any) -> str:
     """One server-sent event."""
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-
-
-async def remember(
-    runtime: ServerRuntime, thread_id: str, key: str | None, result: StoredAnswer
-) -> None:
-    """Keep a turn's answer under the client's idempotency key, if it sent one."""
-    if key is None:
-        return
-    async with runtime.services.storage.pool.connection() as conn:
-        await repo.store_request_answer(conn, thread_id, key, result)
 
 
 async def stream_turn(
@@ -119,6 +154,7 @@ async def stream_turn(
     async def turn() -> None:
         started = time.perf_counter()
         message: Any = {"messages": [HumanMessage(text)]}
+        values: dict[str, Any] = {}
         try:
             async for chunk in runtime.agent.astream(
                 message,
@@ -127,19 +163,17 @@ async def stream_turn(
                 stream_mode="updates",
                 durability="exit",
             ):
-                for node in chunk:
+                for node in merge_updates(values, chunk):
                     events.put_nowait(("node", {"node": node}))
-            values = await state_of(runtime, thread_id)
             runtime.metrics.observe_turn(values, time.perf_counter() - started)
             result: TurnAnswer = {
                 "reply": values.get("reply", ""),
                 "thread_id": thread_id,
                 "outcome": outcome_of(values),
             }
-            await remember(
-                runtime, thread_id, key, {**result, "message_digest": message_digest(text)}
-            )
+            # The answer is kept under ``key`` by the turn's last node.
             events.put_nowait(("reply", result))
+            await after_turn(runtime, thread_id, values)
         except Exception:
             logger.exception("turn failed in conversation %s", thread_id)
             events.put_nowait(

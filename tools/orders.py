@@ -12,13 +12,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from core.settings import get_settings
 from persistence import repo
 from persistence.audit import AuditEvent, AuditLog, EventType
 from persistence.db import Conn
-from persistence.models import Order
+from persistence.models import (
+    COUNTED_REFUND_STATUSES,
+    OPEN_REFUND_STATUSES,
+    Order,
+    Refund,
+    Ticket,
+)
 
 if TYPE_CHECKING:
     from tools.order_source import OrderSource
@@ -98,6 +104,28 @@ async def lookup_order(
     return LookupResult(order=order if found else None, owner_mismatch=mismatch)
 
 
+CUSTOMER_REFUNDS_IN_DAYS: Final = """
+SELECT count(*) AS n FROM refunds
+ WHERE customer_email = %(email)s
+   AND created_at >= coalesce(%(at)s::timestamptz, now())
+                     - make_interval(secs => %(days)s * 86400.0)
+   AND status = ANY(%(statuses)s)
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionInputs:
+    """What the policy gate's node reads in one round trip.
+
+    The facts, and whether this request was already refunded or is already waiting for
+    a person.
+    """
+
+    facts: OrderFacts
+    previous: Refund | None
+    waiting: Ticket | None
+
+
 async def gather_facts(
     conn: Conn,
     *,
@@ -111,22 +139,87 @@ async def gather_facts(
 
     Times are the database's (``now`` defaults to its ``now()``, the clock that stamps
     refunds) and today's spend is that of its business day in ``business_timezone``
-    (default: ``REFUND_BUSINESS_TIMEZONE``), as the refund path re-checks it.
+    (default: ``REFUND_BUSINESS_TIMEZONE``), as the refund path re-checks it. The reads
+    are pipelined: one round trip, one implicit transaction, so one ``now()``.
+    """
+    inputs = await read_decision_inputs(
+        conn,
+        request_key=None,
+        order_id=order_id,
+        customer_email=customer_email,
+        velocity_days=velocity_days,
+        now=now,
+        business_timezone=business_timezone,
+    )
+    return inputs.facts
+
+
+async def read_decision_inputs(
+    conn: Conn,
+    *,
+    request_key: str | None,
+    order_id: str,
+    customer_email: str,
+    velocity_days: int,
+    now: dt.datetime | None = None,
+    business_timezone: str | None = None,
+) -> DecisionInputs:
+    """:func:`gather_facts`, with the refund of ``request_key`` and the order's open ticket.
+
+    Every statement is sent before any answer is awaited (a pipeline): they run in one
+    implicit transaction on the server, so the facts are one consistent moment.
     """
     if business_timezone is None:
         business_timezone = get_settings().refund_business_timezone
-    now = now or await repo.db_now(conn)
     email = customer_email.strip().lower()
-    order = await repo.get_order(conn, order_id)
+    async with conn.pipeline() as pipeline:
+        at = await conn.execute(repo.DB_NOW)
+        order_cur = await conn.execute(repo.SELECT_ORDER, (order_id,))
+        open_cur = await conn.execute(
+            repo.SELECT_OPEN_REFUND_FOR_ORDER, (order_id, list(OPEN_REFUND_STATUSES))
+        )
+        recent_cur = await conn.execute(
+            CUSTOMER_REFUNDS_IN_DAYS,
+            {
+                "email": email,
+                "at": now,
+                "days": velocity_days,
+                "statuses": list(COUNTED_REFUND_STATUSES),
+            },
+        )
+        spent_cur = await conn.execute(
+            repo.SPENT_IN_BUSINESS_DAY,
+            {"at": now, "tz": business_timezone, "statuses": list(COUNTED_REFUND_STATUSES)},
+        )
+        previous_cur = (
+            await conn.execute(repo.SELECT_REFUND_BY_REQUEST, (request_key,))
+            if request_key
+            else None
+        )
+        ticket_cur = (
+            await conn.execute(repo.SELECT_OPEN_TICKET_FOR_ORDER, (order_id,))
+            if request_key
+            else None
+        )
+        await pipeline.sync()
+        now_row, order_row = await at.fetchone(), await order_cur.fetchone()
+        open_row, recent_row = await open_cur.fetchone(), await recent_cur.fetchone()
+        spent_row = await spent_cur.fetchone()
+        previous_row = await previous_cur.fetchone() if previous_cur else None
+        ticket_row = await ticket_cur.fetchone() if ticket_cur else None
+    assert now_row is not None
+    order = Order.model_validate(order_row) if order_row else None
     owned = order is not None and order.customer_email == email
-    in_progress = owned and await repo.open_refund_for_order(conn, order_id) is not None
-    recent = await repo.customer_refunds_since(conn, email, now - dt.timedelta(days=velocity_days))
-    spent = await repo.spent_in_business_day(conn, business_timezone, now)
-    return OrderFacts(
+    facts = OrderFacts(
         order=order if owned else None,
         owned=owned,
-        refund_in_progress=in_progress,
-        customer_recent_refunds=recent,
-        spent_today=spent,
-        now=now,
+        refund_in_progress=owned and open_row is not None,
+        customer_recent_refunds=int(recent_row["n"]) if recent_row else 0,
+        spent_today=Decimal(spent_row["total"]) if spent_row else Decimal(0),
+        now=now or now_row["now"],
+    )
+    return DecisionInputs(
+        facts=facts,
+        previous=Refund.model_validate(previous_row) if previous_row else None,
+        waiting=Ticket.model_validate(ticket_row) if ticket_row else None,
     )

@@ -37,7 +37,7 @@ from core.limits import Limits, Reason, within_window
 from core.money import format_usdc, parse_usdc
 from persistence import repo
 from persistence.audit import AuditEvent, AuditLog, AuditRecord, EventType, append_events
-from persistence.models import OPEN_REFUND_STATUSES, Refund
+from persistence.models import OPEN_REFUND_STATUSES, Order, Refund
 from tools.moltpe import (
     APIError,
     BadRequest,
@@ -79,6 +79,8 @@ class RefundOutcome:
     status: OutcomeStatus
     refund: Refund
     replayed: bool = False
+    order: Order | None = None
+    """The order as this outcome left it (set when this call confirmed the refund)."""
 
     @property
     def policy_violation(self) -> bool:
@@ -128,8 +130,7 @@ class RefundService:
         """
         amount = parse_usdc(amount, allow_zero=False)
         async with self._pool.connection() as conn:
-            existing = await repo.refund_by_request(conn, request_key)
-            other = await repo.open_refund_for_order(conn, order_id)
+            existing, other = await repo.refund_and_open_refund(conn, request_key, order_id)
         if existing is not None:
             if existing.status in OPEN_REFUND_STATUSES:
                 return await self.reconcile(existing)
@@ -351,6 +352,7 @@ class RefundService:
                 )
             else:
                 assert error is not None
+                order = None
                 status, event_type = _classify(error, first_attempt=first_attempt)
                 code = getattr(error, "code", None) or type(error).__name__
                 reason = getattr(error, "reason", None)
@@ -374,7 +376,9 @@ class RefundService:
                 )
             records = await append_events(conn, [event])
         await self._audit.mirror(records)
-        return RefundOutcome(_settled(updated), updated)
+        return RefundOutcome(
+            _settled(updated), updated, order=order if receipt is not None else None
+        )
 
 
 # Refusals about the refund itself, which MoltPe replays for the same key: final even when

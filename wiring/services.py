@@ -189,7 +189,7 @@ async def create_services(
             understander=understander,
             limits=limits,
             agent_id=agent_id,
-            phraser=model,
+            phraser=model if settings.phrase_replies else None,
             sandbox=sandbox,
             order_source=order_source,
             resources=stack.pop_all(),

@@ -14,9 +14,9 @@ from graph.context import Context
 from graph.facts import message_text, outcome_of
 from graph.graph import message_digest
 from graph.types import TicketRef
-from persistence import repo
+from persistence import repo, transcripts
 from server import schemas, turns
-from server.access import customer_access, customer_read_access, rate_limit, read_message
+from server.access import customer_access, customer_read_access, lease_turn, read_message
 from server.errors import ERROR_RESPONSES, ApiError
 from server.routes import STATIC
 from server.runtime import ServerRuntime
@@ -77,11 +77,9 @@ async def post_message(
 ) -> Any:
     """Send the customer's message; the agent's reply and what happened come back."""
     text = await read_message(request, runtime)
-    conversation = await turns.load_conversation(runtime, thread_id)
+    conversation, earlier = await turns.load_conversation_and_answer(runtime, thread_id, key)
     streaming = "text/event-stream" in request.headers.get("accept", "")
     if key is not None:
-        async with runtime.services.storage.pool.connection() as conn:
-            earlier = await repo.request_answer(conn, thread_id, key)
         if earlier is not None:
             digest = earlier.pop("message_digest", None)
             if digest is not None and digest != message_digest(text):
@@ -98,10 +96,7 @@ async def post_message(
                     headers=headers,
                 )
             return JSONResponse(earlier, headers=headers)
-    await rate_limit(runtime, f"thread:{thread_id}", runtime.settings.rate_limit_per_conversation)
-    lease = await runtime.leases.take(thread_id)
-    if lease is None:
-        raise ApiError(409, "turn_in_progress", "the previous message is still being answered")
+    lease = await lease_turn(runtime, thread_id)
     context = Context(customer_email=conversation["customer_email"], channel="web", request_id=key)
     if streaming:
         return StreamingResponse(
@@ -110,10 +105,9 @@ async def post_message(
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
     try:
+        # The answer is kept under ``key`` by the turn's last node, in the transaction of
+        # its audit trail.
         result = await turns.run_turn(runtime, thread_id, text, context)
-        await turns.remember(
-            runtime, thread_id, key, {**result, "message_digest": message_digest(text)}
-        )
     except ApiError:
         raise
     except Exception as exc:
@@ -146,10 +140,18 @@ async def get_conversation(
             row = await repo.get_ticket(conn, int(ticket["id"]))
         if row is not None:
             ticket = {**ticket, "status": row.status}
-    lines = []
-    for message in values.get("messages", []):
-        role = "customer" if isinstance(message, HumanMessage) else "agent"
-        lines.append(schemas.TranscriptLine(role=role, text=message_text(message)))
+    async with runtime.services.storage.pool.connection() as conn:
+        stored = await transcripts.latest(conn, thread_id)
+    lines = [
+        schemas.TranscriptLine(
+            role="customer" if line.role == "customer" else "agent", text=line.text
+        )
+        for line in stored.lines
+    ]
+    if not lines:  # a conversation from before the transcript table: its state has it all
+        for message in values.get("messages", []):
+            role = "customer" if isinstance(message, HumanMessage) else "agent"
+            lines.append(schemas.TranscriptLine(role=role, text=message_text(message)))
     return schemas.ConversationView(
         thread_id=thread_id,
         messages=lines,

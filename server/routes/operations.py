@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
 from persistence.models import OPEN_REFUND_STATUSES
-from server.runtime import ServerRuntime, runtime_of
+from server.runtime import ServerRuntime, current_runtime
 
 UNSETTLED = """
 SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS oldest
@@ -20,7 +20,7 @@ router = APIRouter()
 
 
 @router.get("/healthz", tags=["operations"])
-async def healthz(runtime: Annotated[ServerRuntime, Depends(runtime_of)]) -> JSONResponse:
+async def healthz(runtime: Annotated[ServerRuntime, Depends(current_runtime)]) -> JSONResponse:
     """Database and MoltPe reachability; the LLM check's finding at start-up.
 
     ``llm`` (``off``, ``ok``, ``unreachable``, ``unauthorized`` or ``error``) does not make
@@ -54,7 +54,7 @@ async def healthz(runtime: Annotated[ServerRuntime, Depends(runtime_of)]) -> JSO
 
 
 @router.get("/metrics", tags=["operations"])
-async def metrics(runtime: Annotated[ServerRuntime, Depends(runtime_of)]) -> Response:
+async def metrics(runtime: Annotated[ServerRuntime, Depends(current_runtime)]) -> Response:
     """Prometheus metrics of this process, and the database's unsettled refunds."""
     async with runtime.services.storage.pool.connection() as conn:
         cur = await conn.execute(UNSETTLED, {"statuses": list(OPEN_REFUND_STATUSES)})

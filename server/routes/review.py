@@ -17,7 +17,7 @@ from langchain_core.messages import AnyMessage, HumanMessage
 
 from core.money import format_usdc
 from graph.facts import message_text, order_snapshot
-from persistence import repo
+from persistence import repo, transcripts
 from persistence.audit import trail_of, verify_chain
 from persistence.models import Ticket
 from server import schemas
@@ -295,6 +295,18 @@ async def conversation_of(runtime: ServerRuntime, ticket: Ticket) -> schemas.Tic
     messages: list[AnyMessage] = []
     if ticket.thread_id:
         try:
+            async with runtime.services.storage.pool.connection() as conn:
+                stored = await transcripts.latest(conn, ticket.thread_id, CONVERSATION_LINES)
+            if stored.lines:
+                return schemas.TicketConversation(
+                    source="conversation",
+                    messages=[
+                        schemas.ConversationLine(role=line.role, text=line.text, author=line.author)
+                        for line in stored.lines
+                    ],
+                    omitted=stored.omitted,
+                )
+            # A conversation from before the transcript table: its state has it all.
             messages = list((await state_of(runtime, ticket.thread_id)).get("messages") or [])
         except Exception:  # the escalation's copy below still tells the story
             logger.exception("could not read the conversation of %s", ticket.reference)
@@ -333,6 +345,17 @@ def review_desk(runtime: ServerRuntime) -> ReviewDesk:
 
     async def post(thread_id: str, update: ConversationPost) -> None:
         await runtime.agent.aupdate_state(config_of(thread_id), update, as_node="respond")
+        lines = [
+            transcripts.Line(
+                role="reviewer" if author else "agent",
+                text=message_text(m),
+                author=str(author) if author else None,
+            )
+            for m in update["messages"]
+            for author in [(m.response_metadata or {}).get(AUTHOR_KEY)]
+        ]
+        async with runtime.services.storage.pool.connection() as conn:
+            await transcripts.append(conn, thread_id, lines)
 
     return ReviewDesk(
         storage=runtime.services.storage,

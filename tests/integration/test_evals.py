@@ -387,9 +387,10 @@ async def test_llm_mode_counts_calls_and_tokens(
     assert usage.output_tokens == openai_stub.usage["completion_tokens"]
     assert usage.total_tokens == usage.input_tokens + usage.output_tokens
     assert all(t.fallbacks == 0 for t in report.trials)  # the model's answers were used
-    # Understanding used structured output (json_schema), replies a plain completion.
+    # Understanding used structured output (json_schema); replies are the templates
+    # (PHRASE_REPLIES is off by default), so no plain completion was asked for.
     formats = [r.get("response_format", {}).get("type") for r in openai_stub.requests]
-    assert "json_schema" in formats and None in formats
+    assert formats and all(f == "json_schema" for f in formats)
     summary = report.as_dict(min_pass=0.9)
     assert summary["llm"]["calls"] == usage.calls and summary["ok"] is True
 

@@ -50,8 +50,8 @@ def fail_once(real: Any) -> Any:
 async def test_a_failure_after_the_turn_replays_the_first_answer(
     http: httpx.AsyncClient, sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The server's own store fails after the turn: the retry gets the turn's answer."""
-    monkeypatch.setattr(server.turns, "remember", fail_once(server.turns.remember))
+    """The server's own work after the turn fails: the retry gets the turn's answer."""
+    monkeypatch.setattr(server.turns, "after_turn", fail_once(server.turns.after_turn))
     thread = await new_thread(http)
     url = f"/v1/conversations/{thread}/messages"
     first = await http.post(url, json=REFUND, headers={"Idempotency-Key": "k-1"})
