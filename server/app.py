@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from core.settings import Settings, get_settings
+from core.tasks import raise_if_cancelled
 from graph.graph import build_builder
 from graph.services import Services
 from persistence.checkpoint import open_checkpointer
@@ -138,6 +139,7 @@ async def keep_mirroring(services: Services, interval: float = MIRROR_INTERVAL_S
     from persistence.audit import MIRROR_BATCH
 
     while True:
+        raise_if_cancelled()
         try:
             while await services.storage.audit.mirror() >= MIRROR_BATCH:
                 pass  # a long backlog (a new mirror): copy it batch after batch
@@ -153,6 +155,7 @@ async def keep_reconciling(services: Services, settings: Settings) -> None:
     from wiring.reconciler import reconcile_forever
 
     while True:
+        raise_if_cancelled()
         try:
             await reconcile_forever(
                 services,

@@ -13,6 +13,7 @@ import contextlib
 import logging
 from typing import Final
 
+from core.tasks import raise_if_cancelled
 from persistence import repo
 from persistence.db import Pool
 
@@ -84,6 +85,7 @@ class Leases:
 
     async def _renew(self, thread_id: str, token: str) -> None:
         while True:
+            raise_if_cancelled()
             await asyncio.sleep(self.seconds / 3)
             try:
                 if not await self.renew(thread_id, token):

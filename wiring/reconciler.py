@@ -20,6 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
+from core.tasks import raise_if_cancelled
 from graph.services import Services
 from persistence.db import Conn, connect
 from persistence.models import OPEN_REFUND_STATUSES, Refund
@@ -93,6 +94,7 @@ async def reconcile_forever(
         if not await _try_lead(session):
             say("standing by: another reconciler leads")
             while True:
+                raise_if_cancelled()
                 await asyncio.sleep(interval)
                 if await _try_lead(session):
                     break
@@ -101,6 +103,7 @@ async def reconcile_forever(
             "are re-sent with their idempotency keys"
         )
         while True:
+            raise_if_cancelled()
             await session.execute("SELECT 1")  # the session, and so the lock, still holds
             for outcome in await reconcile_stale(services, older_than=older_than):
                 refund = outcome.refund
