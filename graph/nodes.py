@@ -1,5 +1,7 @@
 """The graph's nodes: understand, lookup, decide, refund, escalate, respond.
 
+The hand-off to a person (what a review ticket holds) is :mod:`graph.handoff`.
+
 Each node reads state, acts through :class:`~graph.services.Services` and returns an
 update; none mutates state. Money moves only in :meth:`AgentNodes.refund`, only for a
 ``refund`` decision of the policy gate for that exact order, amount and customer.
@@ -18,7 +20,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from core.money import format_usdc
-from graph import pending, replies
+from graph import handoff, pending, replies
 from graph.context import Context
 from graph.facts import (
     RULES_PREFIX,
@@ -26,19 +28,17 @@ from graph.facts import (
     gate_facts,
     last_customer_text,
     order_snapshot,
-    planted_signals,
     request_id_of,
     request_key,
     thread_id_of,
     to_merchant_form,
     to_rules_form,
-    transcript,
 )
 from graph.policy import RefundRequest, decide
 from graph.services import Services
 from graph.state import State, Update
 from graph.turn_reply import compose
-from graph.types import DecisionRecord, Denied, OrderSnapshot, RefundAttempt, Verdict
+from graph.types import DecisionRecord, Denied, RefundAttempt, Verdict
 from graph.understanding import (
     Understanding,
     UnderstandingFailed,
@@ -47,7 +47,6 @@ from graph.understanding import (
 )
 from persistence import history, repo
 from persistence.audit import AuditEvent, EventType
-from tools.escalation import open_ticket
 from tools.orders import lookup_order, read_decision_inputs
 from tools.refunds import RefundRefused
 
@@ -423,56 +422,7 @@ class AgentNodes:
         self, state: State, config: RunnableConfig, runtime: Runtime[Context]
     ) -> Update:
         """Open a review ticket with the full context. Never calls MoltPe."""
-        svc = await self.services()
-        decision = state.decision
-        reasons: list[str]
-        if state.escalation_reason:
-            reasons = state.escalation_reason.split(",")
-        elif state.intent == "human":
-            reasons = ["customer_requested_human"]
-        else:
-            reasons = list((decision["reasons"] if decision else None) or ["needs_review"])
-        order_id = state.verified_order_id or state.claimed_order_id
-        order: OrderSnapshot | None = state.order
-        if order is None and order_id and state.verified_order_id:
-            async with svc.storage.pool.connection() as conn:
-                found = await repo.get_order(conn, order_id)
-            order = order_snapshot(found) if found else None
-        attempted = state.refund if state.refund and state.refund["turn"] == state.turn else None
-        context = {
-            "transcript": transcript(state.messages),
-            "customer_email": state.verified_email or state.claimed_email,
-            "identity_verified": state.verified_email is not None,
-            "order": order,
-            "decision": decision,
-            "previous_decision": state.last_decision if not decision else None,
-            "requested_amount": state.requested_amount
-            or (decision["requested_amount"] if decision else None),
-            "refund_reason": state.refund_reason,
-            "attempted_action": attempted,
-            "moltpe_error": (
-                {"code": attempted.get("error_code"), "reason": attempted.get("error_reason")}
-                if attempted and attempted.get("error_code")
-                else None
-            ),
-            "injection_signals": [*state.injection_signals, *planted_signals(order)],
-            "failed_lookups": state.failed_lookups,
-            "reasons": reasons,
-        }
-        ticket = await open_ticket(
-            svc.storage.audit,
-            request_key=request_key(state, "escalate", request_id_of(runtime)),
-            customer_email=state.verified_email or state.claimed_email,
-            order_id=order_id,
-            reason=",".join(reasons),
-            thread_id=state.conversation_id,
-            context=context,
-        )
-        return {
-            "ticket": {"id": ticket.id, "reference": ticket.reference, "reasons": reasons},
-            "refund_requested": False,
-            "outcome": {"kind": "escalated", "ticket": ticket.reference, "reasons": reasons},
-        }
+        return await handoff.escalate(await self.services(), state, runtime)
 
     # --- respond -----------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 * :mod:`~.text`: the one normaliser of customer text (Unicode, whitespace, case, accents);
 * :mod:`~.languages`: language detection and each language's words;
 * :mod:`~.patterns`: every pattern, linear-time, on normalised text;
+* :mod:`~.injection`: the manipulation patterns, each naming a signal;
 * :mod:`~.amounts`: numbers (digits with any grouping, words) and the amount reading;
 * :mod:`~.rules`: offline understanding, the default and the fallback;
 * :mod:`~.llm`: a chat model's structured output, every claim checked by the rules.

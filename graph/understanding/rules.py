@@ -13,6 +13,7 @@ from typing import Final
 
 from graph.understanding import amounts
 from graph.understanding import patterns as P
+from graph.understanding.injection import INJECTION_PATTERNS
 from graph.understanding.languages import detect
 from graph.understanding.model import AmountReading, Intent, Topic, Understanding
 from graph.understanding.text import clean_message, fold, normalise, prepare
@@ -122,7 +123,7 @@ def _patterns_in(text: str) -> list[str]:
         variants.append(joined)
     return [
         name
-        for name, pattern in P.INJECTION_PATTERNS
+        for name, pattern in INJECTION_PATTERNS
         if any(pattern.search(variant) for variant in variants)
     ]
 

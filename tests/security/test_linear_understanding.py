@@ -32,6 +32,7 @@ from graph.understanding import (
     understand_with_rules,
 )
 from graph.understanding.amounts import parse_amount_text
+from graph.understanding.injection import INJECTION_PATTERNS
 from tests.helpers.cost import cpu_seconds
 
 PACKAGES = ("core", "graph", "tools", "persistence", "server", "wiring", "moltpe_sandbox", "cli")
@@ -70,6 +71,9 @@ def test_the_project_holds_the_patterns_it_is_expected_to() -> None:
     patterns = project_patterns()
     # The understanding tables alone hold dozens: an empty scan would prove nothing.
     assert len(patterns) > 50
+    # The manipulation patterns live in a module of their own: the scan reaches it too.
+    for name, pattern in INJECTION_PATTERNS:
+        assert patterns.get(pattern.pattern) is pattern, name
 
 
 _POSSESSIVE = re.compile(r"(?<!\\)([*+?}])\+")

@@ -1,0 +1,188 @@
+r"""The manipulation patterns: each names a way a message tries to steer the agent.
+
+A match is a *signal*, never a decision: it is audited, shown to the reviewer and makes
+the agent more careful; it never moves money nor blocks an honest request by itself.
+Each entry is ``(signal name, pattern)``; one signal may have several patterns (English
+first, then the languages customers most often switch to). The same construction rules
+as :mod:`~.patterns` hold (linear-time, on :func:`~.text.prepare`'d and folded text),
+and ``tests/security`` runs the ReDoS analyser over every one of them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+INJECTION_PATTERNS: Final = (
+    (
+        "override_instructions",
+        re.compile(
+            r"\b(?:ignore|disregard|forget|override|bypass|set aside|circumvent|get around)\b"
+            r".{0,40}\b(?:rules?|instructions?|polic(?:y|ies)|limits?|prompt|guidelines|"
+            r"restrictions?|caps?|safeguards?|programming)\b|"
+            r"\b(?:new|updated|real|actual|revised) (?:instructions?|rules?|polic(?:y|ies)) ?:|"
+            r"\b(?:exceed|raise|lift|increase|remove|waive|skip|disable) (?:the |your |"
+            r"any |this |that )?(?:refund |daily |transaction )?(?:caps?|limits?)\b|"
+            r"\b(?:limits?|caps?|rules?|polic(?:y|ies)) (?:doe?s?n't|do(?:es)? not) apply\b|"
+            r"\b(?:polic(?:y|ies)|limits?|caps?) (?:has been |have been |was |were )?"
+            r"(?:updated|changed|raised|lifted|removed)\b|\blimit is now\b",
+            re.S,
+        ),
+    ),
+    (
+        # The same in the languages customers most often switch to (es, fr, de, it, pt).
+        "override_instructions",
+        re.compile(
+            r"\b(?:ignora\w{0,8}|olvida\w{0,8}|omite|salt[ae]\w{0,8}|ignore[rz]?|oublie[rz]?|"
+            r"contourne[rz]?|ignorier\w{0,8}|vergiss|missacht\w{0,8}|umgeh\w{0,8}|"
+            r"dimentica\w{0,8}|esqueca\w{0,8}|esquece)\b"
+            r".{0,40}\b(?:reglas|instrucciones|politicas?|limites?|normas|regles|"
+            r"consignes|instructions|politiques?|regeln|anweisungen|vorgaben|richtlinien|"
+            r"grenzen|regole|istruzioni|limiti|regras|instrucoes)\b",
+            re.S,
+        ),
+    ),
+    (
+        "role_play",
+        re.compile(
+            r"\b(?:you are now|pretend (?:to be|you)|act as|roleplay|role-play|"
+            r"developer mode|dan mode|jailbreak)\b"
+        ),
+    ),
+    (
+        "fake_authority",
+        re.compile(
+            r"\[? ?\b(?:system|admin|developer|root)"
+            r"(?: ?(?:message|override|prompt|mode|notice|update|alert|note))? ?\]? ?:|"
+            r"\[ ?(?:system|admin|developer|root)(?: (?:message|notice|update|alert|note))? ?\]|"
+            r"\bauthori[sz]ed (?:by|override)\b|\bi authori[sz]e\b|\bauthori[sz]ation code\b|"
+            r"\bskip_?polic|\bapprove_refund\b|< ?/? ?(?:admin|developer|root|tool) ?>|"
+            r"\bpre-? ?approved\b|\balready approved\b|\b(?:approved|authori[sz]ed|cleared) by "
+            r"(?:your |the |a |my )?(?:manager|supervisor|admin|team|support|colleague|boss|"
+            r"finance|billing|ceo|owner)\b|\b(?:your|a) (?:colleague|manager|supervisor|"
+            r"teammate|agent|support team) (?:already )?(?:approved|authori[sz]ed|promised|"
+            r"confirmed|said (?:you|i) (?:would|will|can|could))\b|\boverride code\b|"
+            r"\b(?:test|debug|maintenance|admin|god|sudo) mode\b|\bsudo\b|"
+            r"\bas an? (?:employee|staff member|admin|insider)\b|\bi work (?:for|at) (?:you|"
+            r"your (?:company|store|shop)|the (?:company|store|shop))\b|"
+            r"\bi(?: am|'m) (?:the|an?|your) (?:\w+ )?(?:admin|administrator|developer|ceo|"
+            r"supervisor)\b|\bi(?: am|'m) (?:the|an?|your) (?:\w+ )?(?:owner|manager)\b.{0,40}"
+            r"\b(?:approve|authori[sz]e|override|allow)|"
+            r"\bas (?:your|the) (?:developer|admin|administrator|creator)\b|"
+            r"< ?/? ?system ?>|(?m:^ ?(?:assistant|ai|bot) ?:)"
+        ),
+    ),
+    (
+        # The same claims of authority in es, fr, de, it, pt and Hinglish (folded text).
+        "fake_authority",
+        re.compile(
+            r"\b(?:mensaje|mensagem|message|messaggio|nachricht|nota|note|notiz) "
+            r"(?:del |de |do |di |du |des )?(?:sistema|systeme|system|interna|interne|interno)\b|"
+            r"\b(?:systemnachricht|interne notiz|nota interna|note interne|systemhinweis)\b|"
+            r"\ben tant qu'(?:administrateur|admin|developpeur|employe|gerant)\b|"
+            r"\b(?:como|en tant qu'|en tant que|als|come|in qualita di) (?:el |le |la |der |il |"
+            r"o )?(?:administrador|administrateur|administrator|amministratore|admin|"
+            r"desarrollador|developpeur|entwickler|sviluppatore|desenvolvedor|gerente|gerant|"
+            r"vorgesetzter|empleado|employe|mitarbeiter|dipendente|funcionario)\b|"
+            r"\b(?:soy|je suis|ich bin|sono|sou|main) (?:el |le |la |der |die |il |o |a |"
+            r"un |une |ein |eine |uno |um )?(?:administrador|administrateur|administrator|"
+            r"amministratore|admin|desarrollador|developpeur|entwickler|sviluppatore|"
+            r"desenvolvedor)\b|\badmin (?:hoon|hu|hun)\b|"
+            r"\b(?:ya (?:esta |fue |ha sido )?aprobad|deja approuve|bereits genehmigt|"
+            r"schon genehmigt|bereits freigegeben|schon freigegeben|gia approvat|ja (?:foi |esta )?"
+            r"aprovad|pehle se approve|approve ho chuka)\w*|"
+            r"\b(?:colega|collegue|kollege|kollegin|collega|gerente|gerant|chef|manager|"
+            r"supervisor|superviseur|vorgesetzte\w*|responsabile|responsable)\b.{0,40}"
+            r"\b(?:prometi\w*|aprob\w*|promis|approuve\w*|zugesagt|genehmigt|versprochen|"
+            r"gesagt|promesso|approvat\w*|prometeu|aprovou|autoris\w*|autoriz\w*)\b|"
+            r"\b(?:entwicklermodus|testmodus|modo desarrollador|mode developpeur|"
+            r"modalita sviluppatore|modo desenvolvedor|modo de prueba|mode test)\b|"
+            r"\b(?:reglas|regles|regeln|richtlinien|regole|regras|politicas?|politiques?|limites?|"
+            r"limiti|grenzen) (?:\w+ )?(?:deaktiviert|desactivad\w*|desactive\w*|disattivat\w*|"
+            r"desativad\w*|aufgehoben|ausser kraft)\b|"
+            r"\b(?:rules?|instructions?|niyam|policy) (?:ko )?(?:bhool|bhul|ignore) ?"
+            r"(?:jao|ja|do|karo|kar do)\b",
+            re.S,
+        ),
+    ),
+    (
+        "split_refund",
+        re.compile(
+            r"\b(?:split|divide|break) (?:up )?(?:the |my |this |it |that )?(?:refund|payment|"
+            r"transaction|amount)s?\b|\b(?:split|divide|break)(?: it| them)? (?:up )?into\b|"
+            r"\ben (?:\d+|deux|trois|quatre|cinq) fois\b|\ben (?:\d+|dos|tres|cuatro) veces\b|"
+            r"\b(?:faites|fais|faire)-en \d+\b|\bin (?:\d+|zwei|drei|vier) (?:mal|teilen)\b|"
+            r"\bem (?:\d+|duas|tres) vezes\b|\bin (?:\d+|due|tre) volte\b|"
+            r"\b\d+ refunds of\b|"
+            r"\b(?:in|into|as) (?:several|multiple|many|smaller|separate|\d+) "
+            r"(?:(?:smaller|separate) )?(?:refunds|payments|transactions|transfers)\b|"
+            r"\banother \$?\d+\b.{0,60}\banother \$?\d+\b",
+            re.S,
+        ),
+    ),
+    (
+        # Money sent anywhere but back to the original payment: another wallet or account.
+        "redirect_payment",
+        re.compile(
+            r"\b(?:send|transfer|pay|wire)\b.{0,40}\b(?:to (?:this|the following|another|a "
+            r"different|my other|my new) (?:wallet|address|account)|to 0x|to wallet)\b|"
+            r"\b(?:different|another|new|other) (?:wallet|address|account) (?:instead|please)\b",
+            re.S,
+        ),
+    ),
+    (
+        # Another wallet or account, in es, fr, de, it, pt and Hinglish.
+        "redirect_payment",
+        re.compile(
+            r"\b(?:otra|otro|nueva|nuevo|autre|nouveau|nouvelle|andere|anderes|anderen|neue|"
+            r"neues|altro|altra|nuovo|nuova|outra|outro|nova|novo|dusre|doosre|naye|nayi) "
+            r"(?:\w+ )?(?:billetera|cartera|cuenta|portefeuille|compte|wallet|"
+            r"konto|portafoglio|conto|carteira|conta|account|khata)\b|"
+            r"\b(?:billetera|cartera|cuenta|portefeuille|compte|wallet|konto|portafoglio|conto|"
+            r"carteira|conta) (?:nueva|nuevo|diferente|distinta|different|differente|diverso|"
+            r"diversa|neue|neues|andere|nouveau|nouvelle|nova|novo)\b",
+        ),
+    ),
+    (
+        # "you are now ...", "pretend ...", in es, fr, de, it, pt.
+        "role_play",
+        re.compile(
+            r"\b(?:ahora eres|tu es maintenant|tu es desormais|du bist jetzt|du bist nun|"
+            r"ora sei|adesso sei|agora voce e|agora es|finge que|finge ser|fais comme si|"
+            r"fais semblant|tu joues le role|tu-joues|stell dir vor,? du bist|tu das so als|"
+            r"fingi di|fai finta|finja que|finja ser|modo sin restricciones|sans restrictions|"
+            r"ohne einschrankungen|senza restrizioni|sem restricoes|sin restricciones)\b",
+        ),
+    ),
+    (
+        # Going past the limit "just this once", in es, fr, de, it, pt.
+        "override_instructions",
+        re.compile(
+            r"\b(?:depasse[rz]?|ignore[rz]?|superar|supera|superare|saltar\w*|exceder|excede|"
+            r"uberschreit\w*|ultrapassa\w*|contourne[rz]?|umgeh\w*|aumenta\w*|augmente[rz]?|"
+            r"erhoh\w*|leve[rz]? )\b.{0,20}\b(?:el |la |le |les |das |die |den |il |o |a |os |"
+            r"as |ton |tu |dein\w* |tuo |seu )?(?:limite|limites|limit|plafond|tope|grenze|"
+            r"limiti|teto)\b|"
+            r"\b(?:limit|grenze|limite|plafond|tope)\b (?:\w+ ){0,2}(?:uberschreit|erhoh|aufheb|"
+            r"ignorier|depasse|ignore|supera|ultrapass|exced)\w*",
+            re.S,
+        ),
+    ),
+    (
+        # "30 in three payments of 10", in es, fr, de, it, pt.
+        "split_refund",
+        re.compile(
+            r"\b(?:en|in|em) (?:\d+|dos|tres|cuatro|deux|trois|quatre|zwei|drei|vier|due|tre|"
+            r"quattro|duas|quatro) (?:pagos|paiements|versements|zahlungen|raten|pagamenti|"
+            r"pagamentos|parcelas|reembolsos|remboursements|erstattungen|rimborsi|transacciones|"
+            r"transactions|transaktionen|transazioni|transacoes|partes|parties|teile|parti)\b",
+        ),
+    ),
+    (
+        "prompt_leak",
+        re.compile(
+            r"\b(?:system prompt|your instructions|reveal your)\b|\b(?:repeat|print|show|output)"
+            r"\b.{0,30}\b(?:text|instructions|prompt|messages?) above\b"
+        ),
+    ),
+)
