@@ -264,12 +264,11 @@ def react_tools(services: Services) -> list[BaseTool]:
         that no such order exists for this email.
         """
         thread = (config.get("configurable") or {}).get("thread_id")
-        found = await lookup_order(
+        order = await lookup_order(
             services.storage.audit, order_id=order_id, customer_email=email, thread_id=thread
         )
-        if found.order is None:
+        if order is None:
             return json.dumps({"found": False})
-        order = found.order
         return json.dumps(
             {
                 "found": True,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import typer
 
@@ -30,7 +30,7 @@ def _refund_json(refund: Refund) -> dict[str, Any]:
 def refunds_list(
     status: Annotated[
         str | None,
-        typer.Option(metavar="STATUS", help="intent, submitted, confirmed, failed or unknown."),
+        typer.Option(metavar="STATUS", help="intent, confirmed, failed or unknown."),
     ] = None,
     limit: Annotated[
         int,
@@ -45,9 +45,10 @@ def refunds_list(
     from cli._common import with_storage
     from core.money import format_usdc
     from persistence import repo
+    from persistence.models import RefundStatus
     from persistence.runtime import Storage
 
-    allowed = {"intent", "submitted", "confirmed", "failed", "unknown"}
+    allowed = set(get_args(RefundStatus))
     if status is not None and status not in allowed:
         raise fail(f"--status must be one of {', '.join(sorted(allowed))}")
 

@@ -194,7 +194,7 @@ class AgentNodes:
         """Verify the claimed order belongs to the claimed email."""
         svc = await self.services()
         assert state.claimed_email and state.claimed_order_id
-        result = await lookup_order(
+        found = await lookup_order(
             svc.storage.audit,
             order_id=state.claimed_order_id,
             customer_email=state.claimed_email,
@@ -202,12 +202,12 @@ class AgentNodes:
             failed_before=state.failed_lookups,
             source=svc.order_source,
         )
-        if result.order is not None:
+        if found is not None:
             return {
                 "lookup_ok": True,
-                "verified_email": result.order.customer_email,
-                "verified_order_id": result.order.id,
-                "order": order_snapshot(result.order),
+                "verified_email": found.customer_email,
+                "verified_order_id": found.id,
+                "order": order_snapshot(found),
             }
         failed = state.failed_lookups + 1
         update: Update = {

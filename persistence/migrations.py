@@ -375,6 +375,20 @@ MIGRATIONS: Final[list[str]] = [
         PRIMARY KEY (thread_id, seq)
     );
     """,
+    # 10: no refund is ever 'submitted' (the row goes from 'intent' straight to its outcome,
+    # or to 'unknown' when MoltPe's answer is lost): the state goes. A row some older code
+    # left there is one whose outcome nobody knows, which is what 'unknown' says (the
+    # reconciler then settles it). The exactly-once index covers the open states left.
+    """
+    UPDATE refunds SET status = 'unknown', updated_at = now() WHERE status = 'submitted';
+    ALTER TABLE refunds
+        DROP CONSTRAINT refunds_status_check,
+        ADD CONSTRAINT refunds_status_check
+            CHECK (status IN ('intent', 'confirmed', 'failed', 'unknown'));
+    DROP INDEX refunds_one_open_per_order;
+    CREATE UNIQUE INDEX refunds_one_open_per_order
+        ON refunds (order_id) WHERE status IN ('intent', 'unknown');
+    """,
 ]
 
 

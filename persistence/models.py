@@ -9,11 +9,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-RefundStatus = Literal["intent", "submitted", "confirmed", "failed", "unknown"]
-OPEN_REFUND_STATUSES: tuple[RefundStatus, ...] = ("intent", "submitted", "unknown")
+RefundStatus = Literal["intent", "confirmed", "failed", "unknown"]
+"""A refund row's state: ``intent`` (written before MoltPe is called), then ``confirmed``
+or ``failed`` on MoltPe's evidence, or ``unknown`` when its answer was lost (the
+reconciler settles it). Written by :mod:`tools.refunds` and the reconciler only."""
+OPEN_REFUND_STATUSES: tuple[RefundStatus, ...] = ("intent", "unknown")
 # Refunds that count against caps and budgets: settled ones and any that may have paid.
-COUNTED_REFUND_STATUSES: tuple[RefundStatus, ...] = ("intent", "submitted", "unknown", "confirmed")
+COUNTED_REFUND_STATUSES: tuple[RefundStatus, ...] = ("intent", "unknown", "confirmed")
 TicketStatus = Literal["open", "approved", "denied", "closed"]
+"""A review ticket's state: ``open`` until a reviewer resolves it ``approved`` or
+``denied``. ``closed`` is written only by migration 6, which closed the duplicate open
+tickets of one order (from before one open ticket per order) in favour of the oldest;
+the console can still list them."""
 
 
 class Order(BaseModel):

@@ -193,7 +193,7 @@ async def get_refund(
 
 
 async def open_refund_for_order(conn: Conn, order_id: str) -> Refund | None:
-    """The order's refund whose outcome is not settled yet (intent/submitted/unknown)."""
+    """The order's refund whose outcome is not settled yet (intent/unknown)."""
     cur = await conn.execute(SELECT_OPEN_REFUND_FOR_ORDER, (order_id, list(OPEN_REFUND_STATUSES)))
     row = await cur.fetchone()
     return Refund.model_validate(row) if row else None

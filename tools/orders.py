@@ -31,19 +31,6 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
-class LookupResult:
-    """The outcome of one lookup. ``order`` is set only when found and owned."""
-
-    order: Order | None
-    owner_mismatch: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """True when the order exists and belongs to the customer."""
-        return self.order is not None
-
-
-@dataclass(frozen=True, slots=True)
 class OrderFacts:
     """Everything the policy gate needs to know, as found in the database."""
 
@@ -63,8 +50,11 @@ async def lookup_order(
     thread_id: str | None,
     failed_before: int = 0,
     source: OrderSource | None = None,
-) -> LookupResult:
+) -> Order | None:
     """Find ``order_id`` for ``customer_email`` and audit the lookup.
+
+    The order when it exists and belongs to the customer, else None (whether it exists
+    for someone else is only audited, as ``owner_mismatch``).
 
     With ``source``, an order the agent's table does not have is copied in from it first.
     """
@@ -101,7 +91,7 @@ async def lookup_order(
             },
         )
     )
-    return LookupResult(order=order if found else None, owner_mismatch=mismatch)
+    return order if found else None
 
 
 CUSTOMER_REFUNDS_IN_DAYS: Final = """

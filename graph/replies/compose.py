@@ -100,7 +100,7 @@ class RefundInfo:
 
     @classmethod
     def of(cls, *, order_id: str, amount: Amount, status: str, tx_hash: str | None) -> RefundInfo:
-        """From a refund record's status (``intent``/``submitted``/``unknown`` = processing)."""
+        """From a refund record's status (``intent``/``unknown`` = processing)."""
         state: RefundState
         if status == "confirmed" and tx_hash:
             state = "confirmed"

@@ -309,7 +309,6 @@ def test_refund_status_tells_each_refund_and_nothing_when_there_is_none() -> Non
     [
         ("confirmed", "0x01", "confirmed"),
         ("confirmed", None, "processing"),
-        ("submitted", None, "processing"),
         ("intent", None, "processing"),
         ("unknown", None, "processing"),
         ("failed", None, "failed"),
