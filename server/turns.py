@@ -12,12 +12,13 @@ import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
+from typing import Any, Final
 
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from graph.context import Context
 from graph.facts import outcome_of
@@ -130,9 +131,27 @@ async def after_turn(runtime: ServerRuntime, thread_id: str, values: dict[str, A
         await prune_superseded(saver, thread_id)
 
 
-def sse(event: str, data: Any) -> str:
-    """One server-sent event."""
-    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+SSE_LINE_END: Final = "\n"
+"""Line end of the event stream (sse-starlette's default is CRLF; pages and clients
+written against this service split on LF, which every SSE reader accepts)."""
+
+
+def sse(event: str, data: Any) -> ServerSentEvent:
+    """One server-sent event: its name, and its data as one line of JSON."""
+    return ServerSentEvent(json.dumps(data, ensure_ascii=False), event=event, sep=SSE_LINE_END)
+
+
+def event_stream(
+    events: AsyncIterable[ServerSentEvent] | Iterator[ServerSentEvent],
+    headers: Mapping[str, str] | None = None,
+) -> EventSourceResponse:
+    """A ``text/event-stream`` response of ``events``.
+
+    sse-starlette stops iterating when the client goes away (a turn streamed by
+    :func:`stream_turn` still finishes in its own task) and sends a comment line every
+    15 seconds while a turn is quiet, so proxies do not close a slow model's stream.
+    """
+    return EventSourceResponse(events, headers=headers, sep=SSE_LINE_END)
 
 
 async def stream_turn(
@@ -142,7 +161,7 @@ async def stream_turn(
     context: Context,
     key: str | None,
     lease: str,
-) -> AsyncIterator[str]:
+) -> AsyncIterator[ServerSentEvent]:
     """One customer turn as server-sent events: node progress, then the reply.
 
     The turn runs in its own task: a client that disconnects stops receiving events, but

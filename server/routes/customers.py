@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse
 from langchain_core.messages import HumanMessage
 
 from graph.context import Context
@@ -90,20 +90,12 @@ async def post_message(
                 )
             headers = {"Idempotent-Replayed": "true"}
             if streaming:
-                return StreamingResponse(
-                    iter([turns.sse("reply", earlier)]),
-                    media_type="text/event-stream",
-                    headers=headers,
-                )
+                return turns.event_stream(iter([turns.sse("reply", earlier)]), headers=headers)
             return JSONResponse(earlier, headers=headers)
     lease = await lease_turn(runtime, thread_id)
     context = Context(customer_email=conversation["customer_email"], channel="web", request_id=key)
     if streaming:
-        return StreamingResponse(
-            turns.stream_turn(runtime, thread_id, text, context, key, lease),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-        )
+        return turns.event_stream(turns.stream_turn(runtime, thread_id, text, context, key, lease))
     try:
         # The answer is kept under ``key`` by the turn's last node, in the transaction of
         # its audit trail.

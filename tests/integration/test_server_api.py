@@ -53,6 +53,24 @@ async def test_a_retried_message_is_answered_once(
     assert len(sandbox.ledger()) == 2
 
 
+async def test_a_retried_streamed_message_replays_the_reply_as_one_event(
+    http: httpx.AsyncClient, sandbox: SandboxServer
+) -> None:
+    thread = (await http.post("/v1/conversations")).json()["thread_id"]
+    url = f"/v1/conversations/{thread}/messages"
+    body = {"text": "alice@example.com ORD-1001 refund 20 USDC please"}
+    first = await http.post(url, json=body, headers={"Idempotency-Key": "msg-s"})
+    retry = await http.post(
+        url, json=body, headers={"Idempotency-Key": "msg-s", "Accept": "text/event-stream"}
+    )
+    assert retry.headers["content-type"].startswith("text/event-stream")
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    name, data, end = retry.text.split("\n", 2)
+    assert (name, end) == ("event: reply", "\n")  # one event, LF line ends
+    assert json.loads(data.removeprefix("data: ")) == first.json()
+    assert len(sandbox.ledger()) == 1
+
+
 async def test_a_backend_authenticated_customer(http: httpx.AsyncClient) -> None:
     _, body = await converse(
         http, "please refund ORD-1002", "yes please", customer_email="Alice@Example.com"
