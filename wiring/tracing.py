@@ -42,16 +42,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import threading
 from collections.abc import Mapping
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, cast
 
 from langchain_core.runnables import RunnableConfig
+from langchain_core.runnables.config import merge_configs
 from langchain_core.tracers.langchain import LangChainTracer
 from langsmith import Client
 from langsmith import run_trees as ls_run_trees
+from langsmith import utils as ls_utils
 
 from core.settings import Settings, get_settings
 
@@ -211,24 +212,20 @@ def _mask(value: Any, depth: int) -> Any:
 # --- environment ---------------------------------------------------------------------
 
 
-def _env(name: str) -> str | None:
-    """A LangSmith setting from the environment, ``LANGSMITH_`` before ``LANGCHAIN_``."""
-    for namespace in ("LANGSMITH", "LANGCHAIN"):
-        value = os.environ.get(f"{namespace}_{name}")
-        if value is not None and value.strip():
-            return value.strip()
-    return None
-
-
 def tracing_enabled() -> bool:
-    """Whether the environment turns LangSmith tracing on (read now, never cached)."""
-    value = _env("TRACING_V2") or _env("TRACING") or ""
-    return value.lower() == "true"
+    """Whether LangSmith would trace now (:func:`langsmith.utils.tracing_is_enabled`).
+
+    Its reading: a ``tracing_context`` or an enclosing run first, then a process-wide
+    switch (:func:`_disable_tracing` sets it off), then ``LANGSMITH_TRACING_V2`` /
+    ``LANGSMITH_TRACING`` (or the ``LANGCHAIN_`` spellings) equal to ``true``. LangSmith
+    caches what it read from the environment (``get_env_var.cache_clear()`` forgets it).
+    """
+    return ls_utils.tracing_is_enabled() is True
 
 
 def project_name() -> str:
-    """The LangSmith project traces go to."""
-    return _env("PROJECT") or DEFAULT_PROJECT
+    """The LangSmith project traces go to, read as LangSmith's own tracer reads it."""
+    return ls_utils.get_tracer_project() or DEFAULT_PROJECT
 
 
 # --- the process's client --------------------------------------------------------------
@@ -344,22 +341,15 @@ def with_tracing(
 ) -> RunnableConfig:
     """``config`` plus :func:`trace_config` for its ``configurable.thread_id``.
 
-    Metadata, tags and callbacks already in ``config`` are kept (a callbacks *manager*
-    in ``config`` is left alone and the turn is then not traced by us). ``config`` is
-    not modified.
+    Merged by LangChain's own rule (:func:`~langchain_core.runnables.config.merge_configs`,
+    ``config`` second): its run name and metadata win, tags and callbacks are joined (a
+    callbacks manager in ``config`` gets the tracer added). ``config`` is not modified.
     """
     thread = str((config.get("configurable") or {}).get("thread_id") or "")
     extra = trace_config(settings, thread_id=thread, channel=channel, turn=turn) if thread else {}
     if not extra:
         return config
-    merged: RunnableConfig = {**config}
-    merged["run_name"] = config.get("run_name") or extra["run_name"]
-    merged["metadata"] = {**extra["metadata"], **(config.get("metadata") or {})}
-    merged["tags"] = [*(config.get("tags") or []), *extra["tags"]]
-    callbacks = config.get("callbacks")
-    if callbacks is None or isinstance(callbacks, list):
-        merged["callbacks"] = [*(callbacks or []), *extra["callbacks"]]
-    return merged
+    return merge_configs(cast(RunnableConfig, extra), config)
 
 
 # --- shutdown ------------------------------------------------------------------------------
