@@ -14,6 +14,7 @@ and the transactions it opens (:class:`CountingConnection`) into :data:`COUNTER`
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import importlib.metadata
 import json
@@ -23,11 +24,11 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
@@ -462,3 +463,69 @@ def write_json(path: str | None, result: dict[str, Any]) -> None:
     with open(path, "w", encoding="utf-8") as out:
         json.dump(result, out, indent=2, default=str)
         out.write("\n")
+
+
+# --- the command line every benchmark shares ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """One command-line option of a benchmark, filling one field of its ``Options``."""
+
+    name: str
+    """The option as typed, ``--min-conversations``."""
+    help: str
+    """What it sets; ``%(default)s`` is replaced by the field's default."""
+    type: Callable[[str], Any] = int
+    """Reads the typed text (raise ``argparse.ArgumentTypeError`` on bad input)."""
+    field: str | None = None
+    """The ``Options`` field it fills; default: the name without dashes, ``_`` for ``-``."""
+
+    @property
+    def dest(self) -> str:
+        """The ``Options`` field this option fills."""
+        return self.field or self.name.removeprefix("--").replace("-", "_")
+
+
+_O = TypeVar("_O")
+
+
+def benchmark_parser(module: str, doc: str | None) -> argparse.ArgumentParser:
+    """``python -m <module>``, described by the first line of ``doc``, with ``--json FILE``."""
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {module}", description=(doc or module).splitlines()[0]
+    )
+    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
+    return parser
+
+
+def parse_options(
+    options: type[_O], module: str, doc: str | None, flags: Sequence[Flag], argv: list[str] | None
+) -> tuple[_O, str | None]:
+    """``options`` (a dataclass with a default for every field) and ``--json`` from ``argv``."""
+    defaults = options()
+    parser = benchmark_parser(module, doc)
+    for flag in flags:
+        parser.add_argument(
+            flag.name,
+            dest=flag.dest,
+            metavar=flag.name.removeprefix("--").replace("-", "_").upper(),
+            type=flag.type,
+            default=getattr(defaults, flag.dest),
+            help=flag.help,
+        )
+    args = vars(parser.parse_args(argv))
+    json_file = args.pop("json")
+    return options(**{flag.dest: args[flag.dest] for flag in flags}), json_file
+
+
+def run_and_report(
+    options: _O,
+    json_file: str | None,
+    run: Callable[[_O], Coroutine[Any, Any, dict[str, Any]]],
+    report: Callable[[dict[str, Any]], None],
+) -> None:
+    """Run one benchmark, print its figures and write them to ``json_file`` if given."""
+    result = asyncio.run(run(options))
+    report(result)
+    write_json(json_file, result)

@@ -21,7 +21,6 @@ sampled turns the thread's rows are summed: stored bytes of the data columns
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import time
 from dataclasses import asdict, dataclass
@@ -30,15 +29,17 @@ from typing import Any, Final, Literal, cast
 from benchmarks._common import (
     ASK_TEXT,
     IDENTITY_TEXT,
+    Flag,
     bench_env,
     emit,
     every,
     machine_info,
     machine_line,
+    parse_options,
     progress,
     ratio,
+    run_and_report,
     table,
-    write_json,
 )
 from graph.context import Context
 from graph.graph import build_builder
@@ -347,53 +348,30 @@ def parse_modes(text: str) -> tuple[Durability, ...]:
     return cast(tuple[Durability, ...], modes)
 
 
+FLAGS: Final = (
+    Flag("--turns", "turns per conversation (default %(default)s)"),
+    Flag("--conversations", "conversations per durability mode (default %(default)s)"),
+    Flag(
+        "--durability",
+        "modes to compare, comma separated (default exit,sync; async also works)",
+        type=parse_modes,
+        field="modes",
+    ),
+    Flag(
+        "--prune-every",
+        "turns between checkpoint prunings, as serve does; 0 never (default %(default)s)",
+    ),
+)
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[Options, str | None]:
     """Options from the command line."""
-    defaults = Options()
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.checkpoint_size", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument(
-        "--turns",
-        type=int,
-        default=defaults.turns,
-        help="turns per conversation (default %(default)s)",
-    )
-    parser.add_argument(
-        "--conversations",
-        type=int,
-        default=defaults.conversations,
-        help="conversations per durability mode (default %(default)s)",
-    )
-    parser.add_argument(
-        "--durability",
-        type=parse_modes,
-        default=defaults.modes,
-        help="modes to compare, comma separated (default exit,sync; async also works)",
-    )
-    parser.add_argument(
-        "--prune-every",
-        type=int,
-        default=defaults.prune_every,
-        help="turns between checkpoint prunings, as serve does; 0 never (default %(default)s)",
-    )
-    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
-    args = parser.parse_args(argv)
-    options = Options(
-        turns=args.turns,
-        conversations=args.conversations,
-        modes=args.durability,
-        prune_every=args.prune_every,
-    )
-    return options, args.json
+    return parse_options(Options, "benchmarks.checkpoint_size", __doc__, FLAGS, argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run from the command line."""
-    options, json_file = parse_args(argv)
-    result = asyncio.run(run(options))
-    report(result)
-    write_json(json_file, result)
+    run_and_report(*parse_args(argv), run, report)
 
 
 if __name__ == "__main__":

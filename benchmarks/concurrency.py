@@ -51,15 +51,17 @@ from benchmarks._common import (
     ASK_TEXT,
     IDENTITY_TEXT,
     BenchEnv,
+    Flag,
     bench_env,
     emit,
     machine_info,
     machine_line,
+    parse_options,
     percentile,
     progress,
     ratio,
+    run_and_report,
     table,
-    write_json,
 )
 from benchmarks.turn_overhead import build_bare
 from graph.context import Context
@@ -476,53 +478,29 @@ def parse_levels(text: str) -> tuple[int, ...]:
     return levels
 
 
+FLAGS: Final = (
+    Flag(
+        "--levels",
+        "concurrent conversations, comma separated (default 1,8,32; add 128)",
+        type=parse_levels,
+    ),
+    Flag("--rounds", "interleaved runs per level and saver (default %(default)s)"),
+    Flag(
+        "--min-conversations",
+        "conversations per run at least; runs have max(this, 2 x level) (default %(default)s)",
+    ),
+    Flag("--pool-size", "connections in the pool (default %(default)s)"),
+)
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[Options, str | None]:
     """Options from the command line."""
-    defaults = Options()
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.concurrency", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument(
-        "--levels",
-        type=parse_levels,
-        default=defaults.levels,
-        help="concurrent conversations, comma separated (default 1,8,32; add 128)",
-    )
-    parser.add_argument(
-        "--rounds",
-        type=int,
-        default=defaults.rounds,
-        help="interleaved runs per level and saver (default %(default)s)",
-    )
-    parser.add_argument(
-        "--min-conversations",
-        type=int,
-        default=defaults.min_conversations,
-        help="conversations per run at least; runs have max(this, 2 x level) (default %(default)s)",
-    )
-    parser.add_argument(
-        "--pool-size",
-        type=int,
-        default=defaults.pool_size,
-        help="connections in the pool (default %(default)s)",
-    )
-    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
-    args = parser.parse_args(argv)
-    options = Options(
-        levels=args.levels,
-        rounds=args.rounds,
-        min_conversations=args.min_conversations,
-        pool_size=args.pool_size,
-    )
-    return options, args.json
+    return parse_options(Options, "benchmarks.concurrency", __doc__, FLAGS, argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run from the command line."""
-    options, json_file = parse_args(argv)
-    result = asyncio.run(run(options))
-    report(result)
-    write_json(json_file, result)
+    run_and_report(*parse_args(argv), run, report)
 
 
 if __name__ == "__main__":

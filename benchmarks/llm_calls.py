@@ -23,7 +23,6 @@ ReAct model it calls ``lookup_order`` once it knows email and order id, then
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import re
@@ -55,16 +54,18 @@ from benchmarks._common import (
     IDENTITY_TEXT,
     ONE_SHOT_TEXT,
     BenchEnv,
+    Flag,
     bench_env,
     emit,
     every,
     machine_info,
     machine_line,
+    parse_options,
     progress,
     ratio,
+    run_and_report,
     stopwatch,
     table,
-    write_json,
 )
 from core.money import format_usdc
 from graph.context import Context
@@ -516,35 +517,20 @@ def report(result: dict[str, Any]) -> None:
     )
 
 
+FLAGS: Final = (
+    Flag("--conversations", "conversations per shape and subject (default %(default)s)"),
+    Flag("--delay-ms", "milliseconds every model call takes (default %(default)s)"),
+)
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[Options, str | None]:
     """Options from the command line."""
-    defaults = Options()
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.llm_calls", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument(
-        "--conversations",
-        type=int,
-        default=defaults.conversations,
-        help="conversations per shape and subject (default %(default)s)",
-    )
-    parser.add_argument(
-        "--delay-ms",
-        type=int,
-        default=defaults.delay_ms,
-        help="milliseconds every model call takes (default %(default)s)",
-    )
-    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
-    args = parser.parse_args(argv)
-    return Options(conversations=args.conversations, delay_ms=args.delay_ms), args.json
+    return parse_options(Options, "benchmarks.llm_calls", __doc__, FLAGS, argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run from the command line."""
-    options, json_file = parse_args(argv)
-    result = asyncio.run(run(options))
-    report(result)
-    write_json(json_file, result)
+    run_and_report(*parse_args(argv), run, report)
 
 
 if __name__ == "__main__":

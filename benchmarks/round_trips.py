@@ -20,7 +20,6 @@ turn is at most 25.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import statistics
 from dataclasses import dataclass, field
@@ -34,12 +33,13 @@ from benchmarks._common import (
     IDENTITY_TEXT,
     BenchEnv,
     bench_env,
+    benchmark_parser,
     emit,
     machine_info,
     machine_line,
     progress,
+    run_and_report,
     table,
-    write_json,
 )
 from graph.context import Context
 from graph.graph import build_builder
@@ -221,15 +221,10 @@ def report(result: dict[str, Any]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run from the command line."""
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.round_trips", description=__doc__.splitlines()[0]
-    )
+    parser = benchmark_parser("benchmarks.round_trips", __doc__)
     parser.add_argument("--conversations", type=int, default=20, help="measured conversations")
-    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
     args = parser.parse_args(argv)
-    result = asyncio.run(run(max(1, args.conversations)))
-    report(result)
-    write_json(args.json, result)
+    run_and_report(max(1, args.conversations), args.json, run, report)
 
 
 if __name__ == "__main__":

@@ -10,14 +10,13 @@ what it needs (LangGraph, langsmith, the sandbox, the HTTP server) when it runs.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import sys
 import time
 from typing import Final
 
-from benchmarks._common import emit, progress
+from benchmarks._common import benchmark_parser, emit, progress, write_json
 
 GOAL_RATIO: Final = 2.5
 COMMANDS: Final = {
@@ -47,7 +46,7 @@ def measure(runs: int) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> None:
     """Measure and print both medians and their ratio."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser("benchmarks.startup", __doc__)
     parser.add_argument("--runs", type=int, default=5, help="runs of each command (median)")
     options = parser.parse_args(argv)
     medians = measure(max(1, options.runs))
@@ -57,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     ratio = cli / baseline if baseline else float("nan")
     verdict = "within" if ratio <= GOAL_RATIO else "above"
     emit(f"ratio: {ratio:.2f}x ({verdict} the goal of {GOAL_RATIO}x)")
+    write_json(options.json, {"runs": options.runs, "median_s": medians, "ratio": ratio})
 
 
 if __name__ == "__main__":

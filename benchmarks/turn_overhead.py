@@ -24,8 +24,6 @@ Statements and transactions per turn are counted by the pool's connections.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import datetime as dt
 import json
 import time
@@ -44,18 +42,20 @@ from benchmarks._common import (
     COUNTER,
     IDENTITY_TEXT,
     BenchEnv,
+    Flag,
     SeededOrder,
     bench_env,
     emit,
     every,
     machine_info,
     machine_line,
+    parse_options,
     progress,
     ratio,
+    run_and_report,
     stopwatch,
     summary_ms,
     table,
-    write_json,
 )
 from graph.context import Context
 from graph.graph import build_builder
@@ -499,35 +499,20 @@ def report(result: dict[str, Any]) -> None:
     )
 
 
+FLAGS: Final = (
+    Flag("--conversations", "measured conversations per subject (default %(default)s)"),
+    Flag("--warmup", "discarded conversations per subject first (default %(default)s)"),
+)
+
+
 def parse_args(argv: list[str] | None = None) -> tuple[Options, str | None]:
     """Options from the command line."""
-    defaults = Options()
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.turn_overhead", description=__doc__.splitlines()[0]
-    )
-    parser.add_argument(
-        "--conversations",
-        type=int,
-        default=defaults.conversations,
-        help="measured conversations per subject (default %(default)s)",
-    )
-    parser.add_argument(
-        "--warmup",
-        type=int,
-        default=defaults.warmup,
-        help="discarded conversations per subject first (default %(default)s)",
-    )
-    parser.add_argument("--json", metavar="FILE", help="also write the figures to FILE as JSON")
-    args = parser.parse_args(argv)
-    return Options(conversations=args.conversations, warmup=args.warmup), args.json
+    return parse_options(Options, "benchmarks.turn_overhead", __doc__, FLAGS, argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run from the command line."""
-    options, json_file = parse_args(argv)
-    result = asyncio.run(run(options))
-    report(result)
-    write_json(json_file, result)
+    run_and_report(*parse_args(argv), run, report)
 
 
 if __name__ == "__main__":

@@ -118,3 +118,13 @@ def test_defaults_parse(module: Any) -> None:
     options, json_file = module.parse_args([])
     assert options == module.Options()
     assert json_file is None
+
+
+def test_options_come_from_the_shared_command_line() -> None:
+    options, json_file = checkpoint_size.parse_args(
+        ["--durability", "sync", "--prune-every", "0", "--json", "out.json"]
+    )
+    assert options == checkpoint_size.Options(modes=("sync",), prune_every=0)
+    assert json_file == "out.json"
+    with pytest.raises(SystemExit):  # argparse's answer to a bad value: usage, exit 2
+        concurrency.parse_args(["--levels", "0"])
