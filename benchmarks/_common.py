@@ -5,7 +5,7 @@ Set-up mirrors ``refund-agent demo``: a uniquely named database on the admin ser
 embedded server through :func:`persistence.db.resolve_database_url`), the project's
 migrations, generated customers with one fresh order each, the MoltPe sandbox in its
 own process on loopback (as MoltPe would be: its CPU is not the agent's), and the
-project's services built with :func:`graph.services.create_services`. The database is
+project's services built with :func:`wiring.services.create_services`. The database is
 dropped afterwards.
 
 Every connection of the pool counts the statements it runs (:class:`CountingCursor`)

@@ -78,11 +78,8 @@ class GraphAgent:
     """The product: the compiled graph, checkpointed in the trial's Postgres."""
 
     def __init__(self, services: Services, counter: UsageCounter) -> None:
-        async def provide() -> Services:
-            return services
-
         saver = AsyncPostgresSaver(conn=services.storage.pool)
-        self._graph = build_builder(provide).compile(checkpointer=saver)
+        self._graph = build_builder(services).compile(checkpointer=saver)
         self._counter = counter
 
     async def turn(self, text: str, *, thread_id: str, customer_email: str | None) -> AgentTurn:

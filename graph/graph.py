@@ -211,16 +211,13 @@ def audited(name: str, node: Node, nodes: AgentNodes) -> Node:
 def build_builder(
     services: Services | ServicesProvider,
 ) -> StateGraph[State, Context, InputState, OutputState]:
-    """The uncompiled graph, acting through ``services``."""
-    if isinstance(services, Services):
-        ready = services
+    """The uncompiled graph, acting through ``services``.
 
-        async def provide() -> Services:
-            return ready
-
-        nodes = AgentNodes(provide)
-    else:
-        nodes = AgentNodes(services)
+    Pass the :class:`~graph.services.Services` themselves; an async function returning
+    them (called on each node run) is for a graph compiled before they exist, as
+    ``wiring.studio`` does for ``langgraph dev``.
+    """
+    nodes = AgentNodes(services)
     builder = StateGraph(
         State, context_schema=Context, input_schema=InputState, output_schema=OutputState
     )

@@ -56,13 +56,15 @@ ServicesProvider = Callable[[], Awaitable[Services]]
 
 
 class AgentNodes:
-    """The nodes, bound to a way of getting the services."""
+    """The nodes, bound to their services, or to a way of getting them on each run."""
 
-    def __init__(self, services: ServicesProvider) -> None:
+    def __init__(self, services: Services | ServicesProvider) -> None:
         self._services = services
 
     async def services(self) -> Services:
         """The services the nodes act through."""
+        if isinstance(self._services, Services):
+            return self._services
         return await self._services()
 
     # --- understand --------------------------------------------------------------

@@ -8,7 +8,7 @@ Configured like production, from the environment only (``DATABASE_URL``,
 
 ``refund`` issues one refund through :class:`tools.refunds.RefundService` and prints
 its outcome as one JSON line; the test SIGKILLs it while MoltPe's answer is on its
-way. ``start`` is a process starting up: :func:`graph.services.create_services`
+way. ``start`` is a process starting up: :func:`wiring.services.create_services`
 reconciles every unsettled refund, then the process prints ``started`` and exits.
 """
 
