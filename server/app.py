@@ -63,40 +63,35 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         chosen = settings or get_settings()
-        tracing.install(chosen)
-        # One cheap call: a broken LLM is said once, and the rules answer from the start.
-        chosen, llm = await settings_that_work(chosen, logger=logger)
-        svc = services or await create_services(chosen)
-        saver = await open_checkpointer(svc.storage.pool)
-
-        agent = build_builder(svc).compile(checkpointer=saver, name="support-refund-agent")
-        leases = Leases(svc.storage.pool, chosen.turn_lease_seconds)
-        app.state.runtime = ServerRuntime(chosen, svc, agent, Metrics(), leases, llm=llm)
-        reconciler = None
-        if chosen.reconcile_interval_seconds > 0 and services is None:
-            # One reconciler per database, elected among the serving processes: refunds
-            # left unsettled (MoltPe did not answer, a process died) settle within seconds.
-            reconciler = asyncio.create_task(keep_reconciling(svc, chosen), name="reconciler")
-        mirroring = None
-        if chosen.audit_log_file is not None and services is None:
-            # Events committed by a process that died before copying them, or while this
-            # one was idle, reach the mirror file without waiting for the next write.
-            mirroring = asyncio.create_task(keep_mirroring(svc), name="audit-mirror")
-        try:
-            yield
-        finally:
-            runtime: ServerRuntime = app.state.runtime
-            if runtime.background:
-                await asyncio.wait(runtime.background, timeout=30)
-            await runtime.leases.aclose()
-            for task in (reconciler, mirroring):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+        # Everything started here is stopped by the stack, in reverse order, also when a
+        # later step of the start-up fails.
+        async with contextlib.AsyncExitStack() as stack:
+            tracing.install(chosen)
+            stack.push_async_callback(tracing.ashutdown)
+            # One cheap call: a broken LLM is said once, and the rules answer from the start.
+            chosen, llm = await settings_that_work(chosen, logger=logger)
+            svc = services or await create_services(chosen)
             if services is None:
-                await svc.aclose()
-            await tracing.ashutdown()
+                stack.push_async_callback(svc.aclose)
+            saver = await open_checkpointer(svc.storage.pool)
+
+            agent = build_builder(svc).compile(checkpointer=saver, name="support-refund-agent")
+            leases = Leases(svc.storage.pool, chosen.turn_lease_seconds)
+            runtime = ServerRuntime(chosen, svc, agent, Metrics(), leases, llm=llm)
+            app.state.runtime = runtime
+            if chosen.reconcile_interval_seconds > 0 and services is None:
+                # One reconciler per database, elected among the serving processes: refunds
+                # left unsettled (MoltPe did not answer, a process died) settle within seconds.
+                reconciler = asyncio.create_task(keep_reconciling(svc, chosen), name="reconciler")
+                stack.push_async_callback(_stop, reconciler)
+            if chosen.audit_log_file is not None and services is None:
+                # Events committed by a process that died before copying them, or while this
+                # one was idle, reach the mirror file without waiting for the next write.
+                mirroring = asyncio.create_task(keep_mirroring(svc), name="audit-mirror")
+                stack.push_async_callback(_stop, mirroring)
+            stack.push_async_callback(leases.aclose)
+            stack.push_async_callback(_finish_background, runtime)
+            yield
 
     app = FastAPI(
         title="support-refund-agent",
@@ -132,6 +127,20 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
 
 
 MIRROR_INTERVAL_SECONDS = 5.0
+BACKGROUND_GRACE_SECONDS = 30.0
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    """Cancel a background loop and wait until it has stopped."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _finish_background(runtime: ServerRuntime) -> None:
+    """Give work started for answered requests (e.g. a reviewer's refund) time to finish."""
+    if runtime.background:
+        await asyncio.wait(runtime.background, timeout=BACKGROUND_GRACE_SECONDS)
 
 
 async def keep_mirroring(services: Services, interval: float = MIRROR_INTERVAL_SECONDS) -> None:
