@@ -21,6 +21,7 @@ whole chain, and ``audit verify --against`` reads any number of them as one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import fcntl
 import hashlib
@@ -233,6 +234,20 @@ MIRROR_BATCH: Final = 1000
 """Most rows copied to the mirror per read of the chain."""
 
 
+class AuditTransaction:
+    """Events appended inside one business transaction (see :meth:`AuditLog.transaction`)."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self.records: list[AuditRecord] = []
+
+    async def append(self, *events: AuditEvent) -> list[AuditRecord]:
+        """Append ``events`` to the chain in this transaction; committed with it."""
+        records = await append_events(self.conn, events)
+        self.records.extend(records)
+        return records
+
+
 class AuditLog:
     """Writes events through the shared pool and copies the chain to a file if configured."""
 
@@ -247,12 +262,35 @@ class AuditLog:
         """The pool the log writes through."""
         return self._pool
 
+    @contextlib.asynccontextmanager
+    async def transaction(
+        self, conn: Conn | None = None, *, force_rollback: bool = False
+    ) -> AsyncIterator[AuditTransaction]:
+        """A transaction whose events are mirrored once it has committed.
+
+        ``async with audit.transaction() as tx: ...; await tx.append(event)``: the
+        business writes on ``tx.conn`` and their events commit together or not at all.
+        The mirror file is written only after the commit (never an event that was rolled
+        back, nothing for ``force_rollback``, a dry run), and, when the transaction took
+        its own connection from the pool, only after that connection went back: copying
+        may read the chain through another one, and a writer holding one while waiting
+        for a second could exhaust the pool.
+
+        ``conn``: run the transaction on this connection (the caller's) instead.
+        """
+        async with contextlib.AsyncExitStack() as stack:
+            if conn is None:
+                conn = await stack.enter_async_context(self._pool.connection())
+            tx = AuditTransaction(conn)
+            await stack.enter_async_context(conn.transaction(force_rollback=force_rollback))
+            yield tx
+        if tx.records and not force_rollback:
+            await self.mirror(tx.records)
+
     async def record(self, *events: AuditEvent) -> list[AuditRecord]:
         """Append ``events`` in their own transaction, then mirror them."""
-        async with self._pool.connection() as conn, conn.transaction():
-            records = await append_events(conn, events)
-        await self.mirror(records)
-        return records
+        async with self.transaction() as tx:
+            return await tx.append(*events)
 
     async def mirror(self, records: Iterable[AuditRecord] = ()) -> int:
         """Bring the mirror file up to the committed chain (no-op if unset).

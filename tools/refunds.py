@@ -36,7 +36,7 @@ import psycopg
 from core.limits import Limits, Reason, within_window
 from core.money import format_usdc, parse_usdc
 from persistence import repo
-from persistence.audit import AuditEvent, AuditLog, AuditRecord, EventType, append_events
+from persistence.audit import AuditEvent, AuditLog, EventType
 from persistence.models import OPEN_REFUND_STATUSES, Order, Refund
 from tools.moltpe import (
     APIError,
@@ -139,7 +139,7 @@ class RefundService:
             await self.reconcile(other)
 
         try:
-            intent, records = await self._record_intent(
+            intent = await self._record_intent(
                 request_key=request_key,
                 order_id=order_id,
                 customer_email=customer_email.strip().lower(),
@@ -164,7 +164,6 @@ class RefundService:
             # The refund in progress may be this very request, begun by a concurrent copy
             # (a re-executed node, another process): report it, never refuse it.
             return await self._outcome_of_copy(request_key, refused)
-        await self._audit.mirror(records)
         return await self._send(intent, first_attempt=True)
 
     async def _outcome_of_copy(self, request_key: str, refused: RefundRefused) -> RefundOutcome:
@@ -218,8 +217,9 @@ class RefundService:
         policy_version: str | None,
         thread_id: str | None,
         human_approval: bool,
-    ) -> tuple[Refund, list[AuditRecord]]:
-        async with self._pool.connection() as conn, conn.transaction():
+    ) -> Refund:
+        async with self._audit.transaction() as tx:
+            conn = tx.conn
             # The database's clock, the one that stamps the intent (created_at = now()).
             now = await repo.db_now(conn)
             order = await repo.get_order(conn, order_id, for_update=True)
@@ -265,28 +265,25 @@ class RefundService:
                 policy_version=policy_version,
                 thread_id=thread_id,
             )
-            records = await append_events(
-                conn,
-                [
-                    AuditEvent(
-                        EventType.REFUND_REQUESTED,
-                        actor=approved_by,
-                        thread_id=thread_id,
-                        order_id=order_id,
-                        customer_email=customer_email,
-                        payload={
-                            "refund_id": intent.id,
-                            "attempt": intent.attempt,
-                            "amount_usdc": amount,
-                            "payment_id": order.payment_id,
-                            "idempotency_key": intent.idempotency_key,
-                            "policy_version": policy_version,
-                            "spent_today_before": spent,
-                        },
-                    )
-                ],
+            await tx.append(
+                AuditEvent(
+                    EventType.REFUND_REQUESTED,
+                    actor=approved_by,
+                    thread_id=thread_id,
+                    order_id=order_id,
+                    customer_email=customer_email,
+                    payload={
+                        "refund_id": intent.id,
+                        "attempt": intent.attempt,
+                        "amount_usdc": amount,
+                        "payment_id": order.payment_id,
+                        "idempotency_key": intent.idempotency_key,
+                        "policy_version": policy_version,
+                        "spent_today_before": spent,
+                    },
+                )
             )
-        return intent, records
+        return intent
 
     async def _send(self, refund: Refund, *, first_attempt: bool) -> RefundOutcome:
         receipt: RefundReceipt | None = None
@@ -311,7 +308,8 @@ class RefundService:
         *,
         first_attempt: bool,
     ) -> RefundOutcome:
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._audit.transaction() as tx:
+            conn = tx.conn
             current = await repo.get_refund(conn, refund.id, for_update=True)
             if current is None:
                 raise LookupError(f"refund {refund.id} vanished")
@@ -374,8 +372,7 @@ class RefundService:
                         "message": str(error)[:500],
                     },
                 )
-            records = await append_events(conn, [event])
-        await self._audit.mirror(records)
+            await tx.append(event)
         return RefundOutcome(
             _settled(updated), updated, order=order if receipt is not None else None
         )
