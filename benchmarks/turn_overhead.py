@@ -314,6 +314,7 @@ class RawFloor:
                     "error_code": None,
                     "error_reason": None,
                     "error_message": None,
+                    "notice_due": False,
                 },
             )
             await conn.execute(repo.ADD_REFUNDED, {"amount": REFUND_AMOUNT, "order_id": order_id})

@@ -389,6 +389,16 @@ MIGRATIONS: Final[list[str]] = [
     CREATE UNIQUE INDEX refunds_one_open_per_order
         ON refunds (order_id) WHERE status IN ('intent', 'unknown');
     """,
+    # 11: a refund the reconciler settled after its turn had answered is told to the
+    # customer on their conversation: notice_due is set with the settlement, in its
+    # transaction; customer_told_at once the message is in the conversation.
+    """
+    ALTER TABLE refunds
+        ADD COLUMN notice_due boolean NOT NULL DEFAULT false,
+        ADD COLUMN customer_told_at timestamptz;
+    CREATE INDEX refunds_notice_due ON refunds (updated_at)
+        WHERE notice_due AND customer_told_at IS NULL;
+    """,
 ]
 
 

@@ -91,6 +91,8 @@ UPDATE refunds
        error_code = %(error_code)s,
        error_reason = %(error_reason)s,
        error_message = %(error_message)s,
+       notice_due = notice_due OR (%(notice_due)s AND %(status)s IN ('confirmed', 'failed')
+                                   AND thread_id IS NOT NULL),
        updated_at = now()
  WHERE id = %(id)s
 RETURNING *
@@ -280,8 +282,13 @@ async def update_refund(
     error_code: str | None = None,
     error_reason: str | None = None,
     error_message: str | None = None,
+    notice_due: bool = False,
 ) -> Refund:
-    """Record a refund's new status and MoltPe's answer."""
+    """Record a refund's new status and MoltPe's answer.
+
+    ``notice_due``: the conversation's turn has answered already, so a settled outcome
+    (confirmed or failed) is to be told to the customer there (``server.notices``).
+    """
     cur = await conn.execute(
         UPDATE_REFUND,
         {
@@ -292,6 +299,7 @@ async def update_refund(
             "error_code": error_code,
             "error_reason": error_reason,
             "error_message": error_message,
+            "notice_due": notice_due,
         },
     )
     row = await cur.fetchone()

@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from functools import partial
 from importlib import resources
 
 from fastapi import FastAPI
@@ -27,6 +28,7 @@ from server.edge import Edge, SecurityHeaders
 from server.errors import install_error_handlers
 from server.leases import Leases
 from server.metrics import Metrics
+from server.notices import tell_settled_refunds
 from server.routes import STATIC, customers, operations, orders, review
 from server.runtime import ServerRuntime
 from wiring import tracing
@@ -82,7 +84,11 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
             if chosen.reconcile_interval_seconds > 0 and services is None:
                 # One reconciler per database, elected among the serving processes: refunds
                 # left unsettled (MoltPe did not answer, a process died) settle within seconds.
-                reconciler = asyncio.create_task(keep_reconciling(svc, chosen), name="reconciler")
+                # Refunds it settles are told on their conversations (server.notices).
+                reconciler = asyncio.create_task(
+                    keep_reconciling(svc, chosen, partial(tell_settled_refunds, runtime)),
+                    name="reconciler",
+                )
                 stack.push_async_callback(_stop, reconciler)
             if chosen.audit_log_file is not None and services is None:
                 # Events committed by a process that died before copying them, or while this
@@ -159,7 +165,11 @@ async def keep_mirroring(services: Services, interval: float = MIRROR_INTERVAL_S
         await asyncio.sleep(interval)
 
 
-async def keep_reconciling(services: Services, settings: Settings) -> None:
+async def keep_reconciling(
+    services: Services,
+    settings: Settings,
+    after_round: Callable[[], Awaitable[object]] | None = None,
+) -> None:
     """Run the elected reconciler until cancelled; stand by and retry after a failure."""
     from wiring.reconciler import reconcile_forever
 
@@ -170,6 +180,7 @@ async def keep_reconciling(services: Services, settings: Settings) -> None:
                 services,
                 interval=settings.reconcile_interval_seconds,
                 older_than=settings.reconcile_after_seconds,
+                after_round=after_round,
             )
         except asyncio.CancelledError:
             raise

@@ -176,10 +176,14 @@ class RefundService:
             return await self.reconcile(existing)
         return RefundOutcome(_settled(existing), existing, replayed=True)
 
-    async def reconcile(self, refund: Refund) -> RefundOutcome:
-        """Settle a refund whose outcome is unknown by re-sending it with its key."""
+    async def reconcile(self, refund: Refund, *, notify: bool = False) -> RefundOutcome:
+        """Settle a refund whose outcome is unknown by re-sending it with its key.
+
+        ``notify``: nobody is waiting for this answer (the reconciler): a settled outcome
+        is marked to be told on the refund's conversation.
+        """
         logger.info("reconciling refund %s (%s)", refund.id, refund.status)
-        outcome = await self._send(refund, first_attempt=False)
+        outcome = await self._send(refund, first_attempt=False, notify=notify)
         await self._audit.record(
             AuditEvent(
                 EventType.REFUND_RECONCILED,
@@ -285,7 +289,9 @@ class RefundService:
             )
         return intent
 
-    async def _send(self, refund: Refund, *, first_attempt: bool) -> RefundOutcome:
+    async def _send(
+        self, refund: Refund, *, first_attempt: bool, notify: bool = False
+    ) -> RefundOutcome:
         receipt: RefundReceipt | None = None
         error: MoltPeError | None = None
         try:
@@ -298,7 +304,9 @@ class RefundService:
             )
         except MoltPeError as exc:
             error = exc
-        return await self._record_result(refund, receipt, error, first_attempt=first_attempt)
+        return await self._record_result(
+            refund, receipt, error, first_attempt=first_attempt, notify=notify
+        )
 
     async def _record_result(
         self,
@@ -307,6 +315,7 @@ class RefundService:
         error: MoltPeError | None,
         *,
         first_attempt: bool,
+        notify: bool = False,
     ) -> RefundOutcome:
         async with self._audit.transaction() as tx:
             conn = tx.conn
@@ -336,6 +345,7 @@ class RefundService:
                     status="confirmed",
                     moltpe_refund_id=receipt.refund_id,
                     tx_hash=receipt.tx_hash,
+                    notice_due=notify,
                 )
                 order = await repo.add_refunded(conn, current.order_id, current.amount_usdc)
                 event = event_of(
@@ -361,6 +371,7 @@ class RefundService:
                     error_code=str(code)[:64],
                     error_reason=str(reason)[:128] if reason else None,
                     error_message=str(error)[:500],
+                    notice_due=notify,
                 )
                 event = event_of(
                     event_type,

@@ -1,0 +1,93 @@
+"""Customers told, on their conversation, how a refund settled after their turn ended.
+
+A turn that cannot learn MoltPe's answer (a timeout, a lost connection, a crash) tells the
+customer the refund is being processed; the elected reconciler settles it later. When it
+does, the settlement marks the refund ``notice_due`` in its own transaction
+(``RefundService.reconcile(notify=True)``), and after each of its rounds the leader tells
+each such customer, in the conversation's language, whether the refund went through (with
+its transaction hash) or not. The transcript line and ``customer_told_at`` are written in
+one transaction, so the customer is told once; the message is then added to the
+conversation's state under its lease (best effort: the transcript is what the customer and
+reviewers read). A conversation that is running a turn is told at the next round.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Final
+
+from langchain_core.messages import AIMessage
+
+from graph.replies import compose
+from graph.replies.catalog import translator
+from persistence import repo, transcripts
+from persistence.models import Refund
+from server.runtime import ServerRuntime
+from server.turns import config_of
+
+logger = logging.getLogger(__name__)
+
+DUE: Final = """
+SELECT * FROM refunds
+ WHERE notice_due AND customer_told_at IS NULL
+ ORDER BY updated_at
+ LIMIT %s
+"""
+MARK_TOLD: Final = (
+    "UPDATE refunds SET customer_told_at = now() "
+    "WHERE id = %s AND customer_told_at IS NULL RETURNING id"
+)
+BATCH: Final = 20
+
+
+async def tell_settled_refunds(runtime: ServerRuntime) -> int:
+    """Tell the customers of refunds settled since their turn; how many were told."""
+    async with runtime.services.storage.pool.connection() as conn:
+        cur = await conn.execute(DUE, (BATCH,))
+        due = [Refund.model_validate(row) for row in await cur.fetchall()]
+    told = 0
+    for refund in due:
+        told += await tell_one(runtime, refund)
+    return told
+
+
+async def tell_one(runtime: ServerRuntime, refund: Refund) -> bool:
+    """Tell one refund's customer; False when there is nothing to tell here or not yet."""
+    pool = runtime.services.storage.pool
+    thread_id = refund.thread_id
+    if not thread_id:
+        return False
+    async with pool.connection() as conn:
+        served_here = await repo.get_conversation(conn, thread_id) is not None
+        if not served_here:
+            # The graph ran in someone else's backend: no conversation here to tell.
+            await conn.execute(MARK_TOLD, (refund.id,))
+            return False
+    token = await runtime.leases.take(thread_id)
+    if token is None:
+        return False  # a turn is running; the next round tells
+    try:
+        config = config_of(thread_id)
+        state = await runtime.agent.aget_state(config)
+        language = (state.values or {}).get("language") or "en"
+        info = compose.RefundInfo.of(
+            order_id=refund.order_id,
+            amount=refund.amount_usdc,
+            status=refund.status,
+            tx_hash=refund.tx_hash,
+        )
+        message = compose.refund_status(translator(language), refunds=[info]).text
+        async with pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(MARK_TOLD, (refund.id,))
+            if await cur.fetchone() is None:
+                return False  # told meanwhile
+            await transcripts.append(conn, thread_id, [transcripts.Line("agent", message)])
+        update: dict[str, Any] = {"messages": [AIMessage(message)], "reply": message}
+        try:
+            await runtime.agent.aupdate_state(config, update, as_node="respond")
+        except Exception:  # the transcript has it; the state's window misses one line
+            logger.warning("could not add the notice to %s's state", thread_id[:8], exc_info=True)
+        logger.info("told the customer of refund %s: %s", refund.id, refund.status)
+        return True
+    finally:
+        await runtime.leases.release(thread_id, token)
