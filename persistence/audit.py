@@ -21,6 +21,7 @@ whole chain, and ``audit verify --against`` reads any number of them as one.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import fcntl
 import hashlib
@@ -28,6 +29,7 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -233,6 +235,20 @@ MIRROR_BATCH: Final = 1000
 """Most rows copied to the mirror per read of the chain."""
 
 
+class AuditTransaction:
+    """The events appended in one :meth:`AuditLog.transaction`."""
+
+    def __init__(self, conn: Conn) -> None:
+        self.conn = conn
+        self.records: list[AuditRecord] = []
+
+    async def append(self, *events: AuditEvent) -> list[AuditRecord]:
+        """Append ``events`` in this transaction; return their records."""
+        records = await append_events(self.conn, events)
+        self.records.extend(records)
+        return records
+
+
 class AuditLog:
     """Writes events through the shared pool and copies the chain to a file if configured."""
 
@@ -247,21 +263,33 @@ class AuditLog:
         """The pool the log writes through."""
         return self._pool
 
+    @asynccontextmanager
+    async def transaction(self, conn: Conn) -> AsyncIterator[AuditTransaction]:
+        """A transaction on ``conn`` that audits: ``await tx.append(...)`` inside it.
+
+        The events commit with the caller's other statements (or roll back with them);
+        once committed they are mirrored. The one way events are appended.
+        """
+        tx = AuditTransaction(conn)
+        async with conn.transaction():
+            yield tx
+        await self.mirror(tx.records, conn=conn)
+
     async def record(self, *events: AuditEvent) -> list[AuditRecord]:
         """Append ``events`` in their own transaction, then mirror them."""
-        async with self._pool.connection() as conn, conn.transaction():
-            records = await append_events(conn, events)
-        await self.mirror(records)
+        async with self._pool.connection() as conn, self.transaction(conn) as tx:
+            records = await tx.append(*events)
         return records
 
-    async def mirror(self, records: Iterable[AuditRecord] = ()) -> int:
+    async def mirror(self, records: Iterable[AuditRecord] = (), *, conn: Conn | None = None) -> int:
         """Bring the mirror file up to the committed chain (no-op if unset).
 
         ``records``: rows this process just committed. When they follow the file's last
         line they are written as they are; otherwise the rows after the file's last line
         are read from the database (at most :data:`MIRROR_BATCH` per call, so a new
         mirror of a long chain fills over several calls, never within one turn). Returns
-        the number of lines written.
+        the number of lines written. ``conn``: read through it rather than take another
+        connection from the pool (the caller holds it, outside any transaction).
         """
         if self._mirror_file is None:
             return 0
@@ -275,7 +303,9 @@ class AuditLog:
             if not rows:
                 if given and given[-1].seq <= last:
                     return 0
-                async with self._pool.connection() as conn:
+                async with contextlib.AsyncExitStack() as stack:
+                    if conn is None:
+                        conn = await stack.enter_async_context(self._pool.connection())
                     cur = await conn.execute(
                         "SELECT * FROM audit_events WHERE seq > %s ORDER BY seq LIMIT %s",
                         (last, MIRROR_BATCH),

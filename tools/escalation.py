@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from persistence import repo
-from persistence.audit import AuditEvent, AuditLog, AuditRecord, EventType, append_events
+from persistence.audit import AuditEvent, AuditLog, EventType
 from persistence.models import Ticket
 
 
@@ -27,7 +27,7 @@ async def open_ticket(
     context: dict[str, Any],
 ) -> Ticket:
     """Open the review ticket (or find it, or the order's open one) and audit it."""
-    async with audit.pool.connection() as conn, conn.transaction():
+    async with audit.pool.connection() as conn, audit.transaction(conn) as tx:
         ticket, created = await repo.create_ticket(
             conn,
             request_key=request_key,
@@ -37,26 +37,22 @@ async def open_ticket(
             thread_id=thread_id,
             context=context,
         )
-        records: list[AuditRecord] = []
         if created:
-            records = await append_events(
-                conn,
-                [
-                    AuditEvent(
-                        EventType.ESCALATION,
-                        thread_id=thread_id,
-                        order_id=order_id,
-                        customer_email=customer_email,
-                        payload={
-                            "ticket_id": ticket.id,
-                            "ticket": ticket.reference,
-                            "reason": reason,
-                            "decision": context.get("decision"),
-                            "attempted_action": context.get("attempted_action"),
-                            "moltpe_error": context.get("moltpe_error"),
-                        },
-                    )
-                ],
+            await tx.append(
+                AuditEvent(
+                    EventType.ESCALATION,
+                    thread_id=thread_id,
+                    order_id=order_id,
+                    customer_email=customer_email,
+                    payload={
+                        "ticket_id": ticket.id,
+                        "ticket": ticket.reference,
+                        "reason": reason,
+                        "decision": context.get("decision"),
+                        "attempted_action": context.get("attempted_action"),
+                        "moltpe_error": context.get("moltpe_error"),
+                    },
+                )
             )
         elif ticket.request_key != request_key:
             # Another request's ticket for this order is still open: attach to it, once.
@@ -68,23 +64,19 @@ async def open_ticket(
             )
             if noted is not None:
                 ticket = noted
-                records = await append_events(
-                    conn,
-                    [
-                        AuditEvent(
-                            EventType.ESCALATION_ATTACHED,
-                            thread_id=thread_id,
-                            order_id=order_id,
-                            customer_email=customer_email,
-                            payload={
-                                "ticket_id": ticket.id,
-                                "ticket": ticket.reference,
-                                "reason": reason,
-                                "request_key": request_key,
-                                "ticket_thread_id": ticket.thread_id,
-                            },
-                        )
-                    ],
+                await tx.append(
+                    AuditEvent(
+                        EventType.ESCALATION_ATTACHED,
+                        thread_id=thread_id,
+                        order_id=order_id,
+                        customer_email=customer_email,
+                        payload={
+                            "ticket_id": ticket.id,
+                            "ticket": ticket.reference,
+                            "reason": reason,
+                            "request_key": request_key,
+                            "ticket_thread_id": ticket.thread_id,
+                        },
+                    )
                 )
-    await audit.mirror(records)
     return ticket

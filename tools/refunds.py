@@ -36,7 +36,7 @@ import psycopg
 from core.limits import Limits, Reason, within_window
 from core.money import format_usdc, parse_usdc
 from persistence import repo
-from persistence.audit import AuditEvent, AuditLog, AuditRecord, EventType, append_events
+from persistence.audit import AuditEvent, AuditLog, EventType
 from persistence.models import COUNTED_REFUND_STATUSES, OPEN_REFUND_STATUSES, Order, Refund
 from tools.moltpe import (
     APIError,
@@ -139,7 +139,7 @@ class RefundService:
             await self.reconcile(other)
 
         try:
-            intent, records = await self._record_intent(
+            intent = await self._record_intent(
                 request_key=request_key,
                 order_id=order_id,
                 customer_email=customer_email.strip().lower(),
@@ -164,7 +164,6 @@ class RefundService:
             # The refund in progress may be this very request, begun by a concurrent copy
             # (a re-executed node, another process): report it, never refuse it.
             return await self._outcome_of_copy(request_key, refused)
-        await self._audit.mirror(records)
         return await self._send(intent, first_attempt=True)
 
     async def _outcome_of_copy(self, request_key: str, refused: RefundRefused) -> RefundOutcome:
@@ -218,8 +217,8 @@ class RefundService:
         policy_version: str | None,
         thread_id: str | None,
         human_approval: bool,
-    ) -> tuple[Refund, list[AuditRecord]]:
-        async with self._pool.connection() as conn, conn.transaction():
+    ) -> Refund:
+        async with self._pool.connection() as conn, self._audit.transaction(conn) as tx:
             # The database's clock, the one that stamps the intent (created_at = now()).
             now = await repo.db_now(conn)
             order = await repo.get_order(conn, order_id, for_update=True)
@@ -261,25 +260,22 @@ class RefundService:
                 policy_version=policy_version,
                 thread_id=thread_id,
             )
-            records = await append_events(
-                conn,
-                [
-                    AuditEvent(
-                        EventType.REFUND_REQUESTED,
-                        actor=approved_by,
-                        thread_id=thread_id,
-                        order_id=order_id,
-                        customer_email=customer_email,
-                        payload={
-                            "refund_id": intent.id,
-                            "attempt": intent.attempt,
-                            "amount_usdc": amount,
-                            "payment_id": order.payment_id,
-                            "idempotency_key": intent.idempotency_key,
-                            "policy_version": policy_version,
-                        },
-                    )
-                ],
+            await tx.append(
+                AuditEvent(
+                    EventType.REFUND_REQUESTED,
+                    actor=approved_by,
+                    thread_id=thread_id,
+                    order_id=order_id,
+                    customer_email=customer_email,
+                    payload={
+                        "refund_id": intent.id,
+                        "attempt": intent.attempt,
+                        "amount_usdc": amount,
+                        "payment_id": order.payment_id,
+                        "idempotency_key": intent.idempotency_key,
+                        "policy_version": policy_version,
+                    },
+                )
             )
             # Last, so the day's counter row is held only until commit: no global lock.
             try:
@@ -294,7 +290,7 @@ class RefundService:
                 raise RefundRefused(
                     Reason.OVER_DAILY_BUDGET, "over today's refund budget"
                 ) from None
-        return intent, records
+        return intent
 
     async def _send(self, refund: Refund, *, first_attempt: bool) -> RefundOutcome:
         receipt: RefundReceipt | None = None
@@ -319,7 +315,7 @@ class RefundService:
         *,
         first_attempt: bool,
     ) -> RefundOutcome:
-        async with self._pool.connection() as conn, conn.transaction():
+        async with self._pool.connection() as conn, self._audit.transaction(conn) as tx:
             current = await repo.get_refund(conn, refund.id, for_update=True)
             if current is None:
                 raise LookupError(f"refund {refund.id} vanished")
@@ -382,7 +378,7 @@ class RefundService:
                         "message": str(error)[:500],
                     },
                 )
-            records = await append_events(conn, [event])
+            await tx.append(event)
             counted_before = current.status in COUNTED_REFUND_STATUSES
             if counted_before != (updated.status in COUNTED_REFUND_STATUSES):
                 # A failure gives the day's budget back; a late receipt takes it again.
@@ -392,7 +388,6 @@ class RefundService:
                     current,
                     counted=not counted_before,
                 )
-        await self._audit.mirror(records)
         return RefundOutcome(
             _settled(updated), updated, order=order if receipt is not None else None
         )

@@ -31,7 +31,7 @@ from typing_extensions import TypedDict
 from core.limits import Limits
 from core.money import InvalidAmount, format_usdc, parse_usdc
 from persistence import repo
-from persistence.audit import AuditEvent, EventType, append_events
+from persistence.audit import AuditEvent, EventType
 from persistence.db import Conn
 from persistence.models import Order, Refund, Ticket, TicketStatus
 from persistence.runtime import Storage
@@ -148,7 +148,7 @@ async def claim_ticket(
     ``take_over``, which is audited with whom it was taken from.
     """
     actor = actor_of(reviewer)
-    async with storage.pool.connection() as conn, conn.transaction():
+    async with storage.pool.connection() as conn, storage.audit.transaction(conn) as tx:
         ticket = await open_ticket_for_update(conn, ticket_id)
         if ticket.assignee == actor:
             return ticket
@@ -160,18 +160,14 @@ async def claim_ticket(
             )
         updated = await repo.assign_ticket(conn, ticket_id, actor)
         assert updated is not None  # locked and open
-        records = await append_events(
-            conn,
-            [
-                ticket_event(
-                    EventType.TICKET_CLAIMED,
-                    ticket,
-                    actor,
-                    {"taken_from": ticket.assignee} if ticket.assignee else {},
-                )
-            ],
+        await tx.append(
+            ticket_event(
+                EventType.TICKET_CLAIMED,
+                ticket,
+                actor,
+                {"taken_from": ticket.assignee} if ticket.assignee else {},
+            )
         )
-    await storage.audit.mirror(records)
     return updated
 
 
@@ -181,7 +177,7 @@ async def release_ticket(storage: Storage, ticket_id: int, reviewer: str) -> Tic
     Releasing a ticket nobody has taken changes nothing; another reviewer's is refused.
     """
     actor = actor_of(reviewer)
-    async with storage.pool.connection() as conn, conn.transaction():
+    async with storage.pool.connection() as conn, storage.audit.transaction(conn) as tx:
         ticket = await open_ticket_for_update(conn, ticket_id)
         if ticket.assignee is None:
             return ticket
@@ -192,10 +188,7 @@ async def release_ticket(storage: Storage, ticket_id: int, reviewer: str) -> Tic
             )
         updated = await repo.assign_ticket(conn, ticket_id, None)
         assert updated is not None
-        records = await append_events(
-            conn, [ticket_event(EventType.TICKET_RELEASED, ticket, actor, {})]
-        )
-    await storage.audit.mirror(records)
+        await tx.append(ticket_event(EventType.TICKET_RELEASED, ticket, actor, {}))
     return updated
 
 
@@ -537,7 +530,7 @@ async def close_ticket(
 ) -> Ticket:
     """Record the resolution and audit it in one transaction."""
     audit = desk.storage.audit
-    async with audit.pool.connection() as conn, conn.transaction():
+    async with audit.pool.connection() as conn, audit.transaction(conn) as tx:
         try:
             updated = await repo.resolve_ticket(
                 conn,
@@ -551,22 +544,18 @@ async def close_ticket(
             raise ReviewConflict(
                 "ticket_not_open", f"ticket {ticket.reference} was resolved meanwhile"
             ) from None
-        records = await append_events(
-            conn,
-            [
-                resolution_event(
-                    ticket,
-                    actor,
-                    {
-                        "decision": status,
-                        "note": note,
-                        "refund": refund,
-                        "customer_message": message,
-                    },
-                )
-            ],
+        await tx.append(
+            resolution_event(
+                ticket,
+                actor,
+                {
+                    "decision": status,
+                    "note": note,
+                    "refund": refund,
+                    "customer_message": message,
+                },
+            )
         )
-    await audit.mirror(records)
     return updated
 
 
