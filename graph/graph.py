@@ -36,7 +36,7 @@ from graph.services import Services
 from graph.state import InputState, OutputState, State, Update
 from graph.types import NodeSummary, NodeTransition, StoredAnswer
 from persistence import repo, transcripts
-from persistence.audit import AuditEvent, EventType, append_events
+from persistence.audit import AuditEvent, EventType
 
 Node = Callable[[State, RunnableConfig, Runtime[Context]], Awaitable[Update]]
 
@@ -181,11 +181,13 @@ def audited(name: str, node: Node, nodes: AgentNodes) -> Node:
                 if not isinstance(m, RemoveMessage)
             ),
         ]
-        async with svc.storage.pool.connection() as conn, conn.transaction():
+        audit = svc.storage.audit
+        async with audit.transaction() as tx:
+            conn = tx.conn
             if thread_id:
                 # The whole transcript is kept in its table (the state keeps a window).
                 await transcripts.append(conn, thread_id, lines)
-            records = await append_events(conn, events)
+            await tx.append(*events)
             if key and thread_id:
                 # The answer to a message sent with an idempotency key is kept in the same
                 # transaction as the turn's audit trail: a retry after any failure from
@@ -197,7 +199,6 @@ def audited(name: str, node: Node, nodes: AgentNodes) -> Node:
                     "message_digest": message_digest(last_customer_text(state.messages)),
                 }
                 await repo.store_request_answer(conn, thread_id, key, answer)
-        await svc.storage.audit.mirror(records)
         size = svc.settings.state_message_window
         dropped = window.removals(state.messages, len(replies), size)
         if dropped:

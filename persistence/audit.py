@@ -29,7 +29,6 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -236,14 +235,14 @@ MIRROR_BATCH: Final = 1000
 
 
 class AuditTransaction:
-    """The events appended in one :meth:`AuditLog.transaction`."""
+    """Events appended inside one business transaction (see :meth:`AuditLog.transaction`)."""
 
     def __init__(self, conn: Conn) -> None:
         self.conn = conn
         self.records: list[AuditRecord] = []
 
     async def append(self, *events: AuditEvent) -> list[AuditRecord]:
-        """Append ``events`` in this transaction; return their records."""
+        """Append ``events`` to the chain in this transaction; committed with it."""
         records = await append_events(self.conn, events)
         self.records.extend(records)
         return records
@@ -263,33 +262,44 @@ class AuditLog:
         """The pool the log writes through."""
         return self._pool
 
-    @asynccontextmanager
-    async def transaction(self, conn: Conn) -> AsyncIterator[AuditTransaction]:
-        """A transaction on ``conn`` that audits: ``await tx.append(...)`` inside it.
+    @contextlib.asynccontextmanager
+    async def transaction(
+        self, conn: Conn | None = None, *, force_rollback: bool = False
+    ) -> AsyncIterator[AuditTransaction]:
+        """A transaction whose events are mirrored once it has committed.
 
-        The events commit with the caller's other statements (or roll back with them);
-        once committed they are mirrored. The one way events are appended.
+        ``async with audit.transaction() as tx: ...; await tx.append(event)``: the
+        business writes on ``tx.conn`` and their events commit together or not at all.
+        The mirror file is written only after the commit (never an event that was rolled
+        back, nothing for ``force_rollback``, a dry run), and, when the transaction took
+        its own connection from the pool, only after that connection went back: copying
+        may read the chain through another one, and a writer holding one while waiting
+        for a second could exhaust the pool.
+
+        ``conn``: run the transaction on this connection (the caller's) instead.
         """
-        tx = AuditTransaction(conn)
-        async with conn.transaction():
+        async with contextlib.AsyncExitStack() as stack:
+            if conn is None:
+                conn = await stack.enter_async_context(self._pool.connection())
+            tx = AuditTransaction(conn)
+            await stack.enter_async_context(conn.transaction(force_rollback=force_rollback))
             yield tx
-        await self.mirror(tx.records, conn=conn)
+        if tx.records and not force_rollback:
+            await self.mirror(tx.records)
 
     async def record(self, *events: AuditEvent) -> list[AuditRecord]:
         """Append ``events`` in their own transaction, then mirror them."""
-        async with self._pool.connection() as conn, self.transaction(conn) as tx:
-            records = await tx.append(*events)
-        return records
+        async with self.transaction() as tx:
+            return await tx.append(*events)
 
-    async def mirror(self, records: Iterable[AuditRecord] = (), *, conn: Conn | None = None) -> int:
+    async def mirror(self, records: Iterable[AuditRecord] = ()) -> int:
         """Bring the mirror file up to the committed chain (no-op if unset).
 
         ``records``: rows this process just committed. When they follow the file's last
         line they are written as they are; otherwise the rows after the file's last line
         are read from the database (at most :data:`MIRROR_BATCH` per call, so a new
         mirror of a long chain fills over several calls, never within one turn). Returns
-        the number of lines written. ``conn``: read through it rather than take another
-        connection from the pool (the caller holds it, outside any transaction).
+        the number of lines written.
         """
         if self._mirror_file is None:
             return 0
@@ -303,9 +313,7 @@ class AuditLog:
             if not rows:
                 if given and given[-1].seq <= last:
                     return 0
-                async with contextlib.AsyncExitStack() as stack:
-                    if conn is None:
-                        conn = await stack.enter_async_context(self._pool.connection())
+                async with self._pool.connection() as conn:
                     cur = await conn.execute(
                         "SELECT * FROM audit_events WHERE seq > %s ORDER BY seq LIMIT %s",
                         (last, MIRROR_BATCH),

@@ -27,7 +27,8 @@ async def open_ticket(
     context: dict[str, Any],
 ) -> Ticket:
     """Open the review ticket (or find it, or the order's open one) and audit it."""
-    async with audit.pool.connection() as conn, audit.transaction(conn) as tx:
+    async with audit.transaction() as tx:
+        conn = tx.conn
         ticket, created = await repo.create_ticket(
             conn,
             request_key=request_key,

@@ -46,7 +46,7 @@ from typing import Any, Final, Literal
 from psycopg import sql
 
 from core.money import format_usdc
-from persistence.audit import AuditEvent, AuditLog, AuditRecord, EventType, append_events
+from persistence.audit import AuditEvent, AuditLog, AuditRecord, EventType
 from persistence.db import Conn
 from tools.order_files import ROW_ERROR_KEY, OrderFileError, OrderFormat, detect_format
 from tools.order_rows import (
@@ -243,8 +243,9 @@ async def upsert_order(
             id belongs to another order.
     """
     async with audit.pool.connection() as conn:
-        applied = await _apply(conn, [(1, record)], dry_run=dry_run, actor=actor, source=actor)
-    await audit.mirror(applied.records)
+        applied = await _apply(
+            audit, conn, [(1, record)], dry_run=dry_run, actor=actor, source=actor
+        )
     [(result, error)] = applied.results
     if error is not None:
         message = "; ".join(str(p) for p in error.problems)
@@ -312,6 +313,7 @@ async def import_orders(
                 batch.clear()
                 if valid:
                     applied = await _apply(
+                        audit,
                         conn,
                         valid,
                         dry_run=dry_run,
@@ -320,7 +322,6 @@ async def import_orders(
                         earlier=await _earlier_claims(conn, valid),
                     )
                     await _remember_claims(conn, applied.claims)
-                    await audit.mirror(applied.records)
                     summary.customers_created += applied.customers_created
                     changed_payments = []
                     for result, error in applied.results:
@@ -455,6 +456,7 @@ def _decide(
 
 
 async def _apply(
+    audit: AuditLog,
     conn: Conn,
     valid: list[tuple[int, OrderRecord]],
     *,
@@ -469,7 +471,7 @@ async def _apply(
     :class:`RowError` that kept the row out.
     """
     ids = [record.id for _, record in valid]
-    async with conn.transaction(force_rollback=dry_run):
+    async with audit.transaction(conn, force_rollback=dry_run) as tx:
         if not dry_run:
             # Lock the stored orders of the batch (in id order, like every other path
             # that locks orders) so no refund starts while their facts are compared.
@@ -518,7 +520,7 @@ async def _apply(
                     "unchanged": sum(1 for r in done if r.outcome == "unchanged"),
                 },
             )
-            applied.records = await append_events(conn, [event])
+            applied.records = await tx.append(event)
     return applied
 
 

@@ -27,7 +27,7 @@ from psycopg import errors, sql
 
 from core.errors import ConfigurationError
 from persistence import repo
-from persistence.audit import AuditEvent, AuditLog, EventType, append_events
+from persistence.audit import AuditEvent, AuditLog, EventType
 from persistence.db import Conn
 from persistence.models import Order
 from tools.order_import import REQUIRED_COLUMNS, InvalidOrder, OrderRecord, parse_order
@@ -171,8 +171,7 @@ class OrderSource:
         record = await self.fetch(conn, order_id)
         if record is None:
             return None
-        records = []
-        async with conn.transaction():
+        async with audit.transaction(conn) as tx:
             await conn.execute(
                 "INSERT INTO customers (email, name) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                 (record.customer_email, record.customer_name),
@@ -199,19 +198,15 @@ class OrderSource:
             )
             copied = await cur.fetchone() is not None
             if copied:
-                records = await append_events(
-                    conn,
-                    [
-                        AuditEvent(
-                            EventType.ORDERS_IMPORTED,
-                            actor="orders_source",
-                            order_id=record.id,
-                            customer_email=record.customer_email,
-                            payload={"source": "ORDERS_SOURCE_QUERY", "inserted": [record.id]},
-                        )
-                    ],
+                await tx.append(
+                    AuditEvent(
+                        EventType.ORDERS_IMPORTED,
+                        actor="orders_source",
+                        order_id=record.id,
+                        customer_email=record.customer_email,
+                        payload={"source": "ORDERS_SOURCE_QUERY", "inserted": [record.id]},
+                    )
                 )
-        await audit.mirror(records)
         order = await repo.get_order(conn, order_id)
         if order is None:  # the payment id belongs to another order
             logger.warning(

@@ -218,7 +218,8 @@ class RefundService:
         thread_id: str | None,
         human_approval: bool,
     ) -> Refund:
-        async with self._pool.connection() as conn, self._audit.transaction(conn) as tx:
+        async with self._audit.transaction() as tx:
+            conn = tx.conn
             # The database's clock, the one that stamps the intent (created_at = now()).
             now = await repo.db_now(conn)
             order = await repo.get_order(conn, order_id, for_update=True)
@@ -315,7 +316,8 @@ class RefundService:
         *,
         first_attempt: bool,
     ) -> RefundOutcome:
-        async with self._pool.connection() as conn, self._audit.transaction(conn) as tx:
+        async with self._audit.transaction() as tx:
+            conn = tx.conn
             current = await repo.get_refund(conn, refund.id, for_update=True)
             if current is None:
                 raise LookupError(f"refund {refund.id} vanished")

@@ -148,7 +148,8 @@ async def claim_ticket(
     ``take_over``, which is audited with whom it was taken from.
     """
     actor = actor_of(reviewer)
-    async with storage.pool.connection() as conn, storage.audit.transaction(conn) as tx:
+    async with storage.audit.transaction() as tx:
+        conn = tx.conn
         ticket = await open_ticket_for_update(conn, ticket_id)
         if ticket.assignee == actor:
             return ticket
@@ -177,7 +178,8 @@ async def release_ticket(storage: Storage, ticket_id: int, reviewer: str) -> Tic
     Releasing a ticket nobody has taken changes nothing; another reviewer's is refused.
     """
     actor = actor_of(reviewer)
-    async with storage.pool.connection() as conn, storage.audit.transaction(conn) as tx:
+    async with storage.audit.transaction() as tx:
+        conn = tx.conn
         ticket = await open_ticket_for_update(conn, ticket_id)
         if ticket.assignee is None:
             return ticket
@@ -530,7 +532,8 @@ async def close_ticket(
 ) -> Ticket:
     """Record the resolution and audit it in one transaction."""
     audit = desk.storage.audit
-    async with audit.pool.connection() as conn, audit.transaction(conn) as tx:
+    async with audit.transaction() as tx:
+        conn = tx.conn
         try:
             updated = await repo.resolve_ticket(
                 conn,
