@@ -255,8 +255,6 @@ class RawFloor:
             await conn.execute(
                 repo.SELECT_OPEN_REFUND_FOR_ORDER, (order_id, list(OPEN_REFUND_STATUSES))
             )
-            await repo.lock_budget(conn)
-            await conn.execute(repo.SPENT_SINCE, (repo.utc_day_start(now), counted))
             cur = await conn.execute(repo.NEXT_ATTEMPT, (order_id,))
             attempt = await cur.fetchone()
             cur = await conn.execute(
@@ -287,6 +285,9 @@ class RawFloor:
                         payload={"refund_id": intent["id"], "amount_usdc": REFUND_AMOUNT},
                     )
                 ],
+            )
+            await conn.execute(
+                repo.RESERVE_BUDGET, {"tz": "UTC", "amount": REFUND_AMOUNT, "cap": None}
             )
         start = time.perf_counter()
         response = await self._http.post(

@@ -399,6 +399,17 @@ MIGRATIONS: Final[list[str]] = [
     CREATE INDEX refunds_notice_due ON refunds (updated_at)
         WHERE notice_due AND customer_told_at IS NULL;
     """,
+    # 12: today's refund budget as one counter row a day, reserved by a guarded UPDATE at
+    # the end of a refund's intent transaction (no global lock) and released when the
+    # refund fails. A day's row is seeded from the refunds of that day the first time it
+    # is used (the business time zone is a setting, so the migration cannot backfill it).
+    """
+    CREATE TABLE refund_budget_days (
+        day         date PRIMARY KEY,
+        spent       numeric(20, 6) NOT NULL DEFAULT 0 CHECK (spent >= 0),
+        updated_at  timestamptz NOT NULL DEFAULT now()
+    );
+    """,
 ]
 
 
@@ -445,6 +456,7 @@ APP_TABLES: Final = (
     "conversation_requests",
     "rate_limit_hits",
     "conversation_messages",
+    "refund_budget_days",
 )
 """The tables the agent reads and writes (never deletes from, but rate-limit windows)."""
 READ_ONLY_TABLES: Final = ("audit_events", "audit_chain_head", "schema_migrations")

@@ -109,8 +109,6 @@ LIST_REFUNDS: Final = "SELECT * FROM refunds ORDER BY created_at DESC LIMIT %s"
 LIST_REFUNDS_BY_STATUS: Final = (
     "SELECT * FROM refunds WHERE status = %s ORDER BY created_at DESC LIMIT %s"
 )
-# A constant naming the lock that serialises budget checks across processes.
-BUDGET_LOCK_ID: Final = 0x5246_4E44_4255_4447  # "RFNDBUDG"
 # The first key of the two-key advisory locks that serialise one customer's refunds.
 CUSTOMER_LOCK_CLASS: Final = 0x5246_4E44  # "RFND"
 
@@ -194,6 +192,38 @@ async def get_refund(
     return Refund.model_validate(row) if row else None
 
 
+# The budget counter: one row a day (refund_budget_days), the day being the calendar day
+# of the database's clock in the business time zone.
+RESERVE_BUDGET: Final = """
+UPDATE refund_budget_days
+   SET spent = spent + %(amount)s, updated_at = now()
+ WHERE day = (now() AT TIME ZONE %(tz)s)::date
+   AND (%(cap)s::numeric IS NULL OR spent + %(amount)s <= %(cap)s::numeric)
+RETURNING spent
+"""
+SEED_BUDGET_DAY: Final = """
+WITH day AS (SELECT (now() AT TIME ZONE %(tz)s)::date AS d)
+INSERT INTO refund_budget_days (day, spent)
+SELECT day.d, coalesce(sum(r.amount_usdc), 0)
+  FROM day
+  LEFT JOIN refunds r
+    ON r.created_at >= day.d::timestamp AT TIME ZONE %(tz)s
+   AND r.created_at < (day.d + 1)::timestamp AT TIME ZONE %(tz)s
+   AND r.status = ANY(%(statuses)s)
+   AND r.id <> %(refund_id)s
+ GROUP BY day.d
+ON CONFLICT (day) DO NOTHING
+"""
+ADJUST_BUDGET: Final = """
+UPDATE refund_budget_days
+   SET spent = greatest(spent + %(delta)s, 0), updated_at = now()
+ WHERE day = (%(at)s::timestamptz AT TIME ZONE %(tz)s)::date
+"""
+SELECT_BUDGET_DAY: Final = (
+    "SELECT spent FROM refund_budget_days WHERE day = (now() AT TIME ZONE %(tz)s)::date"
+)
+
+
 async def open_refund_for_order(conn: Conn, order_id: str) -> Refund | None:
     """The order's refund whose outcome is not settled yet (intent/unknown)."""
     cur = await conn.execute(SELECT_OPEN_REFUND_FOR_ORDER, (order_id, list(OPEN_REFUND_STATUSES)))
@@ -214,9 +244,58 @@ async def lock_customer(conn: Conn, email: str) -> None:
     )
 
 
-async def lock_budget(conn: Conn) -> None:
-    """Serialise budget checks across every process until the transaction ends."""
-    await conn.execute("SELECT pg_advisory_xact_lock(%s)", (BUDGET_LOCK_ID,))
+class OverBudget(Exception):
+    """The reservation would take the day's refunds over the daily cap."""
+
+
+async def reserve_budget(
+    conn: Conn, timezone: str, refund_id: uuid.UUID, amount: Decimal, cap: Decimal | None
+) -> Decimal:
+    """Add ``amount`` to today's budget counter unless that passes ``cap``; return the total.
+
+    Today is the business day of the database's ``now()`` (the clock that stamps the
+    refund). The guarded ``UPDATE`` holds only the day's row, only until commit: call it as
+    the last statement of the intent transaction. ``cap=None`` (a person approved) adds
+    without the guard. Raises :class:`OverBudget`, leaving the counter as it was.
+    """
+    params = {"tz": timezone, "amount": amount, "cap": cap}
+    cur = await conn.execute(RESERVE_BUDGET, params)
+    row = await cur.fetchone()
+    if row is None:
+        # Over the cap, or the first refund of the day: seed the day's row from its refunds
+        # (this one excepted, it is added below), then try once more.
+        seed = {**params, "refund_id": refund_id, "statuses": list(COUNTED_REFUND_STATUSES)}
+        await conn.execute(SEED_BUDGET_DAY, seed)
+        cur = await conn.execute(RESERVE_BUDGET, params)
+        row = await cur.fetchone()
+    if row is None:
+        raise OverBudget
+    return Decimal(row["spent"])
+
+
+async def adjust_budget(conn: Conn, timezone: str, refund: Refund, *, counted: bool) -> None:
+    """Give back (``counted=False``) or take again a refund's amount on its own day's counter.
+
+    A refund that failed releases its reservation; one a late receipt confirms after a
+    recorded failure takes it again (unguarded: the money moved).
+    """
+    await conn.execute(
+        ADJUST_BUDGET,
+        {
+            "tz": timezone,
+            "at": refund.created_at,
+            "delta": refund.amount_usdc if counted else -refund.amount_usdc,
+        },
+    )
+
+
+async def budget_spent_today(conn: Conn, timezone: str) -> Decimal:
+    """Today's budget counter (the day's refunds when the day has no counter row yet)."""
+    cur = await conn.execute(SELECT_BUDGET_DAY, {"tz": timezone})
+    row = await cur.fetchone()
+    if row is not None:
+        return Decimal(row["spent"])
+    return await spent_in_business_day(conn, timezone)
 
 
 async def spent_since(conn: Conn, since: dt.datetime) -> Decimal:

@@ -37,7 +37,7 @@ from core.limits import Limits, Reason, within_window
 from core.money import format_usdc, parse_usdc
 from persistence import repo
 from persistence.audit import AuditEvent, AuditLog, EventType
-from persistence.models import OPEN_REFUND_STATUSES, Order, Refund
+from persistence.models import COUNTED_REFUND_STATUSES, OPEN_REFUND_STATUSES, Order, Refund
 from tools.moltpe import (
     APIError,
     BadRequest,
@@ -254,10 +254,6 @@ class RefundService:
                 )
                 if recent >= self._limits.velocity_max:
                     raise RefundRefused(Reason.VELOCITY, "several refunds on this account recently")
-            await repo.lock_budget(conn)
-            spent = await repo.spent_in_business_day(conn, self._limits.business_timezone)
-            if not human_approval and spent + amount > self._limits.daily_cap:
-                raise RefundRefused(Reason.OVER_DAILY_BUDGET, "over today's refund budget")
             intent = await repo.insert_refund_intent(
                 conn,
                 order=order,
@@ -283,10 +279,22 @@ class RefundService:
                         "payment_id": order.payment_id,
                         "idempotency_key": intent.idempotency_key,
                         "policy_version": policy_version,
-                        "spent_today_before": spent,
                     },
                 )
             )
+            # Last, so the day's counter row is held only until commit: no global lock.
+            try:
+                await repo.reserve_budget(
+                    conn,
+                    self._limits.business_timezone,
+                    intent.id,
+                    amount,
+                    None if human_approval else self._limits.daily_cap,
+                )
+            except repo.OverBudget:
+                raise RefundRefused(
+                    Reason.OVER_DAILY_BUDGET, "over today's refund budget"
+                ) from None
         return intent
 
     async def _send(
@@ -384,6 +392,15 @@ class RefundService:
                     },
                 )
             await tx.append(event)
+            counted_before = current.status in COUNTED_REFUND_STATUSES
+            if counted_before != (updated.status in COUNTED_REFUND_STATUSES):
+                # A failure gives the day's budget back; a late receipt takes it again.
+                await repo.adjust_budget(
+                    conn,
+                    self._limits.business_timezone,
+                    current,
+                    counted=not counted_before,
+                )
         return RefundOutcome(
             _settled(updated), updated, order=order if receipt is not None else None
         )

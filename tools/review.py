@@ -231,9 +231,10 @@ class Budget:
 async def spent_today(conn: Conn, limits: Limits) -> Decimal:
     """USDC committed to refunds today: the one place the review desk reads today's spend.
 
-    Today is the business day (``REFUND_BUSINESS_TIMEZONE``) by the database's clock.
+    Today is the business day (``REFUND_BUSINESS_TIMEZONE``) by the database's clock; the
+    figure is the day's budget counter, the one the refund path reserves against.
     """
-    return await repo.spent_in_business_day(conn, limits.business_timezone)
+    return await repo.budget_spent_today(conn, limits.business_timezone)
 
 
 async def todays_budget(conn: Conn, limits: Limits) -> Budget:
