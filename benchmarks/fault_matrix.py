@@ -7,6 +7,8 @@ while one fault from the matrix strikes (in turn):
 * ``moltpe_5xx``: MoltPe answers 500 to the first call;
 * ``answer_lost``: MoltPe pays and the answer is lost on the way back;
 * ``serve_killed``: ``serve`` is SIGKILLed while MoltPe holds the refund, then restarted;
+* ``serve_killed_anywhere``: ``serve`` is SIGKILLed at a random moment of the turn (up to
+  a second after the message is sent, MoltPe answering in 200 ms), then restarted;
 * ``postgres_restart``: the database (an embedded one of its own) is stopped and started
   again while MoltPe holds the refund;
 * ``connections_cut``: every connection of ``serve`` is terminated while MoltPe holds it.
@@ -17,7 +19,7 @@ counts what must be zero: refunds paid twice, payments the database does not rec
 confirmed, and turns lost (no answer, or the customer's message missing from the
 transcript). Exit 1 when any of them is not zero.
 
-    uv run python -m benchmarks.fault_matrix [--trials 12] [--json FILE]
+    uv run python -m benchmarks.fault_matrix [--trials 14] [--seed 0] [--json FILE]
 
 It starts its own PostgreSQL (in a temporary folder), its own sandbox and ``serve``, and
 stops all of them at the end, whatever happens; the shared server is never touched.
@@ -29,6 +31,7 @@ import asyncio
 import itertools
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -65,6 +68,7 @@ FAULTS: Final = (
     "moltpe_5xx",
     "answer_lost",
     "serve_killed",
+    "serve_killed_anywhere",
     "postgres_restart",
     "connections_cut",
 )
@@ -204,7 +208,9 @@ def _post(base: str, path: str, **kwargs: Any) -> httpx.Response | None:
         return None
 
 
-def run_trial(dep: Deployment, fault: str, order_id: str, email: str) -> dict[str, Any]:
+def run_trial(
+    dep: Deployment, fault: str, order_id: str, email: str, rng: random.Random
+) -> dict[str, Any]:
     """One customer's refund through ``fault``; what the client finally got."""
     dep.ensure_serving()
     thread_id = None
@@ -226,6 +232,8 @@ def run_trial(dep: Deployment, fault: str, order_id: str, email: str) -> dict[st
         dep.sandbox.set_faults(fail_next=1)
     elif fault == "answer_lost":
         dep.sandbox.set_faults(drop_next=1)
+    elif fault == "serve_killed_anywhere":
+        dep.sandbox.set_faults(latency_ms=200)
     elif fault in ("serve_killed", "postgres_restart", "connections_cut"):
         dep.sandbox.set_faults(latency_ms=HOLD_MS)
         strike = {
@@ -238,7 +246,10 @@ def run_trial(dep: Deployment, fault: str, order_id: str, email: str) -> dict[st
         target=lambda: first.append(_post(dep.base, path, json={"text": text}, headers=headers))
     )
     sender.start()
-    if strike is not None:
+    if fault == "serve_killed_anywhere":
+        time.sleep(rng.uniform(0.0, 1.0))  # a random point of the turn
+        dep.kill_serve()
+    elif strike is not None:
         seen_by = time.monotonic() + WAIT
         while not any(r["path"].endswith("/refund") for r in dep.sandbox.requests()):
             if time.monotonic() > seen_by or not sender.is_alive():
@@ -316,7 +327,7 @@ def settle_and_count(dep: Deployment, trials: list[dict[str, Any]]) -> dict[str,
     }
 
 
-def run(trials: int) -> dict[str, Any]:
+def run(trials: int, seed: int = 0) -> dict[str, Any]:
     """Start everything, run ``trials`` refunds through the faults, count, stop everything."""
     folder = Path(tempfile.mkdtemp(prefix="refund-agent-faults-"))
     folder.chmod(0o755)  # the embedded server runs as its own user when started as root
@@ -326,16 +337,17 @@ def run(trials: int) -> dict[str, Any]:
         agent_id = sandbox.create_agent(per_tx_cap=Decimal("50"), daily_cap=Decimal("100000"))
         dep = Deployment(folder, sandbox, agent_id)
         orders = _seed(dep.url, trials)
-        seed, _ = seed_file(trials)
-        for order in seed.orders:
+        orders_file, _ = seed_file(trials)
+        for order in orders_file.orders:
             sandbox.register_payment(order.payment_id, order.payer_address, order.amount_usdc)
         dep.start_serve()
+        rng = random.Random(seed)
         results = []
         for n, (fault, (order_id, email)) in enumerate(
             zip(itertools.cycle(FAULTS), orders, strict=False), start=1
         ):
             progress(f"trial {n}/{trials}: {fault}")
-            results.append(run_trial(dep, fault, order_id, email))
+            results.append(run_trial(dep, fault, order_id, email, rng))
         counts = settle_and_count(dep, results)
     finally:
         if dep is not None:
@@ -355,9 +367,10 @@ def main(argv: list[str] | None = None) -> int:
     # The sandbox runs in this process: a client cut off on purpose is not news.
     logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
     parser = benchmark_parser("benchmarks.fault_matrix", __doc__)
-    parser.add_argument("--trials", type=int, default=12, help="refund turns (faults in turn)")
+    parser.add_argument("--trials", type=int, default=14, help="refund turns (faults in turn)")
+    parser.add_argument("--seed", type=int, default=0, help="where the random kills strike")
     options = parser.parse_args(argv)
-    result = run(max(1, options.trials))
+    result = run(max(1, options.trials), options.seed)
     emit(table(["fault: outcome", "trials"], sorted(result["outcomes"].items())))
     emit(
         table(

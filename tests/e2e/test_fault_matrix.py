@@ -1,9 +1,10 @@
 """The fault matrix at a small size: every fault once, and nothing paid twice, unrecorded or lost.
 
 ``benchmarks/fault_matrix.py`` runs a refund turn through each fault (MoltPe 5xx, a lost
-answer, ``serve`` SIGKILLed while MoltPe holds the refund, the database restarted, every
-connection cut) against a PostgreSQL, sandbox and ``serve`` of its own, then lets the
-reconciler settle what is left and counts what must be zero.
+answer, ``serve`` SIGKILLed while MoltPe holds the refund and at a random moment of the
+turn, the database restarted, every connection cut) against a PostgreSQL, sandbox and
+``serve`` of its own, then lets the reconciler settle what is left and counts what must be
+zero.
 """
 
 from __future__ import annotations
