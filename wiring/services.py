@@ -195,9 +195,19 @@ async def create_services(
             resources=stack.pop_all(),
         )
     if reconcile:
-        settled = await refunds.reconcile_all()
-        if settled:
-            logger.info("reconciled %d unsettled refunds at start-up", len(settled))
+        # Only refunds unsettled for longer than any sender may still be sending them:
+        # re-sending one another process's turn is still waiting on could let that turn
+        # record a failure while this re-send pays (and the order look free for a second
+        # refund). A failure here is logged, not fatal: the elected reconciler retries.
+        from wiring.reconciler import reconcile_stale
+
+        try:
+            settled = await reconcile_stale(services, older_than=settings.reconcile_after_seconds)
+        except Exception:
+            logger.warning("could not reconcile unsettled refunds at start-up", exc_info=True)
+        else:
+            if settled:
+                logger.info("reconciled %d unsettled refunds at start-up", len(settled))
     return services
 
 

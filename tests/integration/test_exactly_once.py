@@ -377,12 +377,13 @@ async def test_sigkill_after_moltpe_committed_is_reconciled_once(
     assert (await order_row(pool)).refunded_usdc == 0
 
     if recovery == "restart":
-        # A new agent process starts: start-up reconciliation settles the intent.
+        # A new agent process starts once the refund is older than any sender may still be
+        # sending it (RECONCILE_AFTER_SECONDS, here 0): start-up reconciliation settles it.
         done = await asyncio.to_thread(
             subprocess.run,
             [sys.executable, str(WORKER), "start"],
             cwd=ROOT,
-            env=worker_env(services, sandbox, db_url),
+            env={**worker_env(services, sandbox, db_url), "RECONCILE_AFTER_SECONDS": "0.001"},
             capture_output=True,
             text=True,
             timeout=60,

@@ -154,3 +154,38 @@ async def test_a_refund_stuck_past_the_alert_age_raises_an_alert_line(
     assert await stuck_alert(services, 3600) is None  # not old enough yet
     alert = await stuck_alert(services, 0)
     assert alert is not None and alert.startswith("ALERT: 1 refund(s) unsettled")
+
+
+async def test_start_up_leaves_a_refund_another_process_may_still_be_sending(
+    services: Services, sandbox: SandboxServer
+) -> None:
+    """A process starting beside a running turn does not re-send that turn's fresh refund.
+
+    Re-sending it could let the turn, failing to reach MoltPe, record a failure while the
+    re-send pays, and the order would look free for a second refund.
+    """
+    from wiring.services import create_services
+
+    refund_id = await unknown_refund(services, sandbox)
+    calls = len(sandbox.requests())
+    started = await create_services(
+        services.settings,
+        storage=services.storage,
+        sandbox=sandbox,
+        agent_id=services.agent_id,
+        reconcile=True,
+    )
+    await started.aclose()
+    assert len(sandbox.requests()) == calls  # nothing re-sent: it is not stale yet
+    async with services.storage.pool.connection() as conn:
+        refund = await repo.get_refund(conn, uuid.UUID(refund_id))
+    assert refund is not None and refund.status == "unknown"
+    stale = services.settings.model_copy(update={"reconcile_after_seconds": 0.001})
+    started = await create_services(
+        stale, storage=services.storage, sandbox=sandbox, agent_id=services.agent_id
+    )
+    await started.aclose()
+    async with services.storage.pool.connection() as conn:
+        refund = await repo.get_refund(conn, uuid.UUID(refund_id))
+    assert refund is not None and refund.status == "confirmed"
+    assert len(sandbox.ledger(agent_id=services.agent_id)) == 1  # paid once
