@@ -10,9 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from importlib import resources
 
 from fastapi import FastAPI
@@ -28,7 +27,7 @@ from server.edge import Edge, SecurityHeaders
 from server.errors import install_error_handlers
 from server.leases import Leases
 from server.metrics import Metrics
-from server.notices import tell_settled_refunds
+from server.notices import NOTICE_INTERVAL_SECONDS, keep_telling
 from server.routes import STATIC, customers, operations, orders, review
 from server.runtime import ServerRuntime
 from wiring import tracing
@@ -84,12 +83,14 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
             if chosen.reconcile_interval_seconds > 0 and services is None:
                 # One reconciler per database, elected among the serving processes: refunds
                 # left unsettled (MoltPe did not answer, a process died) settle within seconds.
-                # Refunds it settles are told on their conversations (server.notices).
-                reconciler = asyncio.create_task(
-                    keep_reconciling(svc, chosen, partial(tell_settled_refunds, runtime)),
-                    name="reconciler",
-                )
+                reconciler = asyncio.create_task(keep_reconciling(svc, chosen), name="reconciler")
                 stack.push_async_callback(_stop, reconciler)
+            if services is None:
+                # Refunds settled after their turn (by whichever process) are told on their
+                # conversations; every process may tell, each notice is written once.
+                every = chosen.reconcile_interval_seconds or NOTICE_INTERVAL_SECONDS
+                telling = asyncio.create_task(keep_telling(runtime, every), name="notices")
+                stack.push_async_callback(_stop, telling)
             if chosen.audit_log_file is not None and services is None:
                 # Events committed by a process that died before copying them, or while this
                 # one was idle, reach the mirror file without waiting for the next write.
@@ -165,11 +166,7 @@ async def keep_mirroring(services: Services, interval: float = MIRROR_INTERVAL_S
         await asyncio.sleep(interval)
 
 
-async def keep_reconciling(
-    services: Services,
-    settings: Settings,
-    after_round: Callable[[], Awaitable[object]] | None = None,
-) -> None:
+async def keep_reconciling(services: Services, settings: Settings) -> None:
     """Run the elected reconciler until cancelled; stand by and retry after a failure."""
     from wiring.reconciler import reconcile_forever
 
@@ -180,7 +177,6 @@ async def keep_reconciling(
                 services,
                 interval=settings.reconcile_interval_seconds,
                 older_than=settings.reconcile_after_seconds,
-                after_round=after_round,
             )
         except asyncio.CancelledError:
             raise

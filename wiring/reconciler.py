@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Final
 
 from core.tasks import raise_if_cancelled
@@ -79,14 +79,12 @@ async def reconcile_forever(
     older_than: float,
     report: Callable[[str], None] | None = None,
     alert_after: float = 300.0,
-    after_round: Callable[[], Awaitable[object]] | None = None,
 ) -> None:
     """Stand by until this process leads, then reconcile every ``interval`` seconds.
 
     A refund still unsettled ``alert_after`` seconds after it was made (MoltPe keeps
     answering nothing definite) is raised as an ``ALERT`` line in the log: someone
-    should look at it. ``after_round`` runs after each of the leader's rounds (``serve``
-    tells customers of refunds settled meanwhile); its failures are logged, not fatal.
+    should look at it.
 
     Runs until cancelled. Raises when the leader's database session fails (the lock went
     with it): let a supervisor restart the process, which then stands by or leads again.
@@ -110,11 +108,6 @@ async def reconcile_forever(
             for outcome in await reconcile_stale(services, older_than=older_than):
                 refund = outcome.refund
                 say(f"{refund.id} ({refund.order_id}): {refund.status}")
-            if after_round is not None:
-                try:
-                    await after_round()
-                except Exception:
-                    logger.warning("telling customers of settled refunds failed", exc_info=True)
             alert = await stuck_alert(services, alert_after)
             if alert:
                 logger.warning("%s", alert)

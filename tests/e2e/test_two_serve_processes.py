@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 REFUND = {"text": "alice@example.com ORD-1001 refund 20 USDC please"}
 KEY = {"Idempotency-Key": "two-processes-1"}
 DEADLINE = 90.0  # seconds any one wait may take before the test fails
+START_DEADLINE = 240.0  # a loaded CI machine starts a serve process slowly
 
 
 def free_port() -> int:
@@ -59,51 +60,62 @@ def serve_env(db_url: str, sandbox: SandboxServer, agent_id: str) -> dict[str, s
     return env
 
 
-def wait_healthy(base: str, process: subprocess.Popen[str]) -> None:
-    give_up = time.monotonic() + DEADLINE
+def wait_healthy(base: str, process: subprocess.Popen[str], log: Path) -> None:
+    give_up = time.monotonic() + START_DEADLINE
+    last = "no answer"
     while time.monotonic() < give_up:
         if process.poll() is not None:
-            raise AssertionError(f"serve exited: {process.stderr.read() if process.stderr else ''}")
+            raise AssertionError(f"serve exited: {log.read_text()[-2000:]}")
         try:
-            if httpx.get(f"{base}/healthz", timeout=5).status_code == 200:
+            health = httpx.get(f"{base}/healthz", timeout=10)
+            if health.status_code == 200:
                 return
-        except httpx.TransportError:
-            pass
+            last = f"{health.status_code} {health.text[:300]}"
+        except httpx.TransportError as exc:
+            last = repr(exc)
         time.sleep(0.2)  # polling for the port to open, not asserting on time
-    raise AssertionError(f"{base} did not become healthy")
+    raise AssertionError(
+        f"{base} did not become healthy (last: {last}); its log: {log.read_text()[-2000:]}"
+    )
 
 
 @pytest.fixture
 def two_processes(
-    db_url: str, sandbox: SandboxServer
+    db_url: str, sandbox: SandboxServer, tmp_path: Path
 ) -> Iterator[tuple[list[str], list[subprocess.Popen[str]], str]]:
     agent_id = sandbox.create_agent(per_tx_cap=Decimal("50"), daily_cap=Decimal("100"))
     for order in load_seed_file().orders:
         sandbox.register_payment(order.payment_id, order.payer_address, order.amount_usdc)
     seed_database(db_url, live_settings(db_url, sandbox, agent_id))
     env = serve_env(db_url, sandbox, agent_id)
-    ports = [free_port(), free_port()]
-    processes = [
-        subprocess.Popen(
-            [sys.executable, "-m", "cli", "serve", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for port in ports
-    ]
+    processes: list[subprocess.Popen[str]] = []
+    bases: list[str] = []
     try:
-        bases = [f"http://127.0.0.1:{port}" for port in ports]
-        for base, process in zip(bases, processes, strict=True):
-            wait_healthy(base, process)
+        for _ in range(2):  # one after the other: two start-ups at once only slow both
+            port = free_port()
+            while f"http://127.0.0.1:{port}" in bases:
+                port = free_port()
+            bases.append(f"http://127.0.0.1:{port}")
+            # A file, not a pipe nobody reads: a full pipe would stall the server's logging.
+            log = tmp_path / f"serve-{len(bases)}.log"
+            with log.open("w") as sink:
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "cli", "serve", "--port", str(port)],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=sink,
+                        text=True,
+                    )
+                )
+            wait_healthy(bases[-1], processes[-1], log)
         yield bases, processes, agent_id
     finally:
         for process in processes:
             if process.poll() is None:
                 process.kill()
-            process.communicate(timeout=60)
+            process.wait(timeout=60)
 
 
 def test_a_process_killed_mid_refund_leaves_the_retry_to_the_other_paying_once(
