@@ -108,6 +108,7 @@ async def test_views_switch_and_one_box_finds_by_email(
     await expect(dana.locator("#queue-empty")).to_contain_text("not claimed any open ticket")
     await tab("Open").click()
     await item(dana, bob).click()
+    await dana.wait_for_load_state("networkidle")  # the ticket's last load has rendered
     await expect(dana.locator("#detail-title")).to_contain_text(bob)
     await dana.get_by_test_id("claim").get_by_role("button", name="Claim").click()
     await expect(dana.get_by_test_id("claim")).to_contain_text("Claimed by you")
@@ -222,6 +223,9 @@ async def test_an_approval_beyond_todays_budget_needs_a_second_click(
     posted = record_resolutions(dana)
     await sign_in(dana, REVIEWER_TOKEN)
     await item(dana, reference).click()
+    # Signing in already loads the first ticket; a click after that load reloads it, and
+    # that second render would replace a form filled in the meantime: wait for it.
+    await dana.wait_for_load_state("networkidle")
     await expect(dana.locator("#detail-title")).to_contain_text(reference)
     await expect(dana.get_by_test_id("budget")).to_contain_text("Per-refund cap 50.00 USDC")
     await expect(dana.get_by_test_id("budget")).to_contain_text("20.00 of 100.00 USDC left")
