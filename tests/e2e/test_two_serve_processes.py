@@ -7,9 +7,7 @@ dead process's lease ends, the retry re-runs the same request, and MoltPe pays o
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +21,7 @@ import pytest
 from moltpe_sandbox import SandboxServer
 from persistence.seed import load_seed_file
 from tests.e2e.server_fixtures import live_settings, seed_database
+from tests.helpers.processes import clean_env, free_port
 
 # Two servers with their pools: kept off the workers running the other many-connection tests.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("many_connections")]
@@ -34,19 +33,8 @@ DEADLINE = 90.0  # seconds any one wait may take before the test fails
 START_DEADLINE = 240.0  # a loaded CI machine starts a serve process slowly
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def serve_env(db_url: str, sandbox: SandboxServer, agent_id: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DATABASE_URL", "TEST_DATABASE", "MOLTPE_", "OPENAI_", "AUDIT_"))
-    }
-    env.update(
+    return clean_env(
         DATABASE_URL=db_url,
         MOLTPE_BASE_URL=sandbox.url,
         MOLTPE_API_KEY=sandbox.api_key,
@@ -57,7 +45,6 @@ def serve_env(db_url: str, sandbox: SandboxServer, agent_id: str) -> dict[str, s
         RECONCILE_INTERVAL_SECONDS="0.2",
         RECONCILE_AFTER_SECONDS="1",
     )
-    return env
 
 
 def wait_healthy(base: str, process: subprocess.Popen[str], log: Path) -> None:

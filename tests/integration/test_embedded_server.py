@@ -9,10 +9,8 @@ stops it at the end.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +23,7 @@ import pytest
 
 from persistence.embedded import embedded_status, postgres_processes, stop_embedded
 from persistence.migrations import MIGRATIONS
+from tests.helpers.processes import clean_env, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,16 +43,6 @@ asyncio.run(main())
 """
 
 pytestmark = pytest.mark.slow
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DATABASE_URL", "TEST_DATABASE", "MOLTPE_", "OPENAI_", "AUDIT_"))
-    }
-    env.update(extra)
-    return env
 
 
 @pytest.fixture
@@ -185,12 +174,6 @@ def test_a_test_run_stops_the_embedded_server_it_started(scratch: Path) -> None:
         assert not embedded_status(data_dir).running
     finally:
         stop_embedded(data_dir)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_serve_logs_json_and_db_stop_after_serve_was_killed(home: Path) -> None:
