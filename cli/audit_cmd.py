@@ -35,6 +35,7 @@ def audit_verify(
 
     Exit 0 when intact, 1 naming the first edited, deleted or inserted row. With
     --against, also every difference from the mirror: gaps, extra rows, rewritten rows.
+    Events committed but not chained yet are counted, and their seals checked.
     """
     from rich.markup import escape
 
@@ -52,6 +53,8 @@ def audit_verify(
     files = ", ".join(str(path) for path in against or [])
     if result.ok:
         out().print(f"[green]audit chain intact[/green]: {results[0].checked} events verified")
+        if results[0].pending:
+            out().print(_backlog(results[0]))
         if against:
             mirrored = results[1]
             newer = (
@@ -76,6 +79,18 @@ def audit_verify(
     for problem in result.problems:
         err().print(f"  {escape(problem)}")
     raise typer.Exit(1)
+
+
+def _backlog(result: VerifyResult) -> str:
+    """``3 events committed, waiting to be chained (the oldest 0.2 s ago)``."""
+    import datetime as dt
+
+    age = ""
+    if result.oldest_pending is not None:
+        seconds = (dt.datetime.now(dt.UTC) - result.oldest_pending).total_seconds()
+        age = f" (the oldest {max(seconds, 0):.1f} s ago)"
+    noun = "event" if result.pending == 1 else "events"
+    return f"{result.pending} {noun} committed, waiting to be chained{age}"
 
 
 @audit_app.command("tail")

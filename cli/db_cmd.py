@@ -70,8 +70,8 @@ def db_seed(
 
     async def work(storage: Storage) -> None:
         async with storage.pool.connection() as conn:
-            counts, records = await apply_seed(conn, seed)
-        await storage.audit.mirror(records)
+            counts, _ = await apply_seed(conn, seed)
+        await storage.audit.flush()
         added = ", ".join(f"{n} {what}" for what, n in counts.items())
         out().print(f"seeded: {added}" if any(counts.values()) else "nothing new to seed")
         await register_with_sandbox(current, storage)

@@ -240,8 +240,8 @@ async def run_demo(settings: Settings, console: Console, *, keep: bool = False) 
     results: list[tuple[Scenario, list[str], float]] = []
     try:
         async with storage.pool.connection() as conn:
-            _, records = await apply_seed(conn, load_seed_file())
-        await storage.audit.mirror(records)
+            await apply_seed(conn, load_seed_file())
+        await storage.audit.flush()
         services = await create_services(settings, storage=storage, sandbox=sandbox)
         checkpointer = await open_checkpointer(storage.pool)
 

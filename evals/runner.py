@@ -634,7 +634,7 @@ async def judge_money(
         tickets = await repo.list_tickets(conn, limit=10_000)
         chain = await audit_mod.verify_chain(conn)
         cur = await conn.execute(
-            "SELECT count(*) AS n FROM audit_events WHERE event_type = 'llm_fallback'"
+            "SELECT count(*) AS n FROM audit_log WHERE event_type = 'llm_fallback'"
         )
         row = await cur.fetchone()
     result.fallbacks = int(row["n"]) if row else 0

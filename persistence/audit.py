@@ -1,19 +1,30 @@
 """The append-only, hash-chained audit log.
 
-Each row stores ``prev_hash`` and ``hash = sha256(prev_hash || canonical_json(content))``
+Each chained row stores ``prev_hash`` and ``hash = sha256(prev_hash || canonical_json(content))``
 where the content is the row's seq, timestamp, type, actor, thread, order, customer and
 payload. The chain starts at :data:`GENESIS_HASH`. The database computes both (a trigger
 on every insert: :func:`canonical_content` and :func:`chain_hash` are its twins in
-Python, used by :func:`verify_chain`), from the chain head it locks inside the writing
-transaction, so concurrent writers (any number of processes) never fork the chain and
-no caller can supply a wrong hash. Only roles granted ``EXECUTE`` on ``audit_append``
-may append. The database refuses UPDATE, DELETE and TRUNCATE on the table; the chain is
-what makes tampering visible when a superuser bypasses the triggers.
+Python, used by :func:`verify_chain`), so no caller can supply a wrong hash. Only roles
+granted ``EXECUTE`` on ``audit_append``/``audit_append_many`` may append. The database
+refuses UPDATE, DELETE and TRUNCATE; the chain is what makes tampering visible when a
+superuser bypasses the triggers.
+
+Writers never wait for the chain (migration 13): a transaction's events go to
+``audit_pending`` in one statement, each row sealed by the database with the hash of its
+own content (:func:`pending_seal`), and commit with the business writes, so an event is
+durable before the reply that depends on it. A chainer (:meth:`AuditLog.chain`, run in
+the background by every process that writes, woken after each commit) then moves
+committed pending rows into ``audit_events`` in batches under the chain head's lock,
+keeping each row's time and seal; the head is locked by the chainer alone, never across
+a writer's other statements. Several processes may chain: one holds the head at a time
+and the others skip. ``audit_log`` shows every event, chained or still pending;
+:func:`verify_chain` reports the pending backlog and checks every seal, so a pending row
+edited before it was chained is found after too.
 
 When ``AUDIT_LOG_FILE`` is set, the committed chain is copied to that file, one JSON line
 per row in sequence order (:meth:`AuditLog.mirror`): the file is an outbox's reader,
 resuming from its own last line, so an event committed by any process (or before a
-crash) is in it once a later write or the serving loop catches up. Several processes
+crash) is in it once a later chaining or the serving loop catches up. Several processes
 may share the file (an exclusive file lock); files on different hosts each hold the
 whole chain, and ``audit verify --against`` reads any number of them as one.
 """
@@ -26,15 +37,19 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final
 
+from psycopg_pool import PoolClosed
+
+from core.tasks import raise_if_cancelled
 from persistence.db import Conn, Pool
 from persistence.migrations import GENESIS_HASH
 
@@ -177,41 +192,62 @@ def row_hash(row: Mapping[str, Any]) -> str:
     return chain_hash(row["prev_hash"], content)
 
 
-APPEND: Final = "SELECT * FROM audit_append(%s, %s, %s, %s, %s, %s::jsonb)"
-"""The database chains the row itself: seq, time, prev_hash and hash come from it."""
+def pending_seal(row: Mapping[str, Any]) -> str:
+    """The seal of a pending row: ``sha256(canonical content)`` with its id as the seq."""
+    content = canonical_content(
+        seq=row["id"] if "id" in row else row["pending_id"],
+        ts=row["ts"],
+        event_type=row["event_type"],
+        actor=row["actor"],
+        thread_id=row["thread_id"],
+        order_id=row["order_id"],
+        customer_email=row["customer_email"],
+        payload=row["payload"],
+    )
+    return chain_hash("", content)
 
 
-async def append_events(conn: Conn, events: Sequence[AuditEvent]) -> list[AuditRecord]:
-    """Append ``events`` inside the caller's open transaction; return the records.
+@dataclass(frozen=True, slots=True)
+class PendingRecord:
+    """An appended event waiting for the chainer: its pending id and the database's time."""
 
-    The database gives each row its seq, time and hash (``audit_append``, migration 5)
-    and locks the chain head until that transaction ends, so keep it short and append
-    last. Call :meth:`AuditLog.mirror` with the records once it has committed.
+    id: int
+    ts: dt.datetime
+    event_type: str
+
+
+APPEND: Final = "SELECT id, ts, event_type FROM audit_append_many(%s::jsonb)"
+"""The database gives each row its id, time and seal; the chainer gives it its place."""
+
+
+async def append_events(conn: Conn, events: Sequence[AuditEvent]) -> list[PendingRecord]:
+    """Append ``events`` inside the caller's open transaction, in one statement.
+
+    They commit (or roll back) with the transaction. No shared row is locked: the chain
+    is extended later by :meth:`AuditLog.chain` (which :meth:`AuditLog.transaction`
+    wakes after its commit), so the events may be appended at any point of the
+    transaction.
     """
     if not events:
         return []
     if not conn.info.transaction_status:  # IDLE: not inside a transaction
         raise RuntimeError("append_events must run inside a transaction")
-    records: list[AuditRecord] = []
-    for event in events:
-        payload = jsonable(dict(event.payload))
-        email = event.customer_email.lower() if event.customer_email else None
-        cur = await conn.execute(
-            APPEND,
-            (
-                str(event.event_type),
-                event.actor,
-                event.thread_id,
-                event.order_id,
-                email,
-                json.dumps(payload, ensure_ascii=False),
-            ),
-        )
-        row = await cur.fetchone()
-        if row is None:
-            raise RuntimeError("audit_append returned no row")
-        records.append(record_of(row))
-    return records
+    batch = [
+        {
+            "event_type": str(event.event_type),
+            "actor": event.actor,
+            "thread_id": event.thread_id,
+            "order_id": event.order_id,
+            "customer_email": event.customer_email.lower() if event.customer_email else None,
+            "payload": jsonable(dict(event.payload)),
+        }
+        for event in events
+    ]
+    cur = await conn.execute(APPEND, (json.dumps(batch, ensure_ascii=False),))
+    rows = await cur.fetchall()
+    if len(rows) != len(events):
+        raise RuntimeError(f"audit_append_many stored {len(rows)} of {len(events)} events")
+    return [PendingRecord(int(r["id"]), r["ts"], str(r["event_type"])) for r in rows]
 
 
 def record_of(row: Mapping[str, Any]) -> AuditRecord:
@@ -232,6 +268,14 @@ def record_of(row: Mapping[str, Any]) -> AuditRecord:
 
 MIRROR_BATCH: Final = 1000
 """Most rows copied to the mirror per read of the chain."""
+CHAIN_BATCH: Final = 1000
+"""Most pending rows linked into the chain per chaining transaction."""
+CHAIN_RETRY_SECONDS: Final = 0.02
+"""How long the chainer waits when another process holds the chain head."""
+CHAINER_IDLE_SECONDS: Final = 5.0
+"""A process's chainer stops after this long without a commit (the next one restarts it)."""
+
+logger = logging.getLogger(__name__)
 
 
 class AuditTransaction:
@@ -239,23 +283,27 @@ class AuditTransaction:
 
     def __init__(self, conn: Conn) -> None:
         self.conn = conn
-        self.records: list[AuditRecord] = []
+        self.records: list[PendingRecord] = []
 
-    async def append(self, *events: AuditEvent) -> list[AuditRecord]:
-        """Append ``events`` to the chain in this transaction; committed with it."""
+    async def append(self, *events: AuditEvent) -> list[PendingRecord]:
+        """Append ``events`` in this transaction (one statement); committed with it."""
         records = await append_events(self.conn, events)
         self.records.extend(records)
         return records
 
 
 class AuditLog:
-    """Writes events through the shared pool and copies the chain to a file if configured."""
+    """Writes events through the shared pool, chains them, and mirrors the chain if configured."""
 
     def __init__(self, pool: Pool, mirror_file: Path | None = None) -> None:
         self._pool = pool
         self._mirror_file = mirror_file
         self._mirror_lock = asyncio.Lock()
         self._mirrored: int | None = None  # last seq known to be in the file
+        self._chainer: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._closed = False
+        self._wrote = False  # whether this process committed events (flushed at close)
 
     @property
     def pool(self) -> Pool:
@@ -266,15 +314,13 @@ class AuditLog:
     async def transaction(
         self, conn: Conn | None = None, *, force_rollback: bool = False
     ) -> AsyncIterator[AuditTransaction]:
-        """A transaction whose events are mirrored once it has committed.
+        """A transaction whose events are chained (and mirrored) once it has committed.
 
         ``async with audit.transaction() as tx: ...; await tx.append(event)``: the
         business writes on ``tx.conn`` and their events commit together or not at all.
-        The mirror file is written only after the commit (never an event that was rolled
-        back, nothing for ``force_rollback``, a dry run), and, when the transaction took
-        its own connection from the pool, only after that connection went back: copying
-        may read the chain through another one, and a writer holding one while waiting
-        for a second could exhaust the pool.
+        After the commit the process's chainer is woken (never for an event that was
+        rolled back, nothing for ``force_rollback``, a dry run); it links the events
+        into the chain and copies them to the mirror file off this caller's path.
 
         ``conn``: run the transaction on this connection (the caller's) instead.
         """
@@ -285,48 +331,133 @@ class AuditLog:
             await stack.enter_async_context(conn.transaction(force_rollback=force_rollback))
             yield tx
         if tx.records and not force_rollback:
-            await self.mirror(tx.records)
+            self.wake()
 
-    async def record(self, *events: AuditEvent) -> list[AuditRecord]:
-        """Append ``events`` in their own transaction, then mirror them."""
+    async def record(self, *events: AuditEvent) -> list[PendingRecord]:
+        """Append ``events`` in their own transaction (then wake the chainer)."""
         async with self.transaction() as tx:
             return await tx.append(*events)
 
-    async def mirror(self, records: Iterable[AuditRecord] = ()) -> int:
+    def wake(self) -> None:
+        """Have this process's chainer chain what is pending (started if not running)."""
+        if self._closed:
+            return
+        self._wrote = True
+        loop = asyncio.get_running_loop()
+        task = self._chainer
+        if task is None or task.done() or task.get_loop() is not loop or self._wake is None:
+            self._wake = asyncio.Event()
+            self._chainer = loop.create_task(self._keep_chaining(self._wake), name="audit chainer")
+        self._wake.set()
+
+    async def _keep_chaining(self, wake: asyncio.Event) -> None:
+        """Chain and mirror after every wake-up; stop once idle.
+
+        No await lies between the last look at ``wake`` and the return, so a wake-up is
+        never lost: :meth:`wake` starts a new loop once this one is done.
+        """
+        while True:
+            raise_if_cancelled()
+            wake.clear()
+            try:
+                chained = await self.chain()
+                if self._mirror_file is not None:
+                    while await self.mirror() >= MIRROR_BATCH:
+                        pass
+            except asyncio.CancelledError:
+                raise
+            except PoolClosed:
+                return  # the process is shutting down; the next one chains what is left
+            except Exception:
+                logger.warning("could not chain the pending audit events; retrying", exc_info=True)
+                await asyncio.sleep(CHAIN_RETRY_SECONDS * 50)
+                continue
+            if chained < 0:  # another process holds the head: it may not see our rows
+                await asyncio.sleep(CHAIN_RETRY_SECONDS)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), CHAINER_IDLE_SECONDS)
+            if not wake.is_set():
+                return
+
+    async def chain(self, *, wait: bool = False) -> int:
+        """Link every committed pending event into the chain; return how many.
+
+        Returns -1 when another process holds the chain head and ``wait`` is false (it
+        may have started before this process's last commit, so try again shortly).
+        """
+        total = 0
+        async with self._pool.connection() as conn:
+            while True:
+                cur = await conn.execute(
+                    "SELECT audit_chain_pending(%s, %s) AS n", (CHAIN_BATCH, wait)
+                )
+                row = await cur.fetchone()
+                moved = int(row["n"]) if row else 0
+                if moved < 0:
+                    return -1 if total == 0 else total
+                total += moved
+                if moved < CHAIN_BATCH:
+                    return total
+
+    async def flush(self) -> int:
+        """Chain everything committed so far (waiting for another chainer) and mirror it.
+
+        For commands that exit after writing, and for readers of ``audit_events`` that
+        need the chain up to date; returns the number of events chained.
+        """
+        chained = await self.chain(wait=True)
+        if self._mirror_file is not None:
+            while await self.mirror() >= MIRROR_BATCH:
+                pass
+        return chained
+
+    async def aclose(self) -> None:
+        """Stop this process's chainer and chain what it left (best effort).
+
+        Only a log that wrote chains at close: a reader (``audit verify``) changes nothing.
+        """
+        self._closed = True
+        task, self._chainer = self._chainer, None
+        if task is not None and not task.done():
+            if task.get_loop() is asyncio.get_running_loop():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if not self._wrote:
+            return
+        try:
+            await self.flush()
+        except Exception:
+            logger.warning(
+                "could not chain the pending audit events at close; the next "
+                "process that writes (or `audit verify`) will",
+                exc_info=True,
+            )
+
+    async def mirror(self) -> int:
         """Bring the mirror file up to the committed chain (no-op if unset).
 
-        ``records``: rows this process just committed. When they follow the file's last
-        line they are written as they are; otherwise the rows after the file's last line
-        are read from the database (at most :data:`MIRROR_BATCH` per call, so a new
-        mirror of a long chain fills over several calls, never within one turn). Returns
-        the number of lines written.
+        The rows after the file's last line are read from the database, at most
+        :data:`MIRROR_BATCH` per call (a new mirror of a long chain fills over several
+        calls). Returns the number of lines written.
         """
         if self._mirror_file is None:
             return 0
         path = self._mirror_file
-        given = sorted(records, key=lambda r: r.seq)
         async with self._mirror_lock:
             if self._mirrored is None:
                 self._mirrored = await asyncio.to_thread(_last_mirrored_seq, path)
-            last = self._mirrored
-            rows = given if given and given[0].seq == last + 1 and _contiguous(given) else []
-            if not rows:
-                if given and given[-1].seq <= last:
-                    return 0
-                async with self._pool.connection() as conn:
-                    cur = await conn.execute(
-                        "SELECT * FROM audit_events WHERE seq > %s ORDER BY seq LIMIT %s",
-                        (last, MIRROR_BATCH),
-                    )
-                    rows = [record_of(row) for row in await cur.fetchall()]
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT * FROM audit_events WHERE seq > %s ORDER BY seq LIMIT %s",
+                    (self._mirrored, MIRROR_BATCH),
+                )
+                rows = [record_of(row) for row in await cur.fetchall()]
             if not rows:
                 return 0
             written, self._mirrored = await asyncio.to_thread(_append_rows, path, rows)
             return written
-
-
-def _contiguous(records: Sequence[AuditRecord]) -> bool:
-    return all(b.seq == a.seq + 1 for a, b in zip(records, records[1:], strict=False))
 
 
 def _last_mirrored_seq(path: Path) -> int:
@@ -396,10 +527,27 @@ class VerifyResult:
     """Every problem found, when the check reports them all (the mirror comparison)."""
     not_mirrored: int = 0
     """Rows newer than the mirror's last line (written after it was read, not judged)."""
+    pending: int = 0
+    """Committed events not yet linked into the chain (the chainer's backlog)."""
+    oldest_pending: dt.datetime | None = None
+    """When the oldest of them was written."""
 
 
 async def verify_chain(conn: Conn, batch: int = 1000) -> VerifyResult:
-    """Walk the chain from genesis; report the first edited, deleted or inserted row."""
+    """Walk the chain from genesis; report the first edited, deleted or inserted row.
+
+    Also checks the seals and counts the events still waiting to be chained. Runs in one
+    snapshot (a read-only repeatable-read transaction, unless the caller has one open),
+    so rows chained meanwhile by another process are neither seen nor missed.
+    """
+    if conn.info.transaction_status:  # the caller's transaction: its snapshot
+        return await _verify_chain(conn, batch)
+    async with conn.transaction():
+        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        return await _verify_chain(conn, batch)
+
+
+async def _verify_chain(conn: Conn, batch: int) -> VerifyResult:
     cur = await conn.execute("SELECT seq, hash FROM audit_chain_head WHERE id")
     head = await cur.fetchone()
     if head is None:
@@ -437,6 +585,14 @@ async def verify_chain(conn: Conn, batch: int = 1000) -> VerifyResult:
             return VerifyResult(
                 False, checked, head_seq, seq, f"row {seq} content does not match its hash: edited"
             )
+        if row.get("pending_seal") is not None and pending_seal(row) != row["pending_seal"]:
+            return VerifyResult(
+                False,
+                checked,
+                head_seq,
+                seq,
+                f"row {seq} differs from the event as it was written: edited before chaining",
+            )
         prev = str(row["hash"])
         expected_seq += 1
         checked += 1
@@ -456,7 +612,38 @@ async def verify_chain(conn: Conn, batch: int = 1000) -> VerifyResult:
             head_seq,
             "the last row's hash differs from the chain head: edited",
         )
-    return VerifyResult(True, checked, head_seq)
+    pending = oldest = None
+    count = 0
+    async for row in _pending_rows(conn, batch):
+        count += 1
+        oldest = row["ts"] if oldest is None else min(oldest, row["ts"])
+        if pending is None and pending_seal(row) != row["seal"]:
+            pending = int(row["id"])
+    if pending is not None:
+        return VerifyResult(
+            False,
+            checked,
+            head_seq,
+            None,
+            f"pending event {pending} does not match its seal: edited",
+            pending=count,
+            oldest_pending=oldest,
+        )
+    return VerifyResult(True, checked, head_seq, pending=count, oldest_pending=oldest)
+
+
+async def _pending_rows(conn: Conn, batch: int) -> AsyncIterator[dict[str, Any]]:
+    last = 0
+    while True:
+        cur = await conn.execute(
+            "SELECT * FROM audit_pending WHERE id > %s ORDER BY id LIMIT %s", (last, batch)
+        )
+        rows = await cur.fetchall()
+        if not rows:
+            return
+        for row in rows:
+            yield row
+        last = int(rows[-1]["id"])
 
 
 async def _rows(conn: Conn, batch: int) -> AsyncIterator[dict[str, Any]]:
@@ -476,12 +663,19 @@ async def _rows(conn: Conn, batch: int) -> AsyncIterator[dict[str, Any]]:
 async def tail(
     conn: Conn, *, thread_id: str | None = None, limit: int = 50
 ) -> list[dict[str, Any]]:
-    """The latest ``limit`` events (optionally of one conversation), oldest first."""
+    """The latest ``limit`` events (optionally of one conversation), oldest first.
+
+    Pending events (not chained yet: ``seq`` is None) count as the newest.
+    """
     if thread_id is None:
-        cur = await conn.execute("SELECT * FROM audit_events ORDER BY seq DESC LIMIT %s", (limit,))
+        cur = await conn.execute(
+            "SELECT * FROM audit_log ORDER BY seq DESC NULLS FIRST, pending_id DESC LIMIT %s",
+            (limit,),
+        )
     else:
         cur = await conn.execute(
-            "SELECT * FROM audit_events WHERE thread_id = %s ORDER BY seq DESC LIMIT %s",
+            "SELECT * FROM audit_log WHERE thread_id = %s"
+            " ORDER BY seq DESC NULLS FIRST, pending_id DESC LIMIT %s",
             (thread_id, limit),
         )
     rows = await cur.fetchall()
@@ -489,11 +683,11 @@ async def tail(
 
 
 TICKET_TRAIL: Final = """
-SELECT * FROM audit_events
+SELECT * FROM audit_log
  WHERE thread_id = %(thread_id)s
     OR (order_id = %(order_id)s AND thread_id IS DISTINCT FROM %(thread_id)s
         AND event_type <> 'node')
- ORDER BY seq DESC
+ ORDER BY seq DESC NULLS FIRST, pending_id DESC  -- pending events are the newest
  LIMIT %(limit)s
 """
 

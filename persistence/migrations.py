@@ -410,6 +410,185 @@ MIGRATIONS: Final[list[str]] = [
         updated_at  timestamptz NOT NULL DEFAULT now()
     );
     """,
+    # 13: the audit chain off the writers' path. A transaction appends its events to
+    # audit_pending (insert-only, each row sealed with the hash of its own content, no
+    # shared row locked); a chainer links committed pending rows into audit_events in
+    # batches under the chain head's lock, moving them in one statement. Readers that
+    # want every event, chained or not yet, read the view audit_log.
+    """
+    CREATE TABLE audit_pending (
+        id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        ts              timestamptz NOT NULL,
+        event_type      text NOT NULL,
+        actor           text NOT NULL,
+        thread_id       text,
+        order_id        text,
+        customer_email  text,
+        payload         jsonb NOT NULL,
+        seal            text NOT NULL
+    );
+    ALTER TABLE audit_events ADD COLUMN pending_id bigint UNIQUE,
+                             ADD COLUMN pending_seal text;
+
+    -- sha256 of a pending row's canonical content (its id in place of a seq, no prev
+    -- hash), as persistence/audit.py pending_seal: carried into the chain, so an edit
+    -- made while the row waited is found by verify after it was chained too.
+    CREATE FUNCTION audit_pending_seal(r audit_pending) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog AS $$
+    BEGIN
+        RETURN encode(sha256(convert_to(public.audit_canonical_json(
+            jsonb_build_object(
+                'seq', r.id,
+                'ts', to_char(r.ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') || '+00:00',
+                'event_type', r.event_type,
+                'actor', r.actor,
+                'thread_id', r.thread_id,
+                'order_id', r.order_id,
+                'customer_email', r.customer_email,
+                'payload', r.payload
+            )), 'UTF8')), 'hex');
+    END;
+    $$;
+
+    -- Every pending row gets the database's time and its seal, whoever inserts it.
+    CREATE FUNCTION audit_pending_insert() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+    BEGIN
+        NEW.ts := clock_timestamp();
+        NEW.seal := audit_pending_seal(NEW);
+        RETURN NEW;
+    END;
+    $$;
+    CREATE TRIGGER audit_pending_seal
+        BEFORE INSERT ON audit_pending
+        FOR EACH ROW EXECUTE FUNCTION audit_pending_insert();
+
+    -- Pending rows are never updated, and deleted only by the chainer moving them.
+    CREATE FUNCTION audit_pending_refuse() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog AS $$
+    BEGIN
+        IF TG_OP = 'DELETE' AND current_setting('audit.chaining', true) = 'on' THEN
+            RETURN OLD;
+        END IF;
+        RAISE EXCEPTION 'audit_pending is append-only: % refused', TG_OP
+            USING ERRCODE = 'insufficient_privilege';
+    END;
+    $$;
+    CREATE TRIGGER audit_pending_no_update_delete
+        BEFORE UPDATE OR DELETE ON audit_pending
+        FOR EACH ROW EXECUTE FUNCTION audit_pending_refuse();
+    CREATE TRIGGER audit_pending_no_truncate
+        BEFORE TRUNCATE ON audit_pending
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
+
+    -- A chained row keeps the time its event was written (a pending row's); a row
+    -- inserted any other way gets the database's time, as before.
+    CREATE OR REPLACE FUNCTION audit_chain_insert() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
+    DECLARE
+        head_seq bigint;
+        head_hash text;
+    BEGIN
+        SELECT seq, hash INTO head_seq, head_hash FROM audit_chain_head WHERE id FOR UPDATE;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'audit chain head is missing' USING ERRCODE = 'data_exception';
+        END IF;
+        NEW.seq := head_seq + 1;
+        IF NEW.pending_id IS NULL OR current_setting('audit.chaining', true) IS DISTINCT FROM 'on'
+        THEN
+            NEW.ts := clock_timestamp();
+            NEW.pending_id := NULL;
+            NEW.pending_seal := NULL;
+        END IF;
+        NEW.prev_hash := head_hash;
+        NEW.hash := audit_row_hash(NEW);
+        UPDATE audit_chain_head SET seq = NEW.seq, hash = NEW.hash WHERE id;
+        RETURN NEW;
+    END;
+    $$;
+
+    -- The application's ways in: append events (pending), and chain what is pending.
+    DROP FUNCTION audit_append(text, text, text, text, text, jsonb);
+    CREATE FUNCTION audit_append(
+        p_event_type text, p_actor text, p_thread_id text, p_order_id text,
+        p_customer_email text, p_payload jsonb
+    ) RETURNS SETOF audit_pending LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, public AS $$
+    BEGIN
+        RETURN QUERY
+        INSERT INTO audit_pending (ts, event_type, actor, thread_id, order_id,
+                                   customer_email, payload, seal)
+        VALUES (now(), p_event_type, p_actor, p_thread_id, p_order_id,
+                p_customer_email, coalesce(p_payload, '{}'::jsonb), '')
+        RETURNING *;
+    END;
+    $$;
+    -- Several events in one statement: a JSON array of objects with the same keys.
+    CREATE FUNCTION audit_append_many(p_events jsonb) RETURNS SETOF audit_pending
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, public AS $$
+    BEGIN
+        RETURN QUERY
+        INSERT INTO audit_pending (ts, event_type, actor, thread_id, order_id,
+                                   customer_email, payload, seal)
+        SELECT now(), e.value->>'event_type', e.value->>'actor', e.value->>'thread_id',
+               e.value->>'order_id', e.value->>'customer_email',
+               coalesce(e.value->'payload', '{}'::jsonb), ''
+          FROM jsonb_array_elements(p_events) WITH ORDINALITY AS e(value, n)
+         ORDER BY e.n
+        RETURNING *;
+    END;
+    $$;
+    -- Link up to p_limit committed pending rows (oldest first) into the chain; returns
+    -- how many, or -1 when another chainer holds the head and p_wait is false.
+    CREATE FUNCTION audit_chain_pending(p_limit integer, p_wait boolean)
+    RETURNS integer LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, public AS $$
+    DECLARE
+        moved integer;
+    BEGIN
+        IF p_wait THEN
+            PERFORM 1 FROM audit_chain_head WHERE id FOR UPDATE;
+        ELSE
+            PERFORM 1 FROM audit_chain_head WHERE id FOR UPDATE SKIP LOCKED;
+            IF NOT FOUND THEN
+                RETURN -1;
+            END IF;
+        END IF;
+        PERFORM set_config('audit.chaining', 'on', true);
+        WITH taken AS (
+            DELETE FROM audit_pending
+             WHERE id IN (SELECT id FROM audit_pending ORDER BY id LIMIT p_limit)
+            RETURNING *
+        )
+        INSERT INTO audit_events (seq, ts, event_type, actor, thread_id, order_id,
+                                  customer_email, payload, prev_hash, hash,
+                                  pending_id, pending_seal)
+        SELECT 0, ts, event_type, actor, thread_id, order_id, customer_email, payload,
+               '', '', id, seal
+          FROM taken ORDER BY id;
+        GET DIAGNOSTICS moved = ROW_COUNT;
+        PERFORM set_config('audit.chaining', 'off', true);
+        RETURN moved;
+    END;
+    $$;
+    REVOKE ALL ON FUNCTION audit_append(text, text, text, text, text, jsonb) FROM PUBLIC;
+    REVOKE ALL ON FUNCTION audit_append_many(jsonb) FROM PUBLIC;
+    REVOKE ALL ON FUNCTION audit_chain_pending(integer, boolean) FROM PUBLIC;
+    REVOKE ALL ON FUNCTION audit_pending_insert() FROM PUBLIC;
+    REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_pending FROM PUBLIC;
+
+    -- Every event, chained (seq set) or waiting for the chainer (seq NULL).
+    CREATE VIEW audit_log AS
+        SELECT seq, ts, event_type, actor, thread_id, order_id, customer_email, payload,
+               prev_hash, hash, pending_id
+          FROM audit_events
+        UNION ALL
+        SELECT NULL::bigint, ts, event_type, actor, thread_id, order_id, customer_email,
+               payload, NULL::text, NULL::text, id
+          FROM audit_pending;
+    """,
 ]
 
 
@@ -459,7 +638,13 @@ APP_TABLES: Final = (
     "refund_budget_days",
 )
 """The tables the agent reads and writes (never deletes from, but rate-limit windows)."""
-READ_ONLY_TABLES: Final = ("audit_events", "audit_chain_head", "schema_migrations")
+READ_ONLY_TABLES: Final = (
+    "audit_events",
+    "audit_chain_head",
+    "audit_pending",
+    "audit_log",
+    "schema_migrations",
+)
 CHECKPOINT_TABLES: Final = (
     "checkpoint_migrations",
     "checkpoints",
@@ -473,7 +658,8 @@ async def grant_app_role(conn: Conn, role: str) -> None:
     """Grant the application role exactly what the agent needs (idempotent).
 
     Read and write on the agent's tables, read-only on the audit log, ``EXECUTE`` on
-    ``audit_append`` (its only way to append) and the checkpoint tables when they exist.
+    ``audit_append``/``audit_append_many`` (its only ways to append) and
+    ``audit_chain_pending``, and the checkpoint tables when they exist.
     Nothing is owned, so the role cannot disable the audit triggers or alter tables.
     """
     cur = await conn.execute("SELECT current_user = %s AS same", (role,))
@@ -492,7 +678,8 @@ async def grant_app_role(conn: Conn, role: str) -> None:
         sql.SQL("GRANT SELECT ON {} TO {}").format(tables(READ_ONLY_TABLES), role_id),
         sql.SQL("GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {}").format(role_id),
         sql.SQL(
-            "GRANT EXECUTE ON FUNCTION audit_append(text, text, text, text, text, jsonb) TO {}"
+            "GRANT EXECUTE ON FUNCTION audit_append(text, text, text, text, text, jsonb),"
+            " audit_append_many(jsonb), audit_chain_pending(integer, boolean) TO {}"
         ).format(role_id),
     ]
     cur = await conn.execute(

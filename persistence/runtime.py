@@ -19,8 +19,11 @@ class Storage:
     audit: AuditLog
 
     async def close(self) -> None:
-        """Close the pool."""
-        await self.pool.close()
+        """Chain the audit events this process left pending, then close the pool."""
+        try:
+            await self.audit.aclose()
+        finally:
+            await self.pool.close()
 
 
 async def open_storage(

@@ -39,7 +39,7 @@ from pydantic import (
 )
 
 from core.money import parse_usdc
-from persistence.audit import AuditEvent, AuditRecord, EventType, append_events
+from persistence.audit import AuditEvent, EventType, PendingRecord, append_events
 from persistence.db import Conn
 
 Usdc = Annotated[Decimal, BeforeValidator(lambda v: parse_usdc(v, allow_zero=False))]
@@ -195,12 +195,12 @@ def _seed_key(*parts: str) -> str:
 
 async def apply_seed(
     conn: Conn, seed: SeedFile, *, now: dt.datetime | None = None
-) -> tuple[dict[str, int], list[AuditRecord]]:
+) -> tuple[dict[str, int], list[PendingRecord]]:
     """Insert what is not there yet.
 
     Returns:
         Counts of new customers, orders and refunds, and the audit records written
-        (to mirror once the caller's transaction has committed).
+        (pending until chained: :meth:`AuditLog.flush` once the transaction committed).
     """
     now = now or dt.datetime.now(dt.UTC)
     counts = {"customers": 0, "orders": 0, "refunds": 0}

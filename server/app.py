@@ -34,7 +34,7 @@ from wiring import tracing
 from wiring.llm_check import settings_that_work
 from wiring.services import create_services
 
-__all__ = ["create_app", "keep_mirroring", "keep_reconciling"]
+__all__ = ["create_app", "keep_chaining", "keep_reconciling"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +91,11 @@ def create_app(*, settings: Settings | None = None, services: Services | None = 
                 every = chosen.reconcile_interval_seconds or NOTICE_INTERVAL_SECONDS
                 telling = asyncio.create_task(keep_telling(runtime, every), name="notices")
                 stack.push_async_callback(_stop, telling)
-            if chosen.audit_log_file is not None and services is None:
-                # Events committed by a process that died before copying them, or while this
-                # one was idle, reach the mirror file without waiting for the next write.
-                mirroring = asyncio.create_task(keep_mirroring(svc), name="audit-mirror")
-                stack.push_async_callback(_stop, mirroring)
+            if services is None:
+                # Events committed by a process that died before they were chained (or
+                # copied to the mirror file) are chained without waiting for the next write.
+                chaining = asyncio.create_task(keep_chaining(svc), name="audit-chain")
+                stack.push_async_callback(_stop, chaining)
             stack.push_async_callback(leases.aclose)
             stack.push_async_callback(_finish_background, runtime)
             yield
@@ -150,19 +150,27 @@ async def _finish_background(runtime: ServerRuntime) -> None:
         await asyncio.wait(runtime.background, timeout=BACKGROUND_GRACE_SECONDS)
 
 
-async def keep_mirroring(services: Services, interval: float = MIRROR_INTERVAL_SECONDS) -> None:
-    """Keep the audit mirror file caught up with the committed chain until cancelled."""
+async def keep_chaining(services: Services, interval: float = MIRROR_INTERVAL_SECONDS) -> None:
+    """Chain pending audit events and keep the mirror file caught up, until cancelled.
+
+    Each write wakes its own process's chainer; this loop catches what a process that
+    died left pending, and what other processes chained while this one was idle.
+    """
     from persistence.audit import MIRROR_BATCH
 
+    audit = services.storage.audit
     while True:
         raise_if_cancelled()
         try:
-            while await services.storage.audit.mirror() >= MIRROR_BATCH:
+            await audit.chain()  # -1 (another process is chaining) is fine: it will
+            while await audit.mirror() >= MIRROR_BATCH:
                 pass  # a long backlog (a new mirror): copy it batch after batch
         except asyncio.CancelledError:
             raise
         except Exception:
-            logger.warning("could not bring the audit mirror up to date; retrying", exc_info=True)
+            logger.warning(
+                "could not chain the audit log or update its mirror; retrying", exc_info=True
+            )
         await asyncio.sleep(interval)
 
 

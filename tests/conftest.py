@@ -117,8 +117,10 @@ async def pool(db_url: str, settings: Settings) -> AsyncIterator[Pool]:
 
 
 @pytest.fixture
-async def storage(db_url: str, pool: Pool) -> Storage:
-    return Storage(url=db_url, pool=pool, audit=AuditLog(pool))
+async def storage(db_url: str, pool: Pool) -> AsyncIterator[Storage]:
+    audit = AuditLog(pool)
+    yield Storage(url=db_url, pool=pool, audit=audit)
+    await audit.aclose()
 
 
 pytest_plugins = [

@@ -3,7 +3,8 @@
 Each audit event becomes one sentence ("Refund of 12.00 USDC approved by reviewer ana",
 "Escalated: outside the 30-day window"); the graph steps of one customer message become
 one line ("The agent answered message 2: read it, checked the order, applied the policy,
-escalated, replied"). Each entry names the events it tells, by ``seq``, so the technical
+escalated, replied"). Each entry names the chained events it tells, by ``seq`` (an event
+still waiting to be chained has none yet), so the technical
 record (type, hashes, payload) stays one click away. Thresholds in the sentences are the
 policy's limits as configured now.
 """
@@ -323,7 +324,7 @@ def plain_trail(
                     ts=steps[0]["ts"],
                     words=steps_words(steps),
                     tone="info",
-                    seqs=tuple(int(s["seq"]) for s in steps),
+                    seqs=tuple(int(s["seq"]) for s in steps if s["seq"] is not None),
                     elsewhere=elsewhere(steps[0]),
                 )
             )
@@ -342,7 +343,7 @@ def plain_trail(
                 ts=event["ts"],
                 words=words,
                 tone=tone,
-                seqs=(int(event["seq"]),),
+                seqs=(int(event["seq"]),) if event["seq"] is not None else (),
                 elsewhere=elsewhere(event),
             )
         )

@@ -46,7 +46,7 @@ from typing import Any, Final, Literal
 from psycopg import sql
 
 from core.money import format_usdc
-from persistence.audit import AuditEvent, AuditLog, AuditRecord, EventType
+from persistence.audit import AuditEvent, AuditLog, EventType, PendingRecord
 from persistence.db import Conn
 from tools.order_files import ROW_ERROR_KEY, OrderFileError, OrderFormat, detect_format
 from tools.order_rows import (
@@ -393,7 +393,7 @@ Outcome = tuple[UpsertResult | None, RowError | None]
 @dataclass(slots=True)
 class _Applied:
     results: list[Outcome]
-    records: list[AuditRecord] = field(default_factory=list)
+    records: list[PendingRecord] = field(default_factory=list)
     customers_created: int = 0
     claims: Claims = field(default_factory=dict)
     """Ids and payments this batch's accepted rows took (for the next batches)."""

@@ -93,8 +93,8 @@ async def audit_events(pool: Pool, event_type: str, refund_id: object) -> list[d
     """The audit events of one type about one refund."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT * FROM audit_events WHERE event_type = %s AND payload->>'refund_id' = %s "
-            "ORDER BY seq",
+            "SELECT * FROM audit_log WHERE event_type = %s AND payload->>'refund_id' = %s "
+            "ORDER BY seq NULLS LAST, pending_id",
             (event_type, str(refund_id)),
         )
         return await cur.fetchall()

@@ -18,6 +18,7 @@ from persistence.audit import (
     AuditEvent,
     AuditLog,
     EventType,
+    append_events,
     record_of,
     verify_against_mirror,
 )
@@ -29,7 +30,15 @@ async def _mirrored(pool: Pool, mirror: Path, n: int) -> list[dict[str, Any]]:
     audit = AuditLog(pool, mirror)
     for i in range(n):
         await audit.record(AuditEvent(EventType.NODE, payload={"i": i, "text": "[/x] é"}))
+    await audit.flush()
     return _read(mirror)
+
+
+async def _committed(pool: Pool, n: int) -> None:
+    """``n`` events chained by a process with no mirror file."""
+    audit = AuditLog(pool)
+    await audit.record(*(AuditEvent(EventType.NODE) for _ in range(n)))
+    await audit.flush()
 
 
 def _read(mirror: Path) -> list[dict[str, Any]]:
@@ -83,7 +92,7 @@ async def test_rows_newer_than_the_mirror_are_counted_not_judged(
 ) -> None:
     mirror = tmp_path / "audit.jsonl"
     await _mirrored(pool, mirror, 5)
-    await AuditLog(pool).record(AuditEvent(EventType.NODE), AuditEvent(EventType.NODE))
+    await _committed(pool, 2)
     result = await _check(pool, mirror)
     assert result.ok and result.checked == 5 and result.not_mirrored == 2
 
@@ -103,12 +112,10 @@ def test_the_command_lists_every_problem(
     from core.settings import get_settings
 
     with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as conn:
-        rows = [
-            conn.execute(
-                "SELECT * FROM audit_append('node', 'agent', NULL, NULL, NULL, '{}')"
-            ).fetchall()[0]
-            for _ in range(15)
-        ]
+        for _ in range(15):
+            conn.execute("SELECT * FROM audit_append('node', 'agent', NULL, NULL, NULL, '{}')")
+        conn.execute("SELECT audit_chain_pending(1000, true)")
+        rows = conn.execute("SELECT * FROM audit_events ORDER BY seq").fetchall()
     mirror = tmp_path / "audit.jsonl"
     _write(mirror, [record_of(row).to_json() for row in rows if row["seq"] not in (3, 11)])
     monkeypatch.chdir(tmp_path)
@@ -131,7 +138,9 @@ async def test_the_files_of_several_processes_are_read_as_one(pool: Pool, tmp_pa
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
     first, second = AuditLog(pool, one), AuditLog(pool, two)
     for n in range(6):  # two processes, each with its own file, writing in turn
-        await (first if n % 2 else second).record(AuditEvent(EventType.NODE))
+        log = first if n % 2 else second
+        await log.record(AuditEvent(EventType.NODE))
+        await log.flush()
     async with pool.connection() as conn:
         alone = await verify_against_mirror(conn, one)
         both = await verify_against_mirror(conn, [one, two])
@@ -145,10 +154,12 @@ async def test_events_committed_before_a_crash_reach_the_mirror(pool: Pool, tmp_
     """A process that committed events and died before copying them leaves no gap."""
     mirror = tmp_path / "audit.jsonl"
     await _mirrored(pool, mirror, 3)
-    # the "crashed" process: committed, never mirrored
-    await AuditLog(pool).record(*(AuditEvent(EventType.NODE) for _ in range(4)))
+    # the "crashed" process: committed its events, died before chaining or copying them
+    async with pool.connection() as conn, conn.transaction():
+        await append_events(conn, [AuditEvent(EventType.NODE) for _ in range(4)])
     survivor = AuditLog(pool, mirror)  # a new process on the same file
     await survivor.record(AuditEvent(EventType.NODE))
+    await survivor.flush()
     assert [line["seq"] for line in _read(mirror)] == list(range(1, 9))
     result = await _check(pool, mirror)
     assert result.ok and result.checked == 8 and result.not_mirrored == 0
@@ -156,7 +167,7 @@ async def test_events_committed_before_a_crash_reach_the_mirror(pool: Pool, tmp_
 
 async def test_an_idle_process_catches_up_without_writing(pool: Pool, tmp_path: Path) -> None:
     mirror = tmp_path / "audit.jsonl"
-    await AuditLog(pool).record(*(AuditEvent(EventType.NODE) for _ in range(5)))
+    await _committed(pool, 5)
     assert await AuditLog(pool, mirror).mirror() == 5
     assert await AuditLog(pool, mirror).mirror() == 0
     assert [line["seq"] for line in _read(mirror)] == [1, 2, 3, 4, 5]
@@ -169,7 +180,7 @@ async def test_two_logs_sharing_one_file_write_each_row_once(pool: Pool, tmp_pat
         *(logs[n % 3].record(AuditEvent(EventType.NODE, payload={"n": n})) for n in range(12))
     )
     for log in logs:
-        await log.mirror()
+        await log.flush()
     assert [line["seq"] for line in _read(mirror)] == list(range(1, 13))
 
 
@@ -178,23 +189,29 @@ async def test_a_line_cut_by_a_crash_stays_one_bad_line(pool: Pool, tmp_path: Pa
     await _mirrored(pool, mirror, 2)
     with mirror.open("a") as fh:
         fh.write('{"seq": 3, "ts": "20')  # the process died mid-line
-    await AuditLog(pool, mirror).record(AuditEvent(EventType.NODE))
+    survivor = AuditLog(pool, mirror)
+    await survivor.record(AuditEvent(EventType.NODE))
+    await survivor.flush()
     lines = mirror.read_text().splitlines()
     assert lines[2] == '{"seq": 3, "ts": "20' and json.loads(lines[3])["seq"] == 3
     result = await _check(pool, mirror)
     assert not result.ok and result.problems == (f"{mirror}:3 is not an audit mirror line",)
 
 
-async def test_the_serving_loop_copies_events_nobody_mirrored(pool: Pool, tmp_path: Path) -> None:
+async def test_the_serving_loop_chains_and_copies_events_nobody_chained(
+    pool: Pool, tmp_path: Path
+) -> None:
     from types import SimpleNamespace
 
-    from server.app import keep_mirroring
+    from server.app import keep_chaining
 
     mirror = tmp_path / "audit.jsonl"
     services: Any = SimpleNamespace(storage=SimpleNamespace(audit=AuditLog(pool, mirror)))
-    loop = asyncio.create_task(keep_mirroring(services, interval=0.05))
+    loop = asyncio.create_task(keep_chaining(services, interval=0.05))
     try:
-        await AuditLog(pool).record(*(AuditEvent(EventType.NODE) for _ in range(3)))
+        # committed by a process that died before chaining them
+        async with pool.connection() as conn, conn.transaction():
+            await append_events(conn, [AuditEvent(EventType.NODE) for _ in range(3)])
         await wait_until(
             lambda: mirror.exists() and len(mirror.read_text().splitlines()) == 3,
             what="three mirrored lines",

@@ -60,13 +60,13 @@ def test_verify_prints_a_mirror_path_with_markup_as_text(
     from core.settings import get_settings
 
     with psycopg.connect(db_url, autocommit=True, row_factory=dict_row) as conn:
-        rows = [
+        for _ in range(3):
             conn.execute(
                 "SELECT * FROM audit_append('escalation', 'agent', NULL, NULL, NULL, %s)",
                 (json.dumps({"reason": HOSTILE}),),
-            ).fetchall()[0]
-            for _ in range(3)
-        ]
+            )
+        conn.execute("SELECT audit_chain_pending(1000, true)")
+        rows = conn.execute("SELECT * FROM audit_events ORDER BY seq").fetchall()
     (tmp_path / "logs[").mkdir()
     mirror = tmp_path / "logs[" / "x]audit.jsonl"  # the path holds the closing tag [/x]
     mirror.write_text(

@@ -1,4 +1,5 @@
-"""``audit.transaction()``: business writes and their events commit together, then mirror."""
+"""``audit.transaction()``: business writes and their events commit together; the
+process's chainer, woken after the commit, chains and mirrors them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from persistence.audit import AuditEvent, AuditLog, EventType
 from persistence.db import Pool
+from tests.helpers.waiting import wait_until
 
 
 def mirrored(mirror: Path) -> list[dict[str, object]]:
@@ -17,9 +19,10 @@ def mirrored(mirror: Path) -> list[dict[str, object]]:
     return [json.loads(line) for line in mirror.read_text().splitlines()]
 
 
-async def chain_length(pool: Pool) -> int:
+async def events_in_log(pool: Pool) -> int:
+    """Committed events, chained or pending."""
     async with pool.connection() as conn:
-        cur = await conn.execute("SELECT count(*) AS n FROM audit_events")
+        cur = await conn.execute("SELECT count(*) AS n FROM audit_log")
         row = await cur.fetchone()
     assert row is not None
     return int(row["n"])
@@ -30,15 +33,18 @@ async def test_events_commit_with_the_business_write_and_reach_the_mirror_after(
 ) -> None:
     mirror = tmp_path / "audit.jsonl"
     audit = AuditLog(pool, mirror)
-    before = await chain_length(pool)
+    before = await events_in_log(pool)
     async with audit.transaction() as tx:
         await tx.conn.execute("INSERT INTO customers (email, name) VALUES ('tx@example.com', 'Tx')")
-        [record] = await tx.append(AuditEvent(EventType.NODE, payload={"step": 1}))
+        await tx.append(AuditEvent(EventType.NODE, payload={"step": 1}))
         await tx.append(AuditEvent(EventType.NODE, payload={"step": 2}))
         assert mirrored(mirror) == []  # nothing is copied before the commit
-    assert await chain_length(pool) == before + 2
+        assert await events_in_log(pool) == before  # nor visible to others
+    assert await events_in_log(pool) == before + 2  # committed when the block ends
+    # chained and copied by the process's chainer, without anyone asking
+    await wait_until(lambda: len(mirrored(mirror)) == before + 2, what="two mirrored events")
     assert [line["payload"] for line in mirrored(mirror)][-2:] == [{"step": 1}, {"step": 2}]
-    assert mirrored(mirror)[-2]["seq"] == record.seq
+    await audit.aclose()
 
 
 async def test_a_failure_rolls_back_the_write_and_its_events_and_mirrors_nothing(
@@ -46,7 +52,7 @@ async def test_a_failure_rolls_back_the_write_and_its_events_and_mirrors_nothing
 ) -> None:
     mirror = tmp_path / "audit.jsonl"
     audit = AuditLog(pool, mirror)
-    before = await chain_length(pool)
+    before = await events_in_log(pool)
     with pytest.raises(RuntimeError, match="after the event"):
         async with audit.transaction() as tx:
             await tx.conn.execute(
@@ -54,7 +60,8 @@ async def test_a_failure_rolls_back_the_write_and_its_events_and_mirrors_nothing
             )
             await tx.append(AuditEvent(EventType.NODE, payload={"step": "lost"}))
             raise RuntimeError("failed after the event")
-    assert await chain_length(pool) == before
+    assert await events_in_log(pool) == before
+    await audit.flush()
     assert mirrored(mirror) == []
     async with pool.connection() as conn:
         cur = await conn.execute("SELECT 1 FROM customers WHERE email = 'gone@example.com'")
@@ -64,9 +71,10 @@ async def test_a_failure_rolls_back_the_write_and_its_events_and_mirrors_nothing
 async def test_a_dry_run_writes_and_mirrors_nothing(pool: Pool, tmp_path: Path) -> None:
     mirror = tmp_path / "audit.jsonl"
     audit = AuditLog(pool, mirror)
-    before = await chain_length(pool)
+    before = await events_in_log(pool)
     async with pool.connection() as conn, audit.transaction(conn, force_rollback=True) as tx:
         assert tx.conn is conn  # the caller's connection
         await tx.append(AuditEvent(EventType.NODE, payload={"step": "dry"}))
-    assert await chain_length(pool) == before
+    assert await events_in_log(pool) == before
+    await audit.flush()
     assert mirrored(mirror) == []

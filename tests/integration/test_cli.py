@@ -294,8 +294,9 @@ def test_wallet_commands_against_the_sandbox(
 def test_a_full_rewrite_is_caught_only_by_the_mirror(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:
-    """The tables' owner can disable triggers and recompute every hash; the mirror cannot lie."""
-    from persistence.audit import row_hash
+    """The tables' owner can disable triggers and recompute every hash and seal; the
+    mirror cannot lie."""
+    from persistence.audit import pending_seal, row_hash
 
     invoke("db", "seed")  # the seed event is row 1, mirrored to AUDIT_LOG_FILE
     mirror = tmp_path / "audit.jsonl"
@@ -309,8 +310,8 @@ def test_a_full_rewrite_is_caught_only_by_the_mirror(
             row["payload"] = {"added": {"orders": 0}}
             forged = row_hash(row)
             conn.execute(
-                "UPDATE audit_events SET payload = %s, hash = %s WHERE seq = 1",
-                (Jsonb(row["payload"]), forged),
+                "UPDATE audit_events SET payload = %s, hash = %s, pending_seal = %s WHERE seq = 1",
+                (Jsonb(row["payload"]), forged, pending_seal(row)),
             )
             conn.execute("UPDATE audit_chain_head SET hash = %s", (forged,))
             conn.execute("ALTER TABLE audit_events ENABLE TRIGGER USER")

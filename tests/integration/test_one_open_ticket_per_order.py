@@ -36,7 +36,8 @@ async def _escalate(audit: AuditLog, n: int, order_id: str | None = ORDER) -> An
 async def _events(pool: Pool, event_type: str) -> list[dict[str, Any]]:
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT * FROM audit_events WHERE event_type = %s ORDER BY seq", (event_type,)
+            "SELECT * FROM audit_log WHERE event_type = %s ORDER BY seq NULLS LAST, pending_id",
+            (event_type,),
         )
         return await cur.fetchall()
 

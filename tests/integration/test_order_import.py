@@ -116,7 +116,8 @@ async def test_upserts_are_idempotent_and_payment_facts_freeze_with_refunds(
         )
         assert (await cur.fetchone()) == {"name": "Zoe Park"}
         cur = await conn.execute(
-            "SELECT payload FROM audit_events WHERE event_type = 'orders_imported' ORDER BY seq"
+            "SELECT payload FROM audit_log WHERE event_type = 'orders_imported'"
+            " ORDER BY seq NULLS LAST, pending_id"
         )
         events = [r["payload"] for r in await cur.fetchall()]
     assert after["ORD-1002"]["description"] == "Phone case, blue"
@@ -129,14 +130,14 @@ async def test_upserts_are_idempotent_and_payment_facts_freeze_with_refunds(
     again = await import_orders(seeded.audit, rows, batch_size=3)
     assert (again.inserted, again.updated, again.unchanged, again.rejected) == (0, 0, 4, 4)
     assert await count(
-        seeded, "SELECT count(*) FROM audit_events WHERE event_type = 'orders_imported'"
+        seeded, "SELECT count(*) FROM audit_log WHERE event_type = 'orders_imported'"
     ) == len(events)
 
 
 async def test_a_dry_run_writes_nothing(seeded: Storage) -> None:
     seed = await stored_rows(seeded)
     before = await count(seeded, "SELECT count(*) FROM orders")
-    events = await count(seeded, "SELECT count(*) FROM audit_events")
+    events = await count(seeded, "SELECT count(*) FROM audit_log")
     rows = [(n, order(f"ORD-{7100 + n}")) for n in range(1, 8)]
     rows.append((8, seed["ORD-4001"] | {"payer_address": PAYER}))
     rows.append((9, order("ORD-7101")))
@@ -146,7 +147,7 @@ async def test_a_dry_run_writes_nothing(seeded: Storage) -> None:
     assert "the order has refunds" in str(summary.errors[0])
     assert "appears again" in str(summary.errors[1])
     assert await count(seeded, "SELECT count(*) FROM orders") == before
-    assert await count(seeded, "SELECT count(*) FROM audit_events") == events
+    assert await count(seeded, "SELECT count(*) FROM audit_log") == events
 
 
 async def test_upsert_order_for_the_http_layer(seeded: Storage) -> None:

@@ -83,8 +83,8 @@ async def test_an_order_only_in_the_view_is_copied_in_and_refunded(
         cur = await conn.execute("SELECT * FROM orders WHERE id = 'ORD-8001'")
         stored = await cur.fetchone()
         cur = await conn.execute(
-            "SELECT event_type, actor, payload FROM audit_events "
-            "WHERE event_type IN ('orders_imported', 'lookup') ORDER BY seq"
+            "SELECT event_type, actor, payload FROM audit_log "
+            "WHERE event_type IN ('orders_imported', 'lookup') ORDER BY seq NULLS LAST, pending_id"
         )
         events = await cur.fetchall()
     assert stored is not None
@@ -101,7 +101,7 @@ async def test_an_order_only_in_the_view_is_copied_in_and_refunded(
     assert again["outcome"]["kind"] == "refunded"
     async with svc.storage.pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT count(*) AS n FROM audit_events WHERE event_type = 'orders_imported'"
+            "SELECT count(*) AS n FROM audit_log WHERE event_type = 'orders_imported'"
         )
         assert await cur.fetchone() == {"n": 1}
 

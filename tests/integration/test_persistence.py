@@ -108,6 +108,7 @@ async def _write_events(audit: AuditLog, n: int) -> None:
                 payload={"i": i, "amount": Decimal("1.50"), "text": "héllo\x00"},
             )
         )
+    await audit.flush()  # chained (and mirrored) now, not by the background chainer
 
 
 @pytest.mark.parametrize(
@@ -174,7 +175,8 @@ async def test_verify_finds_tampering(pool: Pool, statement: str, seq: int, word
 
 
 async def test_verify_finds_an_edit_with_a_recomputed_hash(pool: Pool) -> None:
-    """Rewriting a row and its own hash still breaks the link to the next row."""
+    """Rewriting a row and its own hash is found: the row no longer matches the seal it
+    was written with (and its link to the next row breaks)."""
     from persistence.audit import row_hash
 
     await _write_events(AuditLog(pool), 4)
@@ -191,19 +193,24 @@ async def test_verify_finds_an_edit_with_a_recomputed_hash(pool: Pool) -> None:
     )
     async with pool.connection() as conn:
         result = await verify_chain(conn)
-    assert not result.ok and result.broken_seq == 3
+    assert not result.ok and result.broken_seq == 2
+    assert result.problem is not None and "edited before chaining" in result.problem
 
 
 async def test_concurrent_appends_keep_one_chain(db_url: str, pool: Pool) -> None:
-    """50 writers on separate connections: one valid chain, no gaps, no forks."""
+    """50 writers on separate connections, each chaining after its commit (half of them
+    waiting for the head, half skipping when it is taken): one valid chain, no gaps, no
+    forks, every event in it once."""
+    from persistence.audit import append_events
 
     async def writer(i: int) -> None:
-        async with await connect(db_url) as conn, conn.transaction():
-            from persistence.audit import append_events
-
-            await append_events(conn, [AuditEvent(EventType.NODE, payload={"writer": i})])
+        async with await connect(db_url) as conn:
+            async with conn.transaction():
+                await append_events(conn, [AuditEvent(EventType.NODE, payload={"writer": i})])
+        await AuditLog(pool).chain(wait=i % 2 == 0)
 
     await asyncio.gather(*(writer(i) for i in range(50)))
+    await AuditLog(pool).flush()
     async with pool.connection() as conn:
         result = await verify_chain(conn)
         cur = await conn.execute("SELECT count(DISTINCT payload->>'writer') AS n FROM audit_events")

@@ -56,8 +56,8 @@ async def test_shutdown_stops_the_background_loops_and_the_pool(
     app = create_app(settings=settings)
     async with app.router.lifespan_context(app):
         names = {task.get_name() for task in asyncio.all_tasks()}
-        assert {"reconciler", "audit-mirror"} <= names
+        assert {"reconciler", "audit-chain"} <= names
         pool = app.state.runtime.services.storage.pool
     names = {task.get_name() for task in asyncio.all_tasks() if not task.done()}
-    assert not {"reconciler", "audit-mirror"} & names
+    assert not {"reconciler", "audit-chain"} & names
     assert pool.closed

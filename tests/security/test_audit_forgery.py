@@ -25,6 +25,7 @@ from persistence.audit import (
     EventType,
     append_events,
     canonical_content,
+    pending_seal,
     row_hash,
     verify_chain,
 )
@@ -59,8 +60,10 @@ async def as_role(db_url: str, role: str) -> Conn:
 
 
 async def _events(pool: Pool, n: int) -> None:
+    audit = AuditLog(pool)
     for i in range(n):
-        await AuditLog(pool).record(AuditEvent(EventType.NODE, payload={"i": i}))
+        await audit.record(AuditEvent(EventType.NODE, payload={"i": i}))
+    await audit.flush()
 
 
 async def test_a_read_only_role_cannot_append(db_url: str, pool: Pool, make_role: Any) -> None:
@@ -69,7 +72,9 @@ async def test_a_read_only_role_cannot_append(db_url: str, pool: Pool, make_role
         ident = sql.Identifier(reader)
         await conn.execute(sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident))
         await conn.execute(
-            sql.SQL("GRANT SELECT ON audit_events, audit_chain_head TO {}").format(ident)
+            sql.SQL("GRANT SELECT ON audit_events, audit_chain_head, audit_pending TO {}").format(
+                ident
+            )
         )
     await _events(pool, 2)
     async with await as_role(db_url, reader) as conn:
@@ -83,6 +88,9 @@ async def test_a_read_only_role_cannot_append(db_url: str, pool: Pool, make_role
             "INSERT INTO audit_events (seq, ts, event_type, actor, payload, prev_hash, hash)"
             " VALUES (3, now(), 'x', 'x', '{}', '', '')",
             "UPDATE audit_chain_head SET seq = 0",
+            "INSERT INTO audit_pending (ts, event_type, actor, payload, seal)"
+            " VALUES (now(), 'x', 'x', '{}', '')",
+            "SELECT audit_chain_pending(10, true)",
         ):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 await conn.execute(statement)  # type: ignore[arg-type]
@@ -106,8 +114,16 @@ async def test_the_granted_app_role_appends_and_python_verifies(
                     AuditEvent(EventType.DECISION, payload={"amount": "12.50"}),
                 ],
             )
-        assert [r.seq for r in records] == [1, 2]
-        assert records[0].prev_hash == GENESIS_HASH and records[1].prev_hash == records[0].hash
+        assert [r.event_type for r in records] == ["lookup", "decision"]
+        assert records[0].id < records[1].id
+        cur = await conn.execute("SELECT audit_chain_pending(10, false) AS n")
+        assert await cur.fetchone() == {"n": 2}  # it may chain what is pending
+        cur = await conn.execute("SELECT * FROM audit_events ORDER BY seq")
+        chained = await cur.fetchall()
+        assert [r["seq"] for r in chained] == [1, 2]
+        assert [r["pending_id"] for r in chained] == [r.id for r in records]
+        assert chained[0]["prev_hash"] == GENESIS_HASH
+        assert chained[1]["prev_hash"] == chained[0]["hash"]
         # It appends only through the function: never directly, never the head.
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             await conn.execute(
@@ -225,12 +241,20 @@ def test_the_database_hashes_what_python_verifies(
     actor: str,
     order: str | None,
 ) -> None:
-    row = sync_conn.execute(
+    pending = sync_conn.execute(
         "SELECT * FROM audit_append('node', %s, 'thread \"1\"', %s, NULL, %s)",
         (actor, order, Jsonb(payload)),
     ).fetchone()
+    assert pending is not None
+    assert pending["payload"] == payload
+    assert pending_seal(pending) == pending["seal"]  # the seal written, as Python computes it
+    sync_conn.execute("SELECT audit_chain_pending(1000, true)")
+    row = sync_conn.execute(
+        "SELECT * FROM audit_events WHERE pending_id = %s", (pending["id"],)
+    ).fetchone()
     assert row is not None
-    assert row["payload"] == payload
+    assert row["payload"] == payload and row["ts"] == pending["ts"]
+    assert row["pending_seal"] == pending["seal"]
     content = canonical_content(
         seq=row["seq"],
         ts=row["ts"],
