@@ -295,8 +295,13 @@ class AuditTransaction:
 class AuditLog:
     """Writes events through the shared pool, chains them, and mirrors the chain if configured."""
 
-    def __init__(self, pool: Pool, mirror_file: Path | None = None) -> None:
+    def __init__(
+        self, pool: Pool, mirror_file: Path | None = None, *, chain_after_commit: bool = True
+    ) -> None:
         self._pool = pool
+        self.chain_after_commit = chain_after_commit
+        """Wake the chainer after each commit; when false, the owner calls :meth:`chain`
+        or :meth:`flush` itself (a benchmark separating a turn's work from the chain's)."""
         self._mirror_file = mirror_file
         self._mirror_lock = asyncio.Lock()
         self._mirrored: int | None = None  # last seq known to be in the file
@@ -331,7 +336,9 @@ class AuditLog:
             await stack.enter_async_context(conn.transaction(force_rollback=force_rollback))
             yield tx
         if tx.records and not force_rollback:
-            self.wake()
+            self._wrote = True
+            if self.chain_after_commit:
+                self.wake()
 
     async def record(self, *events: AuditEvent) -> list[PendingRecord]:
         """Append ``events`` in their own transaction (then wake the chainer)."""
