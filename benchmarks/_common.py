@@ -115,14 +115,22 @@ class StatementCounter:
 
 
 COUNTER: Final = StatementCounter()
+TRANSACTION_CONTROL: Final = frozenset({"BEGIN", "COMMIT", "ROLLBACK"})
 
 
 class CountingCursor(AsyncCursor[DictRow]):
     """A cursor that counts each statement it sends (each row of ``executemany``)."""
 
     async def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
-        """Count, then execute."""
-        COUNTER.statements += 1
+        """Count, then execute.
+
+        A pipelined transaction's BEGIN counts as a transaction and its BEGIN and COMMIT as
+        no statement, as psycopg's ``transaction()``'s.
+        """
+        if query in TRANSACTION_CONTROL:
+            COUNTER.transactions += query == "BEGIN"
+        else:
+            COUNTER.statements += 1
         return await super().execute(query, params, **kwargs)
 
     async def executemany(self, query: Any, params_seq: Iterable[Any], **kwargs: Any) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any, Final, Literal
@@ -260,6 +261,7 @@ class RawFloor:
             cur = await conn.execute(
                 repo.INSERT_REFUND,
                 {
+                    "id": uuid.uuid4(),
                     "order_id": order_id,
                     "attempt": attempt["n"] if attempt else 1,
                     "request_key": key,

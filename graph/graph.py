@@ -182,12 +182,14 @@ def audited(name: str, node: Node, nodes: AgentNodes) -> Node:
             ),
         ]
         audit = svc.storage.audit
-        async with audit.transaction() as tx:
+        # One round trip: BEGIN, the writes and COMMIT travel together (a pipeline); the
+        # commit reports any failure of the statements before it.
+        async with audit.transaction(pipeline=True) as tx:
             conn = tx.conn
             if thread_id:
                 # The whole transcript is kept in its table (the state keeps a window).
                 await transcripts.append(conn, thread_id, lines)
-            await tx.append(*events)
+            await tx.append(*events, fetch=False)
             if key and thread_id:
                 # The answer to a message sent with an idempotency key is kept in the same
                 # transaction as the turn's audit trail: a retry after any failure from

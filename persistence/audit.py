@@ -50,7 +50,7 @@ from typing import Any, Final
 from psycopg_pool import PoolClosed
 
 from core.tasks import raise_if_cancelled
-from persistence.db import Conn, Pool
+from persistence.db import Conn, Pool, pipelined_transaction
 from persistence.migrations import GENESIS_HASH
 
 MAX_TEXT: Final = 4000  # longest string kept in a payload (longer ones are cut, noted)
@@ -220,17 +220,24 @@ APPEND: Final = "SELECT id, ts, event_type FROM audit_append_many(%s::jsonb)"
 """The database gives each row its id, time and seal; the chainer gives it its place."""
 
 
-async def append_events(conn: Conn, events: Sequence[AuditEvent]) -> list[PendingRecord]:
+async def append_events(
+    conn: Conn, events: Sequence[AuditEvent], *, fetch: bool = True, in_transaction: bool = False
+) -> list[PendingRecord]:
     """Append ``events`` inside the caller's open transaction, in one statement.
 
     They commit (or roll back) with the transaction. No shared row is locked: the chain
     is extended later by :meth:`AuditLog.chain` (which :meth:`AuditLog.transaction`
     wakes after its commit), so the events may be appended at any point of the
     transaction.
+
+    ``fetch=False`` (in pipeline mode): send the statement without waiting for its answer,
+    so it travels with the next statement whose result is read, or with the COMMIT; an
+    error still aborts the transaction. Returns no records then. ``in_transaction``: the
+    caller opened the transaction (in pipeline mode its BEGIN may not be answered yet).
     """
     if not events:
         return []
-    if not conn.info.transaction_status:  # IDLE: not inside a transaction
+    if not conn.info.transaction_status and not in_transaction:  # IDLE: no transaction
         raise RuntimeError("append_events must run inside a transaction")
     batch = [
         {
@@ -244,6 +251,8 @@ async def append_events(conn: Conn, events: Sequence[AuditEvent]) -> list[Pendin
         for event in events
     ]
     cur = await conn.execute(APPEND, (json.dumps(batch, ensure_ascii=False),))
+    if not fetch:
+        return []
     rows = await cur.fetchall()
     if len(rows) != len(events):
         raise RuntimeError(f"audit_append_many stored {len(rows)} of {len(events)} events")
@@ -284,11 +293,17 @@ class AuditTransaction:
     def __init__(self, conn: Conn) -> None:
         self.conn = conn
         self.records: list[PendingRecord] = []
+        self.appended = 0
 
-    async def append(self, *events: AuditEvent) -> list[PendingRecord]:
-        """Append ``events`` in this transaction (one statement); committed with it."""
-        records = await append_events(self.conn, events)
+    async def append(self, *events: AuditEvent, fetch: bool = True) -> list[PendingRecord]:
+        """Append ``events`` in this transaction (one statement); committed with it.
+
+        ``fetch=False``: do not wait for the database's answer (pipeline mode: the
+        statement goes with the next round trip; see :func:`append_events`).
+        """
+        records = await append_events(self.conn, events, fetch=fetch, in_transaction=True)
         self.records.extend(records)
+        self.appended += len(events)
         return records
 
 
@@ -317,7 +332,7 @@ class AuditLog:
 
     @contextlib.asynccontextmanager
     async def transaction(
-        self, conn: Conn | None = None, *, force_rollback: bool = False
+        self, conn: Conn | None = None, *, force_rollback: bool = False, pipeline: bool = False
     ) -> AsyncIterator[AuditTransaction]:
         """A transaction whose events are chained (and mirrored) once it has committed.
 
@@ -328,22 +343,33 @@ class AuditLog:
         into the chain and copies them to the mirror file off this caller's path.
 
         ``conn``: run the transaction on this connection (the caller's) instead.
+        ``pipeline``: send its statements together (:func:`persistence.db.pipelined_transaction`):
+        a statement whose result is read waits for everything before it, the rest go with
+        the COMMIT; append with ``fetch=False`` then.
         """
         async with contextlib.AsyncExitStack() as stack:
             if conn is None:
                 conn = await stack.enter_async_context(self._pool.connection())
             tx = AuditTransaction(conn)
-            await stack.enter_async_context(conn.transaction(force_rollback=force_rollback))
+            if pipeline:
+                await stack.enter_async_context(
+                    pipelined_transaction(conn, force_rollback=force_rollback)
+                )
+            else:
+                await stack.enter_async_context(conn.transaction(force_rollback=force_rollback))
             yield tx
-        if tx.records and not force_rollback:
+        if tx.appended and not force_rollback:
             self._wrote = True
             if self.chain_after_commit:
                 self.wake()
 
-    async def record(self, *events: AuditEvent) -> list[PendingRecord]:
-        """Append ``events`` in their own transaction (then wake the chainer)."""
-        async with self.transaction() as tx:
-            return await tx.append(*events)
+    async def record(self, *events: AuditEvent) -> None:
+        """Append ``events`` in their own transaction (then wake the chainer).
+
+        One round trip: BEGIN, the append and COMMIT go together (a pipeline).
+        """
+        async with self.transaction(pipeline=True) as tx:
+            await tx.append(*events, fetch=False)
 
     def wake(self) -> None:
         """Have this process's chainer chain what is pending (started if not running)."""

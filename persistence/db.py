@@ -11,11 +11,14 @@ checkout is checked first, so connections killed under the pool (a Postgres rest
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from psycopg import AsyncConnection, sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool
 
@@ -24,6 +27,37 @@ from persistence.embedded import embedded_data_dir, start_embedded
 
 Conn = AsyncConnection[DictRow]
 Pool = AsyncConnectionPool[Conn]
+
+
+@contextlib.asynccontextmanager
+async def pipelined_transaction(conn: Conn, *, force_rollback: bool = False) -> AsyncIterator[None]:
+    """A transaction whose statements travel together: BEGIN ... COMMIT in pipeline mode.
+
+    Statements whose results are not read are sent with the next read (which waits for
+    everything sent before it) or with the COMMIT, so a transaction that only writes is
+    one round trip instead of one per statement plus BEGIN and COMMIT. Raises the first
+    failed statement's error; on any exception the transaction is rolled back and the
+    connection left idle. ``force_rollback``: end with ROLLBACK (a dry run).
+
+    (psycopg's own ``transaction()`` in pipeline mode waits at BEGIN and again at COMMIT.)
+    """
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        raise RuntimeError("pipelined_transaction needs a connection outside a transaction")
+    try:
+        async with conn.pipeline():
+            await conn.execute("BEGIN")
+            try:
+                yield
+            except BaseException:
+                await conn.execute("ROLLBACK")  # skipped if a statement failed: see finally
+                raise
+            await conn.execute("ROLLBACK" if force_rollback else "COMMIT")
+    finally:
+        if not conn.closed and conn.info.transaction_status in (
+            TransactionStatus.INTRANS,
+            TransactionStatus.INERROR,
+        ):
+            await conn.execute("ROLLBACK")
 
 
 def connection_kwargs(settings: Settings | None = None) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import datetime as dt
 import json
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final, Literal
@@ -75,10 +75,10 @@ SELECT_OPEN_REFUND_FOR_ORDER: Final = (
 SELECT_OPEN_REFUNDS: Final = "SELECT * FROM refunds WHERE status = ANY(%s) ORDER BY created_at"
 NEXT_ATTEMPT: Final = "SELECT coalesce(max(attempt), 0) + 1 AS n FROM refunds WHERE order_id = %s"
 INSERT_REFUND: Final = """
-INSERT INTO refunds (order_id, attempt, request_key, idempotency_key, customer_email,
+INSERT INTO refunds (id, order_id, attempt, request_key, idempotency_key, customer_email,
                      payment_id, amount_usdc, reason, status, approved_by, policy_version,
                      thread_id)
-VALUES (%(order_id)s, %(attempt)s, %(request_key)s, %(idempotency_key)s, %(customer_email)s,
+VALUES (%(id)s, %(order_id)s, %(attempt)s, %(request_key)s, %(idempotency_key)s, %(customer_email)s,
         %(payment_id)s, %(amount)s, %(reason)s, 'intent', %(approved_by)s, %(policy_version)s,
         %(thread_id)s)
 RETURNING *
@@ -100,6 +100,10 @@ RETURNING *
 SPENT_SINCE: Final = (
     "SELECT coalesce(sum(amount_usdc), 0) AS total FROM refunds "
     "WHERE created_at >= %s AND status = ANY(%s)"
+)
+RECENT_CUSTOMER_REFUNDS: Final = (
+    "SELECT count(*) AS n FROM refunds WHERE customer_email = %s"
+    " AND created_at >= now() - make_interval(days => %s) AND status = ANY(%s)"
 )
 CUSTOMER_REFUNDS_SINCE: Final = (
     "SELECT count(*) AS n FROM refunds "
@@ -314,6 +318,60 @@ async def customer_refunds_since(conn: Conn, email: str, since: dt.datetime) -> 
     return int(row["n"]) if row else 0
 
 
+@dataclass(frozen=True, slots=True)
+class IntentFacts:
+    """What a refund intent is checked against, read in one round trip under the locks."""
+
+    now: dt.datetime
+    order: Order | None
+    open_refund: Refund | None
+    next_attempt: int
+    recent_refunds: int | None
+    """The customer's refunds within the velocity window (None: not asked)."""
+
+
+async def read_intent_facts(
+    conn: Conn, order_id: str, customer_email: str, *, velocity_days: int | None
+) -> IntentFacts:
+    """Lock the order (and the customer, with ``velocity_days``) and read the facts.
+
+    One round trip (a pipeline), in the caller's transaction: the database's time (the
+    clock that stamps the intent), the order ``FOR UPDATE``, its unsettled refund, its next
+    attempt number and, serialised by a transaction-scoped lock on the customer (several
+    chats at once), how many refunds the customer had within ``velocity_days``. The
+    statements run in this order, so the counts are read under the locks.
+    """
+    async with conn.pipeline() as pipeline:
+        now = await conn.execute(DB_NOW)
+        order = await conn.execute(SELECT_ORDER_FOR_UPDATE, (order_id,))
+        unsettled = await conn.execute(
+            SELECT_OPEN_REFUND_FOR_ORDER, (order_id, list(OPEN_REFUND_STATUSES))
+        )
+        attempt = await conn.execute(NEXT_ATTEMPT, (order_id,))
+        recent = None
+        if velocity_days is not None:
+            await conn.execute(
+                "SELECT pg_advisory_xact_lock(%s::int4, hashtext(%s))",
+                (CUSTOMER_LOCK_CLASS, customer_email.lower()),
+            )
+            recent = await conn.execute(
+                RECENT_CUSTOMER_REFUNDS,
+                (customer_email.lower(), velocity_days, list(COUNTED_REFUND_STATUSES)),
+            )
+        await pipeline.sync()
+        now_row, order_row = await now.fetchone(), await order.fetchone()
+        open_row, attempt_row = await unsettled.fetchone(), await attempt.fetchone()
+        recent_row = await recent.fetchone() if recent is not None else None
+    assert now_row is not None and attempt_row is not None
+    return IntentFacts(
+        now=now_row["now"],
+        order=Order.model_validate(order_row) if order_row else None,
+        open_refund=Refund.model_validate(open_row) if open_row else None,
+        next_attempt=int(attempt_row["n"]),
+        recent_refunds=int(recent_row["n"]) if recent_row else None,
+    )
+
+
 async def insert_refund_intent(
     conn: Conn,
     *,
@@ -325,14 +383,55 @@ async def insert_refund_intent(
     approved_by: str,
     policy_version: str | None,
     thread_id: str | None,
+    attempt: int | None = None,
 ) -> Refund:
-    """Record a refund intent (call with the order row locked)."""
-    cur = await conn.execute(NEXT_ATTEMPT, (order.id,))
-    row = await cur.fetchone()
-    attempt = int(row["n"]) if row else 1
+    """Record a refund intent (call with the order row locked).
+
+    ``attempt``: the order's next attempt number when already read (with the order
+    locked: :func:`read_intent_facts`).
+    """
+    created = await send_refund_intent(
+        conn,
+        order=order,
+        request_key=request_key,
+        idempotency_key=idempotency_key,
+        amount=amount,
+        reason=reason,
+        approved_by=approved_by,
+        policy_version=policy_version,
+        thread_id=thread_id,
+        attempt=attempt,
+    )
+    return await created()
+
+
+async def send_refund_intent(
+    conn: Conn,
+    *,
+    order: Order,
+    request_key: str,
+    idempotency_key: str,
+    amount: Decimal,
+    reason: str,
+    approved_by: str,
+    policy_version: str | None,
+    thread_id: str | None,
+    attempt: int | None = None,
+    refund_id: uuid.UUID | None = None,
+) -> Callable[[], Awaitable[Refund]]:
+    """Send the intent's INSERT; return what reads the stored row.
+
+    In pipeline mode the statement goes with the next round trip; the returned function
+    waits for its answer (raising, e.g., ``UniqueViolation``, if it failed).
+    """
+    if attempt is None:
+        cur = await conn.execute(NEXT_ATTEMPT, (order.id,))
+        row = await cur.fetchone()
+        attempt = int(row["n"]) if row else 1
     cur = await conn.execute(
         INSERT_REFUND,
         {
+            "id": refund_id or uuid.uuid4(),
             "order_id": order.id,
             "attempt": attempt,
             "request_key": request_key,
@@ -346,9 +445,13 @@ async def insert_refund_intent(
             "thread_id": thread_id,
         },
     )
-    created = await cur.fetchone()
-    assert created is not None
-    return Refund.model_validate(created)
+
+    async def created() -> Refund:
+        row = await cur.fetchone()
+        assert row is not None
+        return Refund.model_validate(row)
+
+    return created
 
 
 async def update_refund(

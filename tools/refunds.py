@@ -24,9 +24,9 @@ start-up, and with ``refund-agent refunds reconcile``.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import logging
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final, Literal
@@ -222,18 +222,25 @@ class RefundService:
         thread_id: str | None,
         human_approval: bool,
     ) -> Refund:
-        async with self._audit.transaction() as tx:
+        # Three round trips: BEGIN and the facts under the order's (and customer's) lock;
+        # the intent, its event and the budget reservation; COMMIT.
+        velocity = None if human_approval or self._limits.velocity_max is None else True
+        async with self._audit.transaction(pipeline=True) as tx:
             conn = tx.conn
-            # The database's clock, the one that stamps the intent (created_at = now()).
-            now = await repo.db_now(conn)
-            order = await repo.get_order(conn, order_id, for_update=True)
+            facts = await repo.read_intent_facts(
+                conn,
+                order_id,
+                customer_email,
+                velocity_days=self._limits.velocity_days if velocity else None,
+            )
+            order = facts.order
             if order is None or order.customer_email != customer_email:
                 raise RefundRefused(Reason.ORDER_NOT_FOUND, "no such order for this customer")
             if not human_approval and not within_window(
-                order.created_at, now, self._limits.window_days
+                order.created_at, facts.now, self._limits.window_days
             ):
                 raise RefundRefused(Reason.OUTSIDE_WINDOW, "the order is outside the refund window")
-            if await repo.open_refund_for_order(conn, order_id) is not None:
+            if facts.open_refund is not None:
                 raise RefundRefused(
                     Reason.REFUND_IN_PROGRESS, "another refund of this order is in progress"
                 )
@@ -246,24 +253,27 @@ class RefundService:
                 )
             if not human_approval and amount > self._limits.per_tx_cap:
                 raise RefundRefused(Reason.OVER_PER_TX_CAP, "over the per-transaction cap")
-            if not human_approval and self._limits.velocity_max is not None:
-                # Serialise this customer's refunds (several chats at once) and recount.
-                await repo.lock_customer(conn, customer_email)
-                recent = await repo.customer_refunds_since(
-                    conn, customer_email, now - dt.timedelta(days=self._limits.velocity_days)
-                )
-                if recent >= self._limits.velocity_max:
-                    raise RefundRefused(Reason.VELOCITY, "several refunds on this account recently")
-            intent = await repo.insert_refund_intent(
+            if (
+                velocity
+                and facts.recent_refunds is not None
+                and self._limits.velocity_max is not None
+                and facts.recent_refunds >= self._limits.velocity_max
+            ):
+                raise RefundRefused(Reason.VELOCITY, "several refunds on this account recently")
+            refund_id = uuid.uuid4()
+            idempotency_key = idempotency_key_for(request_key)
+            created = await repo.send_refund_intent(
                 conn,
                 order=order,
                 request_key=request_key,
-                idempotency_key=idempotency_key_for(request_key),
+                idempotency_key=idempotency_key,
                 amount=amount,
                 reason=reason,
                 approved_by=approved_by,
                 policy_version=policy_version,
                 thread_id=thread_id,
+                attempt=facts.next_attempt,
+                refund_id=refund_id,
             )
             await tx.append(
                 AuditEvent(
@@ -273,21 +283,23 @@ class RefundService:
                     order_id=order_id,
                     customer_email=customer_email,
                     payload={
-                        "refund_id": intent.id,
-                        "attempt": intent.attempt,
+                        "refund_id": refund_id,
+                        "attempt": facts.next_attempt,
                         "amount_usdc": amount,
                         "payment_id": order.payment_id,
-                        "idempotency_key": intent.idempotency_key,
+                        "idempotency_key": idempotency_key,
                         "policy_version": policy_version,
                     },
-                )
+                ),
+                fetch=False,
             )
             # Last, so the day's counter row is held only until commit: no global lock.
+            # Reading its answer sends the two statements above with it.
             try:
                 await repo.reserve_budget(
                     conn,
                     self._limits.business_timezone,
-                    intent.id,
+                    refund_id,
                     amount,
                     None if human_approval else self._limits.daily_cap,
                 )
@@ -295,7 +307,7 @@ class RefundService:
                 raise RefundRefused(
                     Reason.OVER_DAILY_BUDGET, "over today's refund budget"
                 ) from None
-        return intent
+            return await created()  # answered with the reservation's round trip
 
     async def _send(
         self, refund: Refund, *, first_attempt: bool, notify: bool = False
@@ -325,7 +337,9 @@ class RefundService:
         first_attempt: bool,
         notify: bool = False,
     ) -> RefundOutcome:
-        async with self._audit.transaction() as tx:
+        # Four round trips: BEGIN and the refund's lock; its update; the order's; the event,
+        # the budget and COMMIT together (a pipeline).
+        async with self._audit.transaction(pipeline=True) as tx:
             conn = tx.conn
             current = await repo.get_refund(conn, refund.id, for_update=True)
             if current is None:
@@ -391,7 +405,7 @@ class RefundService:
                         "message": str(error)[:500],
                     },
                 )
-            await tx.append(event)
+            await tx.append(event, fetch=False)
             counted_before = current.status in COUNTED_REFUND_STATUSES
             if counted_before != (updated.status in COUNTED_REFUND_STATUSES):
                 # A failure gives the day's budget back; a late receipt takes it again.
