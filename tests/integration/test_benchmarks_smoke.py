@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import checkpoint_size, concurrency, llm_calls, turn_overhead
+from benchmarks import checkpoint_size, concurrency, http_overhead, llm_calls, turn_overhead
 
 
 def _number(value: Any) -> bool:
@@ -35,6 +35,17 @@ async def test_turn_overhead_smoke(pg_admin: str, capsys: pytest.CaptureFixture[
     assert {"nproc", "postgres", "langgraph"} <= set(result["machine"])
     turn_overhead.report(result)
     assert "refund turn" in capsys.readouterr().out
+
+
+async def test_http_overhead_smoke(pg_admin: str, capsys: pytest.CaptureFixture[str]) -> None:
+    result = await http_overhead.run(http_overhead.Options(conversations=1), admin=pg_admin)
+    for path in ("graph", "http"):
+        for turn in ("ask", "refund"):
+            assert result["turns"][path][turn]["n"] == 1
+            assert _number(result["turns"][path][turn]["p50_ms"])
+    assert set(result["http_added_p50_ms"]) == {"ask", "refund"}
+    http_overhead.report(result)
+    assert "HTTP layer: at most" in capsys.readouterr().out
 
 
 async def test_llm_calls_smoke(pg_admin: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -112,7 +123,9 @@ async def test_checkpoint_size_smoke(pg_admin: str, capsys: pytest.CaptureFixtur
 
 
 @pytest.mark.parametrize(
-    "module", [turn_overhead, llm_calls, concurrency, checkpoint_size], ids=lambda m: m.__name__
+    "module",
+    [turn_overhead, llm_calls, concurrency, checkpoint_size, http_overhead],
+    ids=lambda m: m.__name__,
 )
 def test_defaults_parse(module: Any) -> None:
     options, json_file = module.parse_args([])
