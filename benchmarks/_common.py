@@ -179,12 +179,13 @@ async def admin_url() -> str:
 
 
 def bench_settings(**overrides: Any) -> Settings:
-    """Settings for a benchmark: rules mode, the sandbox, caps out of the way."""
+    """Settings for a benchmark: rules mode, the sandbox, caps and rate limits out of the way."""
     values: dict[str, Any] = {
         "moltpe_api_key": None,
         "openai_api_key": None,
         "refund_daily_cap": BIG_CAP,
         "refund_velocity_max": 1_000_000,
+        "rate_limit_per_ip": 1_000_000,  # still counted (the statement runs), never hit
         "audit_log_file": None,
         **overrides,
     }
