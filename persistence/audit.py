@@ -68,6 +68,7 @@ class EventType(StrEnum):
     REFUND_POLICY_VIOLATION = "refund_policy_violation"
     REFUND_OUTCOME_UNKNOWN = "refund_outcome_unknown"
     REFUND_RECONCILED = "refund_reconciled"
+    CUSTOMER_TOLD = "customer_told"
     ESCALATION = "escalation"
     ESCALATION_ATTACHED = "escalation_attached"
     TICKET_RESOLVED = "ticket_resolved"

@@ -7,10 +7,11 @@ does (or a process starting up, or ``refunds reconcile``), the settlement marks 
 ``serve`` process looks for such refunds every few seconds (:func:`keep_telling`, whoever
 leads the reconciler) and tells each customer, in the conversation's language, whether the
 refund went through (with its transaction hash) or not. The refund is re-read and locked,
-and the transcript line and ``customer_told_at`` written, in one transaction: the customer
-is told once, and of the refund's status at that moment. The message is then added to the
-conversation's state under its lease (best effort: the transcript is what the customer and
-reviewers read). A conversation that is running a turn is told at the next round.
+and the transcript line, ``customer_told_at`` and a ``customer_told`` audit event written,
+in one transaction: the customer is told once, and of the refund's status at that moment.
+The message is then added to the conversation's state under its lease (best effort: the
+transcript is what the customer and reviewers read). A conversation that is running a
+turn is told at the next round.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from core.tasks import raise_if_cancelled
 from graph.replies import compose
 from graph.replies.catalog import translator
 from persistence import repo, transcripts
+from persistence.audit import AuditEvent, EventType
 from persistence.models import Refund
 from server.runtime import ServerRuntime
 from server.turns import config_of
@@ -94,7 +96,9 @@ async def tell_one(runtime: ServerRuntime, refund: Refund) -> bool:
         config = config_of(thread_id)
         state = await runtime.agent.aget_state(config)
         language = (state.values or {}).get("language") or "en"
-        async with pool.connection() as conn, conn.transaction():
+        audit = runtime.services.storage.audit
+        async with audit.transaction() as tx:
+            conn = tx.conn
             cur = await conn.execute(LOCK_DUE, (refund.id,))
             row = await cur.fetchone()
             if row is None:
@@ -109,6 +113,20 @@ async def tell_one(runtime: ServerRuntime, refund: Refund) -> bool:
             message = compose.refund_status(translator(language), refunds=[info]).text
             await conn.execute(MARK_TOLD, (refund.id,))
             await transcripts.append(conn, thread_id, [transcripts.Line("agent", message)])
+            await tx.append(
+                AuditEvent(
+                    EventType.CUSTOMER_TOLD,
+                    thread_id=thread_id,
+                    order_id=current.order_id,
+                    customer_email=current.customer_email,
+                    payload={
+                        "refund_id": current.id,
+                        "status": current.status,
+                        "tx_hash": current.tx_hash,
+                        "language": language,
+                    },
+                )
+            )
         update: dict[str, Any] = {"messages": [AIMessage(message)], "reply": message}
         try:
             await runtime.agent.aupdate_state(config, update, as_node="respond")

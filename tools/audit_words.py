@@ -205,6 +205,12 @@ def _refund_reconciled(p: Mapping[str, Any], actor: str, limits: Limits) -> tupl
     return f"Unsettled refund checked again with MoltPe: it was {p.get('was')}, now {now}", tone
 
 
+def _customer_told(p: Mapping[str, Any], actor: str, limits: Limits) -> tuple[str, Tone]:
+    status = p.get("status")
+    tone: Tone = "ok" if status == "confirmed" else "bad" if status == "failed" else "warn"
+    return f"The customer was told on the conversation that the refund is {status}", tone
+
+
 def _escalation(p: Mapping[str, Any], actor: str, limits: Limits) -> tuple[str, Tone]:
     return f"Escalated ({p.get('ticket')}): {reasons_words(p.get('reason'), limits)}", "warn"
 
@@ -269,6 +275,7 @@ DESCRIBE: Final[dict[str, Describe]] = {
     EventType.REFUND_FAILED: _refund_failed,
     EventType.REFUND_OUTCOME_UNKNOWN: _refund_unknown,
     EventType.REFUND_RECONCILED: _refund_reconciled,
+    EventType.CUSTOMER_TOLD: _customer_told,
     EventType.ESCALATION: _escalation,
     EventType.ESCALATION_ATTACHED: _attached,
     EventType.TICKET_RESOLVED: _resolved,

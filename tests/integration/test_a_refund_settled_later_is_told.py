@@ -71,6 +71,14 @@ async def test_the_customer_is_told_once_in_their_language(
         )
         [row] = await cur.fetchall()
     assert row["status"] == "confirmed" and row["notice_due"] and row["customer_told_at"]
+    async with await connect(live.db_url, live.settings) as conn:
+        cur = await conn.execute(
+            "SELECT payload FROM audit_log WHERE event_type = 'customer_told' AND thread_id = %s",
+            (thread,),
+        )
+        [event] = await cur.fetchall()  # the notice is in the audit trail, once
+    assert event["payload"]["status"] == "confirmed"
+    assert event["payload"]["tx_hash"] == payment["tx_hash"]
     # Later rounds of the reconciler do not tell it again.
     async with httpx.AsyncClient(base_url=live.url, timeout=30) as http:
         await http.post(f"/v1/conversations/{thread}/messages", json={"text": "gracias"})

@@ -152,6 +152,7 @@ def test_every_other_kind_reads_as_a_sentence() -> None:
         "refund_failed": ({"amount_usdc": "5", "error_code": "PAYMENT_NOT_FOUND"}, "failed"),
         "refund_outcome_unknown": ({"amount_usdc": "5"}, "may have been paid"),
         "refund_reconciled": ({"was": "unknown", "now": "confirmed"}, "now confirmed"),
+        "customer_told": ({"status": "confirmed"}, "customer was told"),
         "escalation_attached": ({"ticket": "RT-000003", "reason": "velocity"}, "RT-000003"),
         "ticket_claimed": ({"taken_from": "reviewer:dana"}, "from reviewer dana"),
         "ticket_released": ({}, "Released by"),
