@@ -194,10 +194,14 @@ def row_hash(row: Mapping[str, Any]) -> str:
 
 
 def pending_seal(row: Mapping[str, Any]) -> str:
-    """The seal of a pending row: ``sha256(canonical content)`` with its id as the seq."""
+    """The seal of a pending row: ``sha256(canonical content)`` with its id as the seq.
+
+    ``row`` is a pending row, or a chained one (its ``pending_id`` and ``written_at``).
+    """
+    pending = "id" in row
     content = canonical_content(
-        seq=row["id"] if "id" in row else row["pending_id"],
-        ts=row["ts"],
+        seq=row["id"] if pending else row["pending_id"],
+        ts=row["ts"] if pending else row["written_at"],
         event_type=row["event_type"],
         actor=row["actor"],
         thread_id=row["thread_id"],
@@ -469,7 +473,7 @@ class AuditLog:
         except Exception:
             logger.warning(
                 "could not chain the pending audit events at close; the next "
-                "process that writes (or `audit verify`) will",
+                "process that writes, or any running serve, will",
                 exc_info=True,
             )
 

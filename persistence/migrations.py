@@ -428,7 +428,8 @@ MIGRATIONS: Final[list[str]] = [
         seal            text NOT NULL
     );
     ALTER TABLE audit_events ADD COLUMN pending_id bigint UNIQUE,
-                             ADD COLUMN pending_seal text;
+                             ADD COLUMN pending_seal text,
+                             ADD COLUMN written_at timestamptz;
 
     -- sha256 of a pending row's canonical content (its id in place of a seq, no prev
     -- hash), as persistence/audit.py pending_seal: carried into the chain, so an edit
@@ -482,8 +483,8 @@ MIGRATIONS: Final[list[str]] = [
         BEFORE TRUNCATE ON audit_pending
         FOR EACH STATEMENT EXECUTE FUNCTION audit_refuse_change();
 
-    -- A chained row keeps the time its event was written (a pending row's); a row
-    -- inserted any other way gets the database's time, as before.
+    -- Every chained row gets the database's time at chaining (no caller picks it); the
+    -- chainer also carries the pending row's id, seal and written time (written_at).
     CREATE OR REPLACE FUNCTION audit_chain_insert() RETURNS trigger
     LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
     DECLARE
@@ -495,11 +496,12 @@ MIGRATIONS: Final[list[str]] = [
             RAISE EXCEPTION 'audit chain head is missing' USING ERRCODE = 'data_exception';
         END IF;
         NEW.seq := head_seq + 1;
+        NEW.ts := clock_timestamp();
         IF NEW.pending_id IS NULL OR current_setting('audit.chaining', true) IS DISTINCT FROM 'on'
         THEN
-            NEW.ts := clock_timestamp();
             NEW.pending_id := NULL;
             NEW.pending_seal := NULL;
+            NEW.written_at := NULL;
         END IF;
         NEW.prev_hash := head_hash;
         NEW.hash := audit_row_hash(NEW);
@@ -508,23 +510,10 @@ MIGRATIONS: Final[list[str]] = [
     END;
     $$;
 
-    -- The application's ways in: append events (pending), and chain what is pending.
-    DROP FUNCTION audit_append(text, text, text, text, text, jsonb);
-    CREATE FUNCTION audit_append(
-        p_event_type text, p_actor text, p_thread_id text, p_order_id text,
-        p_customer_email text, p_payload jsonb
-    ) RETURNS SETOF audit_pending LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, public AS $$
-    BEGIN
-        RETURN QUERY
-        INSERT INTO audit_pending (ts, event_type, actor, thread_id, order_id,
-                                   customer_email, payload, seal)
-        VALUES (now(), p_event_type, p_actor, p_thread_id, p_order_id,
-                p_customer_email, coalesce(p_payload, '{}'::jsonb), '')
-        RETURNING *;
-    END;
-    $$;
-    -- Several events in one statement: a JSON array of objects with the same keys.
+    -- The application's ways in: append events (pending) and chain what is pending.
+    -- audit_append (migration 5) stays as it was, chaining at once under the head's lock,
+    -- so processes of the previous release keep working while this one rolls out.
+    -- Several events in one statement: a JSON array of objects with audit_append's fields.
     CREATE FUNCTION audit_append_many(p_events jsonb) RETURNS SETOF audit_pending
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, public AS $$
@@ -564,25 +553,25 @@ MIGRATIONS: Final[list[str]] = [
         )
         INSERT INTO audit_events (seq, ts, event_type, actor, thread_id, order_id,
                                   customer_email, payload, prev_hash, hash,
-                                  pending_id, pending_seal)
-        SELECT 0, ts, event_type, actor, thread_id, order_id, customer_email, payload,
-               '', '', id, seal
+                                  pending_id, pending_seal, written_at)
+        SELECT 0, now(), event_type, actor, thread_id, order_id, customer_email, payload,
+               '', '', id, seal, ts
           FROM taken ORDER BY id;
         GET DIAGNOSTICS moved = ROW_COUNT;
         PERFORM set_config('audit.chaining', 'off', true);
         RETURN moved;
     END;
     $$;
-    REVOKE ALL ON FUNCTION audit_append(text, text, text, text, text, jsonb) FROM PUBLIC;
     REVOKE ALL ON FUNCTION audit_append_many(jsonb) FROM PUBLIC;
     REVOKE ALL ON FUNCTION audit_chain_pending(integer, boolean) FROM PUBLIC;
     REVOKE ALL ON FUNCTION audit_pending_insert() FROM PUBLIC;
     REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON audit_pending FROM PUBLIC;
 
-    -- Every event, chained (seq set) or waiting for the chainer (seq NULL).
+    -- Every event, chained (seq set) or waiting for the chainer (seq NULL), with the
+    -- time it was written.
     CREATE VIEW audit_log AS
-        SELECT seq, ts, event_type, actor, thread_id, order_id, customer_email, payload,
-               prev_hash, hash, pending_id
+        SELECT seq, coalesce(written_at, ts) AS ts, event_type, actor, thread_id, order_id,
+               customer_email, payload, prev_hash, hash, pending_id
           FROM audit_events
         UNION ALL
         SELECT NULL::bigint, ts, event_type, actor, thread_id, order_id, customer_email,

@@ -103,7 +103,7 @@ SPENT_SINCE: Final = (
 )
 RECENT_CUSTOMER_REFUNDS: Final = (
     "SELECT count(*) AS n FROM refunds WHERE customer_email = %s"
-    " AND created_at >= now() - make_interval(days => %s) AND status = ANY(%s)"
+    " AND created_at >= now() - make_interval(secs => %s * 86400.0) AND status = ANY(%s)"
 )
 CUSTOMER_REFUNDS_SINCE: Final = (
     "SELECT count(*) AS n FROM refunds "
@@ -335,33 +335,34 @@ async def read_intent_facts(
 ) -> IntentFacts:
     """Lock the order (and the customer, with ``velocity_days``) and read the facts.
 
-    One round trip (a pipeline), in the caller's transaction: the database's time (the
-    clock that stamps the intent), the order ``FOR UPDATE``, its unsettled refund, its next
+    One round trip when the caller's transaction is pipelined (see
+    :func:`persistence.db.pipelined_transaction`): the database's time (the clock that
+    stamps the intent), the order ``FOR UPDATE``, its unsettled refund, its next
     attempt number and, serialised by a transaction-scoped lock on the customer (several
     chats at once), how many refunds the customer had within ``velocity_days``. The
     statements run in this order, so the counts are read under the locks.
     """
-    async with conn.pipeline() as pipeline:
-        now = await conn.execute(DB_NOW)
-        order = await conn.execute(SELECT_ORDER_FOR_UPDATE, (order_id,))
-        unsettled = await conn.execute(
-            SELECT_OPEN_REFUND_FOR_ORDER, (order_id, list(OPEN_REFUND_STATUSES))
+    now = await conn.execute(DB_NOW)
+    order = await conn.execute(SELECT_ORDER_FOR_UPDATE, (order_id,))
+    unsettled = await conn.execute(
+        SELECT_OPEN_REFUND_FOR_ORDER, (order_id, list(OPEN_REFUND_STATUSES))
+    )
+    attempt = await conn.execute(NEXT_ATTEMPT, (order_id,))
+    recent = None
+    if velocity_days is not None:
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(%s::int4, hashtext(%s))",
+            (CUSTOMER_LOCK_CLASS, customer_email.lower()),
         )
-        attempt = await conn.execute(NEXT_ATTEMPT, (order_id,))
-        recent = None
-        if velocity_days is not None:
-            await conn.execute(
-                "SELECT pg_advisory_xact_lock(%s::int4, hashtext(%s))",
-                (CUSTOMER_LOCK_CLASS, customer_email.lower()),
-            )
-            recent = await conn.execute(
-                RECENT_CUSTOMER_REFUNDS,
-                (customer_email.lower(), velocity_days, list(COUNTED_REFUND_STATUSES)),
-            )
-        await pipeline.sync()
-        now_row, order_row = await now.fetchone(), await order.fetchone()
-        open_row, attempt_row = await unsettled.fetchone(), await attempt.fetchone()
-        recent_row = await recent.fetchone() if recent is not None else None
+        recent = await conn.execute(
+            RECENT_CUSTOMER_REFUNDS,
+            (customer_email.lower(), velocity_days, list(COUNTED_REFUND_STATUSES)),
+        )
+    # In pipeline mode the first read sends everything queued (BEGIN included) and waits
+    # once; outside it, each statement above already waited.
+    now_row, order_row = await now.fetchone(), await order.fetchone()
+    open_row, attempt_row = await unsettled.fetchone(), await attempt.fetchone()
+    recent_row = await recent.fetchone() if recent is not None else None
     assert now_row is not None and attempt_row is not None
     return IntentFacts(
         now=now_row["now"],

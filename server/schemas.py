@@ -192,7 +192,8 @@ class TicketDetail(TicketSummary):
     )
     audit: list[dict[str, Any]] = Field(
         description="The events behind the trail: seq, ts, event_type, actor, thread_id, "
-        "order_id, payload, prev_hash, hash."
+        "order_id, payload, prev_hash, hash, pending_id (seq and hashes are null for an "
+        "event not chained yet)."
     )
     audit_chain: ChainStatus
     budget: Budget = Field(

@@ -71,8 +71,10 @@ AUDIT_FIELDS = (
     "payload",
     "prev_hash",
     "hash",
+    "pending_id",
 )
-"""What a ticket shows of each audit event (the customer's email is on the ticket)."""
+"""What a ticket shows of each audit event (the customer's email is on the ticket); an event
+not chained yet has no seq and hashes, only its pending id."""
 
 
 @router.get(

@@ -1051,7 +1051,7 @@ function technical(e) {
     { class: "tech-event", "data-testid": "audit-event" },
     facts([
       ["Event", h("code", { class: "chip" }, e.event_type)],
-      ["Seq", String(e.seq)],
+      ["Seq", e.seq == null ? "not chained yet" : String(e.seq)],
       ["Actor", e.actor],
       ["Time", e.ts],
       ["Conversation", e.thread_id],
@@ -1064,7 +1064,10 @@ function technical(e) {
 }
 
 function auditPanel(t) {
-  const events = new Map((t.audit || []).map((e) => [e.seq, e]));
+  // Trail lines name chained events by seq; an event still waiting for the chainer has
+  // none yet (it is counted, and shown once chained).
+  const all = t.audit || [];
+  const events = new Map(all.filter((e) => e.seq != null).map((e) => [e.seq, e]));
   const lines = t.trail || [];
   return h(
     "section",
@@ -1072,7 +1075,7 @@ function auditPanel(t) {
     h(
       "div",
       { class: "audit-head" },
-      h("h3", {}, `Audit trail · ${events.size} events`),
+      h("h3", {}, `Audit trail · ${all.length} events`),
       chainBadge(t.audit_chain),
     ),
     lines.length

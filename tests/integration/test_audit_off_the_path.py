@@ -26,7 +26,7 @@ async def test_a_writer_commits_while_the_chain_head_is_held(db_url: str, pool: 
     behind each other (and behind any slow one); a writer that needed the head here would
     hit its lock timeout.
     """
-    audit = AuditLog(pool)
+    audit = AuditLog(pool, chain_after_commit=False)  # chained by hand below
     async with await connect(db_url) as holder, holder.transaction():
         await holder.execute("SELECT * FROM audit_chain_head WHERE id FOR UPDATE")
         async with audit.transaction() as tx:
@@ -90,16 +90,37 @@ async def test_pending_events_cannot_be_changed_or_removed(pool: Pool, statement
     assert result.ok and result.pending == 2
 
 
-async def test_an_event_keeps_the_time_it_was_written(pool: Pool) -> None:
+async def test_a_chained_event_keeps_when_it_was_written_and_gets_the_chains_time(
+    pool: Pool,
+) -> None:
+    """Nobody picks a chained row's time: it is the database's clock at chaining (so an
+    event cannot be backdated into the chain); the written time rides along, sealed."""
     await _pending(pool, 1)
     async with pool.connection() as conn:
         cur = await conn.execute("SELECT id, ts FROM audit_pending")
         written = await cur.fetchone()
     await AuditLog(pool).flush()
     async with pool.connection() as conn:
-        cur = await conn.execute("SELECT pending_id, ts FROM audit_events")
+        cur = await conn.execute("SELECT pending_id, written_at, ts FROM audit_events")
         chained = await cur.fetchone()
-    assert written is not None and chained == {"pending_id": written["id"], "ts": written["ts"]}
+        cur = await conn.execute("SELECT ts FROM audit_log")
+        shown = await cur.fetchone()
+    assert written is not None and chained is not None and shown is not None
+    assert chained["pending_id"] == written["id"] and chained["written_at"] == written["ts"]
+    assert chained["ts"] >= written["ts"]
+    assert shown["ts"] == written["ts"]  # what readers see: when it happened
+
+
+async def test_a_backdated_pending_event_is_chained_at_the_chains_time(pool: Pool) -> None:
+    await _pending(pool, 1)
+    await _tamper(
+        pool, "UPDATE audit_pending SET ts = '2020-01-01', seal = audit_pending_seal(audit_pending)"
+    )
+    await AuditLog(pool).flush()
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT ts, written_at FROM audit_events")
+        row = await cur.fetchone()
+    assert row is not None and row["ts"].year >= 2026 and row["written_at"].year == 2020
 
 
 def test_verify_counts_events_waiting_to_be_chained(
