@@ -16,8 +16,10 @@ while one fault from the matrix strikes (in turn):
 The client retries with the same key until it gets an answer, as a client should. Then
 the reconciler (built into ``serve``) is given time to settle what is left, and the run
 counts what must be zero: refunds paid twice, payments the database does not record as
-confirmed, and turns lost (no answer, or the customer's message missing from the
-transcript). Exit 1 when any of them is not zero.
+confirmed, turns lost (no answer, or the customer's message missing from the
+transcript), refunds still unsettled, customers of a late settlement not told, days whose
+budget counter differs from their counted refunds, and an audit chain that does not
+verify or still has events waiting to be chained. Exit 1 when any of them is not zero.
 
     uv run python -m benchmarks.fault_matrix [--trials 14] [--seed 0] [--json FILE]
 
@@ -49,11 +51,14 @@ from typing import Any, Final
 
 import httpx
 import psycopg
+from psycopg.rows import dict_row
 
 from benchmarks._common import benchmark_parser, emit, progress, seed_file, table, write_json
 from core.settings import Settings
 from moltpe_sandbox import SandboxServer, start_sandbox
+from persistence.audit import verify_chain
 from persistence.embedded import stop_embedded
+from persistence.models import COUNTED_REFUND_STATUSES
 from persistence.runtime import open_storage
 from persistence.seed import apply_seed
 
@@ -298,6 +303,27 @@ def settle_and_count(dep: Deployment, trials: list[dict[str, Any]]) -> dict[str,
         unsettled = conn.execute(
             "SELECT count(*) FROM refunds WHERE status IN ('intent', 'unknown')"
         ).fetchone()
+        # Every serve tells customers of late settlements and chains pending audit
+        # events within a few seconds: wait for both, then count what is left.
+        while time.monotonic() < give_up:
+            waiting = conn.execute(
+                "SELECT (SELECT count(*) FROM refunds WHERE notice_due"
+                " AND customer_told_at IS NULL) + (SELECT count(*) FROM audit_pending)"
+            ).fetchone()
+            if waiting is not None and waiting[0] == 0:
+                break
+            time.sleep(0.5)
+        untold = conn.execute(
+            "SELECT count(*) FROM refunds WHERE notice_due AND customer_told_at IS NULL"
+        ).fetchone()
+        # The day's budget counter holds exactly what the day's counted refunds add up to.
+        budget_off = conn.execute(
+            "SELECT count(*) FROM refund_budget_days d WHERE d.spent <> ("
+            " SELECT coalesce(sum(r.amount_usdc), 0) FROM refunds r"
+            " WHERE (r.created_at AT TIME ZONE 'UTC')::date = d.day AND r.status = ANY(%s))",
+            (list(COUNTED_REFUND_STATUSES),),
+        ).fetchone()
+    audit = asyncio.run(_verify_audit(dep.url))
     ledger = dep.sandbox.ledger(agent_id=dep.agent_id)
     by_payment = Counter(entry["payment_id"] for entry in ledger)
     order_of = {
@@ -324,7 +350,19 @@ def settle_and_count(dep: Deployment, trials: list[dict[str, Any]]) -> dict[str,
         "paid_unrecorded": unrecorded,
         "lost_turns": lost,
         "unsettled": int(unsettled[0]) if unsettled else 0,
+        "customers_not_told": int(untold[0]) if untold else 0,
+        "budget_days_off": int(budget_off[0]) if budget_off else 0,
+        "audit_problems": audit,
     }
+
+
+async def _verify_audit(url: str) -> int:
+    """1 when the audit chain does not verify or events are still waiting to be chained."""
+    async with await psycopg.AsyncConnection.connect(
+        url, autocommit=True, row_factory=dict_row
+    ) as conn:
+        result = await verify_chain(conn)
+    return int(not result.ok or result.pending > 0)
 
 
 def run(trials: int, seed: int = 0) -> dict[str, Any]:

@@ -48,6 +48,9 @@ def test_each_fault_once_pays_once_records_everything_and_loses_no_turn(tmp_path
     assert counts["paid_unrecorded"] == 0
     assert counts["lost_turns"] == 0
     assert counts["unsettled"] == 0
+    assert counts["customers_not_told"] == 0
+    assert counts["budget_days_off"] == 0
+    assert counts["audit_problems"] == 0
     # Every trial was a due refund, and each fault really ran.
     assert counts["refunds_paid"] == len(FAULTS)
     assert {key.split(":")[0] for key in result["outcomes"]} == set(FAULTS)
