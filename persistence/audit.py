@@ -674,32 +674,31 @@ async def _verify_chain(conn: Conn, batch: int) -> VerifyResult:
     return VerifyResult(True, checked, head_seq, pending=count, oldest_pending=oldest)
 
 
-async def _pending_rows(conn: Conn, batch: int) -> AsyncIterator[dict[str, Any]]:
+PAGES: Final = {
+    "audit_events": "SELECT * FROM audit_events WHERE seq > %s ORDER BY seq LIMIT %s",
+    "audit_pending": "SELECT * FROM audit_pending WHERE id > %s ORDER BY id LIMIT %s",
+}
+"""One page of a table in key order, after a key (keyset pagination)."""
+
+
+async def _paged(conn: Conn, table: str, key: str, batch: int) -> AsyncIterator[dict[str, Any]]:
     last = 0
     while True:
-        cur = await conn.execute(
-            "SELECT * FROM audit_pending WHERE id > %s ORDER BY id LIMIT %s", (last, batch)
-        )
+        cur = await conn.execute(PAGES[table], (last, batch))
         rows = await cur.fetchall()
         if not rows:
             return
         for row in rows:
             yield row
-        last = int(rows[-1]["id"])
+        last = int(rows[-1][key])
 
 
-async def _rows(conn: Conn, batch: int) -> AsyncIterator[dict[str, Any]]:
-    last = 0
-    while True:
-        cur = await conn.execute(
-            "SELECT * FROM audit_events WHERE seq > %s ORDER BY seq LIMIT %s", (last, batch)
-        )
-        rows = await cur.fetchall()
-        if not rows:
-            return
-        for row in rows:
-            yield row
-        last = int(rows[-1]["seq"])
+def _pending_rows(conn: Conn, batch: int) -> AsyncIterator[dict[str, Any]]:
+    return _paged(conn, "audit_pending", "id", batch)
+
+
+def _rows(conn: Conn, batch: int) -> AsyncIterator[dict[str, Any]]:
+    return _paged(conn, "audit_events", "seq", batch)
 
 
 async def tail(

@@ -373,39 +373,6 @@ async def read_intent_facts(
     )
 
 
-async def insert_refund_intent(
-    conn: Conn,
-    *,
-    order: Order,
-    request_key: str,
-    idempotency_key: str,
-    amount: Decimal,
-    reason: str,
-    approved_by: str,
-    policy_version: str | None,
-    thread_id: str | None,
-    attempt: int | None = None,
-) -> Refund:
-    """Record a refund intent (call with the order row locked).
-
-    ``attempt``: the order's next attempt number when already read (with the order
-    locked: :func:`read_intent_facts`).
-    """
-    created = await send_refund_intent(
-        conn,
-        order=order,
-        request_key=request_key,
-        idempotency_key=idempotency_key,
-        amount=amount,
-        reason=reason,
-        approved_by=approved_by,
-        policy_version=policy_version,
-        thread_id=thread_id,
-        attempt=attempt,
-    )
-    return await created()
-
-
 async def send_refund_intent(
     conn: Conn,
     *,
