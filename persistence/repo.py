@@ -876,17 +876,73 @@ async def hit_and_take_conversation(
     return allowed, retry_after, token if row["taken"] else None
 
 
-async def conversation_and_answer(
-    conn: Conn, thread_id: str, key: str | None
-) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The conversation row and the answer kept under ``key``, in one round trip."""
-    async with conn.pipeline() as pipeline:
-        conversation = await conn.execute(SELECT_CONVERSATION, (thread_id,))
-        answer = await conn.execute(SELECT_REQUEST_ANSWER, (thread_id, key)) if key else None
-        await pipeline.sync()
-        row = await conversation.fetchone()
-        kept = await answer.fetchone() if answer else None
-    return (dict(row) if row else None), (dict(kept["response"]) if kept else None)
+HIT_AND_READ_CONVERSATION: Final = """
+WITH hit AS (
+    INSERT INTO rate_limit_hits (bucket, window_start, hits)
+    VALUES (%(bucket)s,
+            to_timestamp(floor(extract(epoch FROM now()) / %(window)s) * %(window)s), 1)
+    ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_limit_hits.hits + 1
+    RETURNING hits,
+              extract(epoch FROM window_start + make_interval(secs => %(window)s) - now())
+                  AS retry_after
+)
+SELECT hit.hits, hit.retry_after, to_jsonb(c) AS conversation,
+       (SELECT response FROM conversation_requests
+         WHERE thread_id = %(thread_id)s AND idempotency_key = %(key)s) AS kept
+  FROM hit LEFT JOIN conversations c ON c.thread_id = %(thread_id)s
+"""
+"""The rate-limit hit (as :data:`HIT`) and the conversation's row and kept answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """A customer's message at the door: the rate limit's verdict and what it is about."""
+
+    allowed: bool
+    retry_after: int
+    conversation: dict[str, Any] | None
+    kept_answer: dict[str, Any] | None
+
+
+async def hit_and_read_conversation(
+    conn: Conn,
+    bucket: str,
+    *,
+    limit: int,
+    window_seconds: int,
+    thread_id: str,
+    key: str | None,
+) -> Admission:
+    """Count one request in ``bucket``; read the conversation and its kept answer.
+
+    One statement (one round trip): the rate limit's verdict, the conversation's row
+    (None when there is none) and the answer kept under ``key``.
+    """
+    cur = await conn.execute(
+        HIT_AND_READ_CONVERSATION,
+        {"bucket": bucket, "window": window_seconds, "thread_id": thread_id, "key": key},
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    retry_after = max(
+        1, int(Decimal(row["retry_after"]).to_integral_value(rounding="ROUND_CEILING"))
+    )
+    conversation = row["conversation"]
+    return Admission(
+        allowed=int(row["hits"]) <= limit,
+        retry_after=retry_after,
+        conversation=conversation_of(conversation) if conversation else None,
+        kept_answer=dict(row["kept"]) if row["kept"] else None,
+    )
+
+
+def conversation_of(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A conversation row read as JSON (``to_jsonb``) with its times as datetimes again."""
+    row = dict(data)
+    for name, value in row.items():
+        if isinstance(value, str) and name.endswith(("_at", "_until")):
+            row[name] = dt.datetime.fromisoformat(value)
+    return row
 
 
 async def release_conversation(conn: Conn, thread_id: str, token: str) -> None:

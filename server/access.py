@@ -94,6 +94,38 @@ async def rate_limit(runtime: ServerRuntime, bucket: str, limit: int) -> None:
         )
 
 
+async def admit_message(
+    request: Request, runtime: ServerRuntime, thread_id: str, key: str | None
+) -> repo.Admission:
+    """A customer's message at the door, in one round trip.
+
+    The per-address rate limit counted, the conversation and the answer kept under
+    ``key`` read. 429 when over the limit (before anything else is looked at, as
+    :func:`customer_access` would); the caller answers 404 for a missing conversation.
+    """
+    client = request.client.host if request.client else "unknown"
+    runtime.hits += 1
+    async with runtime.services.storage.pool.connection() as conn:
+        admission = await repo.hit_and_read_conversation(
+            conn,
+            f"ip:{client}",
+            limit=runtime.settings.rate_limit_per_ip,
+            window_seconds=RATE_WINDOW_SECONDS,
+            thread_id=thread_id,
+            key=key,
+        )
+        if runtime.hits % PRUNE_EVERY == 0:
+            await repo.prune_rate_limits(conn)  # old windows would otherwise pile up
+    if not admission.allowed:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many requests; try again in {admission.retry_after} seconds",
+            {"Retry-After": str(admission.retry_after)},
+        )
+    return admission
+
+
 async def lease_turn(runtime: ServerRuntime, thread_id: str) -> str:
     """Count a customer message against its conversation's limit and lease the turn.
 

@@ -46,17 +46,13 @@ async def load_conversation(runtime: ServerRuntime, thread_id: str) -> dict[str,
     return row
 
 
-async def load_conversation_and_answer(
-    runtime: ServerRuntime, thread_id: str, key: str | None
+def admitted_conversation(
+    thread_id: str, admission: repo.Admission
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The conversation row (or 404) and the answer kept under ``key``, in one round trip."""
-    if not THREAD_ID.fullmatch(thread_id):
+    """The conversation row (or 404) and the kept answer read at the door."""
+    if not THREAD_ID.fullmatch(thread_id) or admission.conversation is None:
         raise ApiError(404, "not_found", "no such conversation")
-    async with runtime.services.storage.pool.connection() as conn:
-        row, answer = await repo.conversation_and_answer(conn, thread_id, key)
-    if row is None:
-        raise ApiError(404, "not_found", "no such conversation")
-    return row, answer
+    return admission.conversation, admission.kept_answer
 
 
 def config_of(thread_id: str) -> RunnableConfig:

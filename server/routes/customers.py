@@ -16,7 +16,13 @@ from graph.graph import message_digest
 from graph.types import TicketRef
 from persistence import repo, transcripts
 from server import schemas, turns
-from server.access import customer_access, customer_read_access, lease_turn, read_message
+from server.access import (
+    admit_message,
+    customer_access,
+    customer_read_access,
+    lease_turn,
+    read_message,
+)
 from server.errors import ERROR_RESPONSES, ApiError
 from server.routes import STATIC
 from server.runtime import ServerRuntime
@@ -63,7 +69,7 @@ async def start_conversation(
 async def post_message(
     thread_id: str,
     request: Request,
-    runtime: Annotated[ServerRuntime, Depends(customer_access)],
+    runtime: Annotated[ServerRuntime, Depends(customer_read_access)],
     key: Annotated[
         str | None,
         Header(
@@ -76,8 +82,10 @@ async def post_message(
     ] = None,
 ) -> Any:
     """Send the customer's message; the agent's reply and what happened come back."""
+    # The per-address limit, the conversation and a kept answer: one round trip.
+    admission = await admit_message(request, runtime, thread_id, key)
     text = await read_message(request, runtime)
-    conversation, earlier = await turns.load_conversation_and_answer(runtime, thread_id, key)
+    conversation, earlier = turns.admitted_conversation(thread_id, admission)
     streaming = "text/event-stream" in request.headers.get("accept", "")
     if key is not None:
         if earlier is not None:

@@ -30,14 +30,27 @@ async def test_the_lease_is_taken_only_within_the_limit_and_when_free(seeded: St
     assert row is not None and row["busy_token"] is None
 
 
-async def test_the_conversation_and_a_kept_answer_are_read_together(seeded: Storage) -> None:
+async def test_the_address_limit_the_conversation_and_a_kept_answer_in_one_statement(
+    seeded: Storage,
+) -> None:
     thread = uuid.uuid4().hex
+
+    async def admit(key: str | None, limit: int = 10) -> repo.Admission:
+        async with seeded.pool.connection() as conn:
+            return await repo.hit_and_read_conversation(
+                conn, f"ip:test-{thread}", limit=limit, window_seconds=60, thread_id=thread, key=key
+            )
+
+    missing = await admit("k")
+    assert missing.allowed and missing.conversation is None and missing.kept_answer is None
     async with seeded.pool.connection() as conn:
-        assert await repo.conversation_and_answer(conn, thread, "k") == (None, None)
         await repo.create_conversation(conn, thread, "alice@example.com", "web")
         await repo.store_request_answer(conn, thread, "k", {"reply": "hi"})
-        row, answer = await repo.conversation_and_answer(conn, thread, "k")
-        assert row is not None and row["customer_email"] == "alice@example.com"
-        assert answer == {"reply": "hi"}
-        row, none = await repo.conversation_and_answer(conn, thread, None)
-        assert row is not None and none is None
+        stored = await repo.get_conversation(conn, thread)
+    found = await admit("k")
+    assert found.conversation == stored  # the same row, its times as datetimes
+    assert found.kept_answer == {"reply": "hi"}
+    assert (await admit(None)).kept_answer is None
+    over = await admit("k", limit=3)  # the fourth hit of this address in the window
+    assert not over.allowed and 1 <= over.retry_after <= 60
+    assert over.conversation is not None  # read all the same; the caller answers 429
