@@ -14,7 +14,7 @@ from typing import Final
 from graph.understanding import amounts
 from graph.understanding import patterns as P
 from graph.understanding.injection import INJECTION_PATTERNS
-from graph.understanding.languages import detect
+from graph.understanding.languages import detect, spelled_right
 from graph.understanding.model import AmountReading, Intent, Topic, Understanding
 from graph.understanding.text import clean_message, fold, normalise, prepare
 
@@ -34,9 +34,11 @@ def _words_only(text: str) -> str:
 _DOT_WORD: Final = re.compile(r" (?:dot|punto|point|punkt|ponto) ")
 _NOT_X_ITS_Y: Final = re.compile(
     r"\b(?:not|nicht|no|non|nao|pas|nahi) (?:el |la |le |l'|il |lo |o |a |der |die |das |the )?"
+    r"(?:(?:order|commande|pedido|bestellung|ordine|encomenda) )?"
     r"([a-z0-9#-]{3,20})[,;.]? (?:el|la|le|il|o|der|die|das|the|it'?s|it is|but|rather|"
     r"i meant|i mean|sondern|ich meine|sino|quiero decir|es el|mais|je veux dire|c'est|ma|"
-    r"intendo|intendevo|mas|quero dizer|e o|matlab)(?: l'| )([a-z0-9#-]{3,20})\b"
+    r"intendo|intendevo|mas|quero dizer|e o|matlab)(?: l'| )"
+    r"(?:(?:la|le|el|o|a|il|der|die|das|the) )?([a-z0-9#-]{3,20})\b"
 )
 
 
@@ -157,7 +159,7 @@ def _scrub(text: str, emails: list[str]) -> str:
 
 def understand_with_rules(message: str, *, language_hint: str | None = None) -> Understanding:
     """The rules, as a plain function (linear in the message's length)."""
-    normal = normalise(message)
+    normal = spelled_right(normalise(message))
     text = fold(normal)
     # Emails, ids and numbers say nothing of the customer's language: a message that is
     # only "ana@example.de ORD-52163" keeps the conversation's language.

@@ -32,11 +32,23 @@ _ARRIVED: Final = (
     r"angekommen|ankommen|erhalten|bekommen|raus|unterwegs|sehe|gesendet|"
     r"chegou|chega|recebi|recebido|enviado|saiu|vejo|"
     r"arrivato|arrivata|arriva|ricevuto|partito|inviato|vedo|"
-    r"aaya|aayi|mila|mile|pahuncha|gaya)\b"
+    r"aaya|aayi|mila|mile|pahuncha|gaya|"
+    r"procesado|tramitado|traite|effectue|bearbeitet|uberwiesen|processado|elaborato|processato)\b"
+)
+# Someone acting on a refund, asked about before naming it: "¿ya se procesó mi reembolso?",
+# "have you sent my refund?" (read with a question mark, see REFUND_ARRIVED_RE).
+_PROCESSED: Final = (
+    r"\b(?:did you (?:process|send|issue)|have you (?:processed|sent|issued)|"
+    r"se proceso|ya proceso|procesaron|han procesado|ha procesado|ya hicieron|ya enviaron|"
+    r"han enviado|avez-vous (?:traite|envoye|effectue)|avez vous (?:traite|envoye|effectue)|"
+    r"a ete (?:traite|envoye|effectue)|habt ihr|haben sie|ja processaram|processaram|"
+    r"ja fizeram|foi processado|avete (?:elaborato|processato|inviato|fatto)|"
+    r"e stato (?:elaborato|processato|inviato))\b"
 )
 _WHERE: Final = (
-    r"\b(?:where is|where's|wheres|any sign of|status of|update on|donde esta|que paso con|"
-    r"ou est|ou en est|wo ist|wo bleibt|cade|onde esta|dov'e|dove e|kahan hai|kab aayega)\b"
+    r"\b(?:where is|where's|wheres|where are|any sign of|status of|update on|donde esta|"
+    r"donde estan|que paso con|ou est|ou sont|ou en est|wo ist|wo sind|wo bleibt|cade|"
+    r"onde esta|onde estao|dov'e|dove e|dove sono|kahan hai|kahan hain|kab aayega)\b"
 )
 _PROMISED: Final = (
     r"\b(?:promis\w{0,4}|prometi\w{0,4}|promet\w{0,4}|versproch\w{0,4}|promess\w{0,2}|"
@@ -45,6 +57,9 @@ _PROMISED: Final = (
     r"on m'a promis|on m'a dit|vous m'avez dit|vous m'avez promis|"
     r"wurde mir gesagt|wurde mir versprochen|versprochen|zugesagt|mir zugesagt|"
     r"me disseram|me prometeram|prometeram|mi avete detto|mi avete promesso|promesso|"
+    r"you told me|me dijisteis|me habian dicho|on m'avait dit|vous m'aviez dit|"
+    r"hattet gesagt|hiess es|falaram que|disseram que|tinham dito|avevate detto|"
+    r"mi avevano detto|mi hanno detto|mi e stato detto|avevate promesso|"
     r"bola tha|kaha tha)\b"
 )
 _NOT_SEEN: Final = (
@@ -57,14 +72,24 @@ _NOT_SEEN: Final = (
     r"non ancora|non vedo|non ho ricevuto|ancora nessun|abhi tak nahi|nahi aaya|nahi mila|"
     r"nahi dikha)\b"
 )
+# An amount in so many words: "the 20 dollars", "$12.50", "los 15 dolares", "20 back".
+_SOME_MONEY: Final = (
+    r"(?:the |my |those |that |los |las |les |die |den |i |os |as |il )?"
+    r"(?:\$ ?\d[\d.,]*|\d[\d.,]* ?(?:usdc|usd|dollars?|bucks|\$|dolares|dolar|dollari|euros?)\b|"
+    r"\d[\d.,]* (?:back|de vuelta|de volta|zuruck|indietro|wapas)\b)"
+)
 _STATUS_COMPOSED: Final = (
     rf"{_WHERE} {_GAP}{_REFUND_NOUN}\b|{_NOT_SEEN} {_GAP}{_MY_REFUND}|"
-    rf"{_MY_REFUND} {_GAP}{_NOT_SEEN}"
+    rf"{_MY_REFUND}\?{{0,3}} {_GAP}{_NOT_SEEN}|{_NOT_SEEN} {_SOME_MONEY}"
 )
 STATUS_QUESTION_RE: Final = re.compile(rf"(?:{L.all_words(L.STATUS_WORDS)})|{_STATUS_COMPOSED}")
 # "the refund arrived?" / "has my refund gone through?": a status question with a "?"
 # ("the refund landed this morning, thanks" is a thank-you).
-REFUND_ARRIVED_RE: Final = re.compile(rf"{_MY_REFUND} {_GAP}{_ARRIVED}")
+# "has the 12.50 been sent yet?", "did the 20 dollars arrive?": an amount asked after.
+REFUND_ARRIVED_RE: Final = re.compile(
+    rf"{_MY_REFUND} {_GAP}{_ARRIVED}|{_PROCESSED} {_GAP}{_MY_REFUND}|"
+    rf"\b(?:has|have|did|was|were|is|are) (?:the|my|those|that) (?:\$ ?)?\d[\d.,]* {_GAP}{_ARRIVED}"
+)
 # A refund someone promised, asked about in the same message: "I was told 12 would come
 # back. Did it go out?" (checked together with a question mark or "nothing yet").
 PROMISED_RE: Final = re.compile(
@@ -80,10 +105,13 @@ _HOW_LONG: Final = (
     r"wie lange|wie schnell|wie viele tage|frist|richtlinie|gebuhr|hochstbetrag|"
     r"quanto tempo|quantos dias|prazo|demora|taxa|"
     r"quanti giorni|termine|commissione|"
-    r"kitne din|kitna time|kab tak)\b"
+    r"kitne din|kitna time|kab tak|too late|trop tard|demasiado tarde|zu spat|tarde demais|"
+    r"troppo tardi|comment ca marche|comment ca fonctionne|comment marchent|como funciona|"
+    r"como funcionan|wie funktioniert|wie funktionieren|come funziona|come funzionano)\b"
 )
 _IF_I: Final = (
-    r"\b(?:if i|if a refund|if the refund|if you|si pido|si solicito|si un reembolso|si je|"
+    r"\b(?:if i|if a refund|if the refund|if you|if something|if anything|if an item|"
+    r"if the item|if a product|if it ever|si pido|si solicito|si un reembolso|si je|"
     r"si on|si le remboursement|wenn ich|falls ich|wenn eine erstattung|se eu|se o reembolso|"
     r"se chiedo|se il rimborso|agar)\b"
 )
