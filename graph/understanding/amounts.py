@@ -64,6 +64,7 @@ def read_amount(
     percentage, a fraction, "the rest"/"everything", and last a bare number (stated
     back for a yes).
     """
+    marked = P.REST_FINE_RE.sub(" ", marked)  # the other items, fine: not money
     at = _indexes(marked)
     numbers = list(numbers)
     spans = {at[m.start(1)] for m in P.TIME_SPAN_RE.finditer(marked)}

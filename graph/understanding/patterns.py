@@ -300,6 +300,15 @@ REST_RE: Final = re.compile(
     r"ce qui reste|le restant|den rest|restbetrag|was ubrig ist|il resto|quello che resta|"
     r"il restante|o resto|o restante|o que falta|o que sobrou|baaki|baki)\b"
 )
+# "the rest are fine", "el resto está bien": the other items, not the rest of the money.
+REST_FINE_RE: Final = re.compile(
+    r"\b(?:the rest|the others|el resto|los demas|las demas|le reste|les autres|der rest|"
+    r"die anderen|il resto|gli altri|le altre|o resto|os outros|as outras|baaki|baki) "
+    r"(?:are|is|were|was|seem|look|arrived|esta|estan|son|llegaron|sont|est|sind|ist|kamen|"
+    r"sono|e|estao|esta|sao|chegaram|hai|hain|theek)(?: \w+)? ?(?:fine|ok|okay|good|intact|"
+    r"perfect|bien|buenos|buenas|intactos|intactas|perfectos|parfaits|intacts|gut|heil|"
+    r"in ordnung|bene|intatti|intatte|perfetti|bons|boas|inteiros|perfeitos|theek|sahi|hai)\b"
+)
 HALF_RE: Final = re.compile(rf"\b(?:{L.all_words(L.HALF_WORDS)})\b")
 # What follows "half" when it counts things, not money: "half the LEDs", "la mitad de
 # las galletas", "die Halfte der Seiten" (matched at the end of HALF_RE's match).

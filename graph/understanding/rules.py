@@ -209,6 +209,9 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         question=question,
         dot_groups=dot_groups,
     )
+    if reading.final and question and P.IF_I_RE.search(text):
+        # "what happens if I want 20 back?": a hypothetical, stated back before anything.
+        reading = reading.model_copy(update={"final": False, "why_confirm": "unstated"})
     # The same words read as part of a request already pending ("25, not 30").
     followup = reading
     if reading.kind in ("none", "unclear"):

@@ -33,7 +33,8 @@ _ARRIVED: Final = (
     r"chegou|chega|recebi|recebido|enviado|saiu|vejo|"
     r"arrivato|arrivata|arriva|ricevuto|partito|inviato|vedo|"
     r"aaya|aayi|mila|mile|pahuncha|gaya|"
-    r"procesado|tramitado|traite|effectue|bearbeitet|uberwiesen|processado|elaborato|processato)\b"
+    r"procesado|tramitado|traite|effectue|bearbeitet|uberwiesen|processado|elaborato|processato|"
+    r"partis|partie|envoyes|envoyees|enviados|enviadas|inviati|inviate)\b"
 )
 # Someone acting on a refund, asked about before naming it: "¿ya se procesó mi reembolso?",
 # "have you sent my refund?" (read with a question mark, see REFUND_ARRIVED_RE).
@@ -79,16 +80,30 @@ _SOME_MONEY: Final = (
     r"\d[\d.,]* (?:back|de vuelta|de volta|zuruck|indietro|wapas)\b)"
 )
 _STATUS_COMPOSED: Final = (
-    rf"{_WHERE} {_GAP}{_REFUND_NOUN}\b|{_NOT_SEEN} {_GAP}{_MY_REFUND}|"
+    rf"{_WHERE} {_GAP}{_REFUND_NOUN}\b|{_WHERE} (?:the |my |los |les |die |i |os )?(?:\$ ?)?\d|"
+    rf"{_NOT_SEEN} {_GAP}{_MY_REFUND}|"
     rf"{_MY_REFUND}\?{{0,3}} {_GAP}{_NOT_SEEN}|{_NOT_SEEN} {_SOME_MONEY}"
 )
 STATUS_QUESTION_RE: Final = re.compile(rf"(?:{L.all_words(L.STATUS_WORDS)})|{_STATUS_COMPOSED}")
 # "the refund arrived?" / "has my refund gone through?": a status question with a "?"
 # ("the refund landed this morning, thanks" is a thank-you).
 # "has the 12.50 been sent yet?", "did the 20 dollars arrive?": an amount asked after.
+# "did I get the 15 back?", "did you send the 15?": asking after an amount, not for one.
+_DID_GET: Final = (
+    r"\b(?:did|have|has) (?:i|you|u|we|they) (?:already |actually |ever |really )?"
+    r"(?:get|got|gotten|receive|received|send|sent|refund|refunded|pay|paid|issue|issued|"
+    r"return|returned|process|processed|transfer|transferred) "
+    r"(?:me |me the |the |my |those |that )?(?:\$ ?)?\d"
+)
 REFUND_ARRIVED_RE: Final = re.compile(
-    rf"{_MY_REFUND} {_GAP}{_ARRIVED}|{_PROCESSED} {_GAP}{_MY_REFUND}|"
-    rf"\b(?:has|have|did|was|were|is|are) (?:the|my|those|that) (?:\$ ?)?\d[\d.,]* {_GAP}{_ARRIVED}"
+    rf"{_MY_REFUND} {_GAP}{_ARRIVED}|{_PROCESSED} {_GAP}{_MY_REFUND}|{_DID_GET}|"
+    r"\b(?:has|have|did|was|were|is|are) (?:the|my|those|that) (?:\$ ?)?\d[\d.,]* "
+    rf"{_GAP}{_ARRIVED}|"
+    # "les 20 dollars sont-ils partis ?", "os 15 já foram enviados?" (not "the 4 glasses
+    # arrived": money or a verb right after the number)
+    r"\b(?:the|my|les|die|i|os|los|le|il|as|las) (?:\$ ?)?\d[\d.,]* ?(?:usdc|usd|dollars?|bucks|"
+    r"\$|dolares|dolar|dollari|euros?|ja|schon|already|deja|gia|ya|have|has|were|was|foram|"
+    rf"sont|sind|sono|se|ont|hanno|han|wurden)\b {_GAP}{_ARRIVED}"
 )
 # A refund someone promised, asked about in the same message: "I was told 12 would come
 # back. Did it go out?" (checked together with a question mark or "nothing yet").

@@ -132,6 +132,16 @@ def test_per_favore_is_not_a_rate() -> None:
         "ORD-68519 e ancora niente.",
         "have you sent my refund yet?",
         "did the 20 dollars arrive?",
+        # paid 15 at once: "the 15 back" was read as the request
+        "Did I get the 15 back yet?",
+        "did you send the 15 back?",
+        "have I received the 15 dollars back?",
+        "les 20 dollars sont-ils partis ?",
+        "Sind die 20 Dollar schon unterwegs?",
+        "os 15 já foram enviados?",
+        "i 15 dollari sono stati inviati?",
+        "15 wapas aaye kya?",
+        "where's the 20 you promised?",
     ],
 )
 def test_asking_after_a_refund_is_a_status_question(message: str) -> None:
@@ -140,9 +150,39 @@ def test_asking_after_a_refund_is_a_status_question(message: str) -> None:
     assert understood.amount is None
 
 
-def test_not_having_the_item_is_not_a_status_question() -> None:
-    understood = understand_with_rules("I haven't received the 3 mugs, refund 20 dollars please")
-    assert (understood.intent, understood.amount) == ("refund", Decimal(20))
+@pytest.mark.parametrize(
+    ("message", "amount"),
+    [
+        ("I haven't received the 3 mugs, refund 20 dollars please", Decimal(20)),
+        ("2 of the 4 glasses arrived smashed. can you refund the broken ones?", None),
+    ],
+)
+def test_things_that_arrived_or_not_are_not_a_status_question(
+    message: str, amount: Decimal | None
+) -> None:
+    understood = understand_with_rules(message)
+    assert (understood.intent, understood.topic, understood.amount) == ("refund", None, amount)
+
+
+def test_a_hypothetical_amount_is_stated_back_never_final() -> None:
+    understood = understand_with_rules("what happens if I want 20 back?")
+    assert understood.amount is None
+    assert (understood.reading.value, understood.reading.final) == (Decimal(20), False)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "2 of the 4 glasses arrived smashed, the rest are fine. can you refund the broken ones?",
+        "2 de las 4 tazas llegaron rotas, el resto está bien. reembolsadme esas",
+        "3 mein se 2 glass toot gaye, baaki theek hai, refund kar do",
+    ],
+)
+def test_the_rest_being_fine_is_not_the_rest_of_the_money(message: str) -> None:
+    # used to offer the whole order
+    understood = understand_with_rules(message)
+    assert (understood.reading.kind, understood.reading.why_confirm) == ("unclear", "count")
+    assert understand_with_rules("refund the rest please").reading.kind == "full"
 
 
 @pytest.mark.parametrize(
@@ -150,6 +190,7 @@ def test_not_having_the_item_is_not_a_status_question() -> None:
     [
         "If something breaks after a month, can I still get my money back or is it too late?",
         "Comment ça marche les remboursements chez vous ? Il y a un délai ?",
+        "how much can I get back at most?",
     ],
 )
 def test_how_refunds_work_is_a_policy_question(message: str) -> None:
