@@ -34,7 +34,8 @@ _ARRIVED: Final = (
     r"arrivato|arrivata|arriva|ricevuto|partito|inviato|vedo|"
     r"aaya|aayi|mila|mile|pahuncha|gaya|"
     r"procesado|tramitado|traite|effectue|bearbeitet|uberwiesen|processado|elaborato|processato|"
-    r"partis|partie|envoyes|envoyees|enviados|enviadas|inviati|inviate)\b"
+    r"partis|partie|envoyes|envoyees|enviados|enviadas|inviati|inviate|reach|reached|hit|"
+    r"land|come in)\b"
 )
 # Someone acting on a refund, asked about before naming it: "¿ya se procesó mi reembolso?",
 # "have you sent my refund?" (read with a question mark, see REFUND_ARRIVED_RE).
@@ -95,8 +96,26 @@ _DID_GET: Final = (
     r"return|returned|process|processed|transfer|transferred) "
     r"(?:me |me the |the |my |those |that )?(?:\$ ?)?\d"
 )
+# "¿me devolvieron ya los 20?", "habt ihr mir die 15 schon zurückerstattet?": a refund
+# made, asked about (read with a question mark).
+_DID_REFUND: Final = (
+    r"\b(?:have you refunded|did you refund|you refunded(?! him| her| them| my )|"
+    r"me devolvieron|me devolvisteis|"
+    r"me reembolsaron|me reembolsasteis|m'avez (?:deja )?rembourse|avez-vous (?:deja )?rembourse|"
+    r"(?:habt|haben) (?:ihr |sie )?(?:mir )?(?:\S+ ){0,3}(?:zuruck)?erstattet|"
+    r"me devolveram|me reembolsaram|(?:mi )?avete (?:gia )?rimborsato|"
+    r"mi hanno (?:gia )?rimborsato)\b(?=[^.!?\n]{0,60}\?)"  # in the question itself
+)
+# "¿cuándo me llega el reembolso?", "when will my refund come?": asking after one made.
+_WHEN_MY_REFUND: Final = (
+    r"\b(?:when (?:will|does|is|did|would)|cuando (?:me )?(?:llega|llegara|recibo|recibire|"
+    r"vuelve)|quand (?:est-ce que )?(?:arrive|arrivera|vais-je recevoir|vais recevoir)|"
+    r"wann (?:kommt|bekomme|erhalte)|quando (?:chega|vou receber|recebo|arriva|arrivera|ricevo|"
+    rf"ricevero))\b {_GAP}{_MY_REFUND}"
+)
 REFUND_ARRIVED_RE: Final = re.compile(
-    rf"{_MY_REFUND} {_GAP}{_ARRIVED}|{_PROCESSED} {_GAP}{_MY_REFUND}|{_DID_GET}|"
+    rf"{_MY_REFUND} {_GAP}{_ARRIVED}|{_PROCESSED} {_GAP}{_MY_REFUND}|{_DID_GET}|{_DID_REFUND}|"
+    rf"{_WHEN_MY_REFUND}|"
     r"\b(?:has|have|did|was|were|is|are) (?:the|my|those|that) (?:\$ ?)?\d[\d.,]* "
     rf"{_GAP}{_ARRIVED}|"
     # "les 20 dollars sont-ils partis ?", "os 15 já foram enviados?" (not "the 4 glasses
@@ -148,7 +167,13 @@ _ACCOUNT_THING: Final = (
     r"mot de passe|anschrift|strasse|hausnummer|passwort|endereco|morada|rua|senha|"
     r"indirizzo|via|pata)\b"
 )
+# Cancelling an order (not a refund): "annulez ma commande", "cancelar a encomenda".
+_CANCEL_ORDER: Final = (
+    r"\b(?:cancel|cancell?ing|cancelar|cancela|cancele|cancelen|cancelem|annuler|annulez|"
+    r"annule|stornieren|storniert|storniere|stornier|annullare|annullate|annulla)\b "
+    r"(?:\S+ ){0,2}(?:order|pedido|commande|bestellung|encomenda|ordine)\b"
+)
 UNSUPPORTED_RE: Final = re.compile(
     rf"(?:{L.all_words(L.UNSUPPORTED_WORDS)})|{_CHANGE} {_GAP}{_ACCOUNT_THING}|"
-    rf"{_ACCOUNT_THING} {_GAP}{_CHANGE}"
+    rf"{_ACCOUNT_THING} {_GAP}{_CHANGE}|{_CANCEL_ORDER}"
 )

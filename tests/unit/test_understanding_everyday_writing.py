@@ -142,6 +142,16 @@ def test_per_favore_is_not_a_rate() -> None:
         "i 15 dollari sono stati inviati?",
         "15 wapas aaye kya?",
         "where's the 20 you promised?",
+        # paid 15 at once: "el reembolso de 15" was read as the request
+        "¿Cuándo me llega el reembolso de 15?",
+        # each used to offer the whole order
+        "¿Me devolvieron ya los 20 dólares?",
+        "Est-ce que vous m'avez déjà remboursé les 15 dollars ?",
+        "Habt ihr mir die 15 schon zurückerstattet?",
+        "Vocês já me devolveram os 20?",
+        "Mi avete già rimborsato i 15?",
+        "When will the 20 dollars reach my wallet?",
+        "Last week you refunded 10 on ORD-1234, right? Just checking it went through",
     ],
 )
 def test_asking_after_a_refund_is_a_status_question(message: str) -> None:
@@ -191,6 +201,7 @@ def test_the_rest_being_fine_is_not_the_rest_of_the_money(message: str) -> None:
         "If something breaks after a month, can I still get my money back or is it too late?",
         "Comment ça marche les remboursements chez vous ? Il y a un délai ?",
         "how much can I get back at most?",
+        "refund kaise milta hai?",
     ],
 )
 def test_how_refunds_work_is_a_policy_question(message: str) -> None:
@@ -224,3 +235,34 @@ def test_two_orders_without_a_correction_are_asked_about(message: str) -> None:
     # which one is meant is asked, never guessed (the scenario suite pins it too)
     understood = understand_with_rules(message)
     assert understood.order_id is None and len(understood.order_ids) == 2
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Annulez ma commande ORD-1234 s'il vous plaît",
+        "Quero cancelar a encomenda ORD-1234",
+        "Ich möchte meine Bestellung ORD-1234 stornieren",
+    ],
+)
+def test_cancelling_an_order_is_something_a_person_does(message: str) -> None:
+    assert understand_with_rules(message).topic == "unsupported"
+
+
+def test_asking_when_a_refund_can_be_had_for_a_new_problem_is_still_a_request() -> None:
+    understood = understand_with_rules("When can I get my refund for ORD-1? it broke")
+    assert (understood.intent, understood.topic) == ("refund", None)
+
+
+@pytest.mark.parametrize(
+    ("message", "amount"),
+    [
+        # a refund made, told (not asked about), then a new request
+        ("mi avete già rimborsato 12, grazie. ora mi date 10 per il manico?", "10"),
+        ("you refunded 10 last week. The other mug broke now, can I get 9 back?", "9"),
+    ],
+)
+def test_a_refund_made_then_a_new_request_is_the_new_request(message: str, amount: str) -> None:
+    understood = understand_with_rules(message)
+    assert (understood.intent, understood.topic) == ("refund", None)
+    assert understood.reading.value == Decimal(amount)
