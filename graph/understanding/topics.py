@@ -81,7 +81,9 @@ _SOME_MONEY: Final = (
     r"\d[\d.,]* (?:back|de vuelta|de volta|zuruck|indietro|wapas)\b)"
 )
 _STATUS_COMPOSED: Final = (
-    rf"{_WHERE} {_GAP}{_REFUND_NOUN}\b|{_WHERE} (?:the |my |los |les |die |i |os )?(?:\$ ?)?\d|"
+    rf"{_WHERE} {_GAP}{_REFUND_NOUN}\b|{_WHERE} (?:the |my |los |les |die |i |os )?(?:\$ ?)?"
+    r"\d[\d.,]*(?= ?(?:usdc|usd|dollars?|bucks|dolares|dolar|dollari|euros?|you|u|that|which|"
+    r"i|que|che|die|wapas|\?|[.,!]|$))|"
     rf"{_NOT_SEEN} {_GAP}{_MY_REFUND}|"
     rf"{_MY_REFUND}\?{{0,3}} {_GAP}{_NOT_SEEN}|{_NOT_SEEN} {_SOME_MONEY}"
 )

@@ -266,3 +266,9 @@ def test_a_refund_made_then_a_new_request_is_the_new_request(message: str, amoun
     understood = understand_with_rules(message)
     assert (understood.intent, understood.topic) == ("refund", None)
     assert understood.reading.value == Decimal(amount)
+
+
+def test_a_correction_in_hinglish_takes_the_last_amount() -> None:
+    # "nahi ruko" (no, wait): the 20 used to be stated back
+    understood = understand_with_rules("20 wapas karo, nahi ruko, 12")
+    assert (understood.reading.value, understood.reading.why_confirm) == (Decimal(12), "correction")
