@@ -18,8 +18,10 @@ from typing import Final
 from graph.understanding import languages as L
 from graph.understanding.topics import (
     ARRIVED_RE,
+    HYPOTHETICAL_RE,
     IF_I_RE,
     POLICY_COMPOSED_RE,
+    POLICY_LIMIT_RE,
     POLICY_RE,
     PROMISED_RE,
     REFUND_ARRIVED_RE,
@@ -29,8 +31,10 @@ from graph.understanding.topics import (
 
 __all__ = [  # the topic patterns live in .topics, read through this module too
     "ARRIVED_RE",
+    "HYPOTHETICAL_RE",
     "IF_I_RE",
     "POLICY_COMPOSED_RE",
+    "POLICY_LIMIT_RE",
     "POLICY_RE",
     "PROMISED_RE",
     "REFUND_ARRIVED_RE",

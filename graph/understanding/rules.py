@@ -209,8 +209,13 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         question=question,
         dot_groups=dot_groups,
     )
-    if reading.final and question and P.IF_I_RE.search(text):
-        # "what happens if I want 20 back?": a hypothetical, stated back before anything.
+    policy_words = bool(question and P.POLICY_COMPOSED_RE.search(text))
+    if reading.final and question and (P.IF_I_RE.search(text) or P.HYPOTHETICAL_RE.search(text)):
+        # "what happens if I want 20 back?", "would you refund 20 if it's only chipped?":
+        # a hypothetical, stated back before anything.
+        reading = reading.model_copy(update={"final": False, "why_confirm": "unstated"})
+    if reading.final and policy_words and P.POLICY_LIMIT_RE.search(text):
+        # "is the maximum refund 50 dollars?": a question about the limits, not a request.
         reading = reading.model_copy(update={"final": False, "why_confirm": "unstated"})
     # The same words read as part of a request already pending ("25, not 30").
     followup = reading
@@ -224,13 +229,13 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         reading.final or any(p.search(marked) for p in P.ASKED_AMOUNT_PATTERNS)
     )
     topic: Topic | None = None
-    policy_question = (
-        question and P.POLICY_COMPOSED_RE.search(text) and not (asked_amount or email or order_ids)
-    )
+    policy_question = policy_words and not (asked_amount or email or order_ids)
     if P.UNSUPPORTED_RE.search(text) and not asks and not asked_amount:
         topic = "unsupported"
     elif policy_question and P.IF_I_RE.search(text):
         topic = "policy"  # "if a refund gets approved, how long does the money take?"
+    elif policy_words and P.POLICY_LIMIT_RE.search(text) and not (email or order_ids):
+        topic = "policy"  # "do refunds of 10 or less get approved automatically?"
     elif status_question and not asked_amount:
         topic = "refund_status"
     elif (

@@ -141,6 +141,7 @@ _HOW_LONG: Final = (
     r"wie lange|wie schnell|wie viele tage|frist|richtlinie|gebuhr|hochstbetrag|"
     r"quanto tempo|quantos dias|prazo|demora|taxa|"
     r"quanti giorni|termine|commissione|"
+    r"automatic|automatically|or less|at most|automatique|automatisch|automatico|"
     r"kitne din|kitna time|kab tak|too late|trop tard|demasiado tarde|zu spat|tarde demais|"
     r"troppo tardi|comment ca marche|comment ca fonctionne|comment marchent|como funciona|"
     r"como funcionan|wie funktioniert|wie funktionieren|come funziona|come funzionano)\b"
@@ -152,10 +153,32 @@ _IF_I: Final = (
     r"se chiedo|se il rimborso|agar)\b"
 )
 _REFUND_WORD: Final = rf"(?:{_REFUND_NOUN}|refunds|reembolsos|remboursements|erstattungen|rimborsi)"
+# "do I have 30 days to ask?", "can I still get a refund after 30 days?": the window.
+_SPAN: Final = (
+    r"(?:\d{1,3}|a few|a couple of) (?:days|weeks|months|dias|semanas|meses|jours|semaines|"
+    r"mois|tage|tagen|wochen|monaten|giorni|settimane|mesi|din|hafte)\b"
+)
+_DAYS: Final = (
+    rf"\b(?:do i have|have i got|tengo|j'ai|habe ich|tenho|ho) {_SPAN}|"
+    r"\b(?:still|todavia|aun|encore|toujours|noch|ainda|ancora) (?:\S+ ){0,6}"
+    rf"(?:after|despues de|apres|nach|depois de|dopo) {_SPAN}"
+)
 POLICY_COMPOSED_RE: Final = re.compile(
-    rf"{_HOW_LONG} {_GAP}{_REFUND_WORD}\b|\b{_REFUND_WORD} {_GAP}{_HOW_LONG}|{_IF_I}"
+    rf"{_HOW_LONG} {_GAP}{_REFUND_WORD}\b|\b{_REFUND_WORD} {_GAP}{_HOW_LONG}|{_IF_I}|"
+    rf"{_DAYS} {_GAP}{_REFUND_WORD}\b|\b{_REFUND_WORD} {_GAP}{_DAYS}"
 )
 IF_I_RE: Final = re.compile(_IF_I)
+# A refund imagined rather than asked for ("would you refund 20 if it's only chipped?").
+HYPOTHETICAL_RE: Final = re.compile(
+    r"\b(?:what if|suppose|supposing|hypothetically|would you (?:\S+ ){0,4}if|"
+    r"en caso de|au cas ou|falls|nel caso|caso eu|agar)\b"
+)
+# How far refunds go: asked about with an amount, still a question about the policy.
+POLICY_LIMIT_RE: Final = re.compile(
+    r"\b(?:maximum|max|minimum|limit|limits|at most|or less|or more|automatic|automatically|"
+    r"plafond|maximal|maximale|hochstens|hochstbetrag|maximo|maxima|massimo|minimo|limite|"
+    r"automatique|automatiquement|automatisch|automatico|automaticamente)\b"
+)
 POLICY_RE: Final = re.compile(rf"(?:{L.all_words(L.POLICY_WORDS)})")
 _CHANGE: Final = (
     r"\b(?:change|fix|update|correct|edit|modify|wrong|typo|cambiar|cambia|corregir|"

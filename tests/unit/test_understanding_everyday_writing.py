@@ -202,6 +202,13 @@ def test_the_rest_being_fine_is_not_the_rest_of_the_money(message: str) -> None:
         "Comment ça marche les remboursements chez vous ? Il y a un délai ?",
         "how much can I get back at most?",
         "refund kaise milta hai?",
+        # each used to be a final request for the amount named
+        "Is the maximum refund 50 dollars?",
+        "Do refunds of 10 or less get approved automatically?",
+        # each used to offer the whole order
+        "do I have 30 days to ask for a refund?",
+        "can I still get a refund after 30 days?",
+        "¿Tengo 30 días para pedir el reembolso?",
     ],
 )
 def test_how_refunds_work_is_a_policy_question(message: str) -> None:
@@ -272,3 +279,15 @@ def test_a_correction_in_hinglish_takes_the_last_amount() -> None:
     # "nahi ruko" (no, wait): the 20 used to be stated back
     understood = understand_with_rules("20 wapas karo, nahi ruko, 12")
     assert (understood.reading.value, understood.reading.why_confirm) == (Decimal(12), "correction")
+
+
+def test_a_refund_imagined_is_stated_back_never_final() -> None:
+    # used to pay 20 at once
+    understood = understand_with_rules("would you refund 20 if the mug is just chipped?")
+    assert understood.amount is None
+    assert (understood.reading.value, understood.reading.final) == (Decimal(20), False)
+
+
+def test_a_problem_after_some_days_is_still_a_request() -> None:
+    understood = understand_with_rules("it broke after 3 days, can I get a refund?")
+    assert (understood.intent, understood.topic) == ("refund", None)
