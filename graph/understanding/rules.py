@@ -214,7 +214,8 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         # "what happens if I want 20 back?", "would you refund 20 if it's only chipped?":
         # a hypothetical, stated back before anything.
         reading = reading.model_copy(update={"final": False, "why_confirm": "unstated"})
-    if reading.final and policy_words and P.POLICY_LIMIT_RE.search(text):
+    limits_question = bool(question and P.POLICY_LIMIT_RE.search(text))
+    if reading.final and limits_question:
         # "is the maximum refund 50 dollars?": a question about the limits, not a request.
         reading = reading.model_copy(update={"final": False, "why_confirm": "unstated"})
     # The same words read as part of a request already pending ("25, not 30").
@@ -234,7 +235,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         topic = "unsupported"
     elif policy_question and P.IF_I_RE.search(text):
         topic = "policy"  # "if a refund gets approved, how long does the money take?"
-    elif policy_words and P.POLICY_LIMIT_RE.search(text) and not (email or order_ids):
+    elif limits_question and not (email or order_ids):
         topic = "policy"  # "do refunds of 10 or less get approved automatically?"
     elif status_question and not asked_amount:
         topic = "refund_status"

@@ -80,7 +80,13 @@ _SOME_MONEY: Final = (
     r"(?:\$ ?\d[\d.,]*|\d[\d.,]* ?(?:usdc|usd|dollars?|bucks|\$|dolares|dolar|dollari|euros?)\b|"
     r"\d[\d.,]* (?:back|de vuelta|de volta|zuruck|indietro|wapas)\b)"
 )
+# "so was the 12 refunded or not": asked after, with or without a question mark.
+_WAS_REFUNDED: Final = (
+    r"\b(?:was|were|has|have|is|got) (?:the |my |that )?(?:\$ ?)?\d[\d.,]* ?(?:usdc|usd|dollars?|"
+    r"bucks)? ?(?:been |actually |already )?(?:refunded|returned|sent|paid back)\b"
+)
 _STATUS_COMPOSED: Final = (
+    rf"{_WAS_REFUNDED}|"
     rf"{_WHERE} {_GAP}{_REFUND_NOUN}\b|{_WHERE} (?:the |my |los |les |die |i |os )?(?:\$ ?)?"
     r"\d[\d.,]*(?= ?(?:usdc|usd|dollars?|bucks|dolares|dolar|dollari|euros?|you|u|that|which|"
     r"i|que|che|die|wapas|\?|[.,!]|$))|"
@@ -101,12 +107,20 @@ _DID_GET: Final = (
 # "¿me devolvieron ya los 20?", "habt ihr mir die 15 schon zurückerstattet?": a refund
 # made, asked about (read with a question mark).
 _DID_REFUND: Final = (
-    r"\b(?:have you refunded|did you refund|you refunded(?! him| her| them| my )|"
+    r"\b(?:have you refunded|did you refund|"
+    r"you (?:already |actually )?refunded(?! him| her| them| my )|"
     r"me devolvieron|me devolvisteis|"
     r"me reembolsaron|me reembolsasteis|m'avez (?:deja )?rembourse|avez-vous (?:deja )?rembourse|"
     r"(?:habt|haben) (?:ihr |sie )?(?:mir )?(?:\S+ ){0,3}(?:zuruck)?erstattet|"
     r"me devolveram|me reembolsaram|(?:mi )?avete (?:gia )?rimborsato|"
     r"mi hanno (?:gia )?rimborsato)\b(?=[^.!?\n]{0,60}\?)"  # in the question itself
+)
+# "a refund of 12 processed, is that right?": an amount named done, asked about.
+_REFUND_DONE: Final = (
+    rf"\b{_REFUND_NOUN} (?:of |de |von |di )?(?:\$ ?)?\d[\d.,]* (?:\S+ ){{0,2}}"
+    r"(?:processed|sent|issued|approved|done|completed|gone through|went through|procesado|"
+    r"enviado|traite|effectue|envoye|bearbeitet|gesendet|processado|elaborato|inviato|"
+    r"ho gaya|hua)\b"
 )
 # "¿cuándo me llega el reembolso?", "when will my refund come?": asking after one made.
 _WHEN_MY_REFUND: Final = (
@@ -117,6 +131,7 @@ _WHEN_MY_REFUND: Final = (
 )
 REFUND_ARRIVED_RE: Final = re.compile(
     rf"{_MY_REFUND} {_GAP}{_ARRIVED}|{_PROCESSED} {_GAP}{_MY_REFUND}|{_DID_GET}|{_DID_REFUND}|"
+    rf"{_REFUND_DONE}|\b(?:did (?:it|that) happen|has (?:it|that) happened)\b|"
     rf"{_WHEN_MY_REFUND}|"
     r"\b(?:has|have|did|was|were|is|are) (?:the|my|those|that) (?:\$ ?)?\d[\d.,]* "
     rf"{_GAP}{_ARRIVED}|"
@@ -174,10 +189,15 @@ HYPOTHETICAL_RE: Final = re.compile(
     r"en caso de|au cas ou|falls|nel caso|caso eu|agar)\b"
 )
 # How far refunds go: asked about with an amount, still a question about the policy.
-POLICY_LIMIT_RE: Final = re.compile(
+_LIMIT: Final = (
     r"\b(?:maximum|max|minimum|limit|limits|at most|or less|or more|automatic|automatically|"
     r"plafond|maximal|maximale|hochstens|hochstbetrag|maximo|maxima|massimo|minimo|limite|"
     r"automatique|automatiquement|automatisch|automatico|automaticamente)\b"
+)
+POLICY_LIMIT_RE: Final = re.compile(
+    rf"{_LIMIT} {_GAP}(?:{_REFUND_NOUN}|refunds|reembolsos|remboursements|erstattungen|"
+    rf"rimborsi)\b|\b(?:{_REFUND_NOUN}|refunds|reembolsos|remboursements|erstattungen|"
+    rf"rimborsi) {_GAP}{_LIMIT}"
 )
 POLICY_RE: Final = re.compile(rf"(?:{L.all_words(L.POLICY_WORDS)})")
 _CHANGE: Final = (

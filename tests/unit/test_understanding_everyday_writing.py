@@ -152,6 +152,13 @@ def test_per_favore_is_not_a_rate() -> None:
         "Mi avete già rimborsato i 15?",
         "When will the 20 dollars reach my wallet?",
         "Last week you refunded 10 on ORD-1234, right? Just checking it went through",
+        # paid 12 at once
+        "got an email saying refund of 12 processed, is that right?",
+        # each used to offer 12, or the whole order
+        "so was the 12 refunded or not",
+        "I think you already refunded 12, can you confirm?",
+        "the 12 refund - did it happen?",
+        "hey can u check if ORD-4412 got refunded? it was 12",
     ],
 )
 def test_asking_after_a_refund_is_a_status_question(message: str) -> None:
@@ -205,6 +212,8 @@ def test_the_rest_being_fine_is_not_the_rest_of_the_money(message: str) -> None:
         # each used to be a final request for the amount named
         "Is the maximum refund 50 dollars?",
         "Do refunds of 10 or less get approved automatically?",
+        "Ist die maximale Erstattung 50 Dollar?",
+        "Il rimborso massimo è 50 dollari?",
         # each used to offer the whole order
         "do I have 30 days to ask for a refund?",
         "can I still get a refund after 30 days?",
