@@ -139,6 +139,15 @@ _GLUE: Final = (
 )
 # "2 mugs", "2 broken mugs", "3 missing tins": a count of things, never money.
 COUNT_AFTER_RE: Final = re.compile(rf"({NUM}) (?:(?!{_GLUE}\b)[a-z]{{1,20}} ){{0,2}}{_ITEMS}\b")
+# Words after a number that say it is not a count of things ("20 of the 45 please").
+_NOT_A_THING: Final = (
+    r"back|zuruck|de vuelta|de volta|wapas|vapas|indietro|refund\w*|rembours\w*|erstatt\w*|"
+    r"reembols\w*|rimbors\w*|paid|pay\w*|pagu\w*|bezahlt|paye|pagato|total|in all|please|pls|"
+    r"plz|thanks|thank|thx|ok|okay|for|to|on|in|from|is|was|were|are|and|or|but|so|if|as|at|by|"
+    r"with|i|you|that|which|que|qui|ich|che|je|por|para|pour|fur|per|bitte|favor|favore|grazie|"
+    r"gracias|merci|danke|obrigad\w*|s'il|svp|ka|ke|ki|se|me|ko|hai|do|de|du|des|le|la|el|il|"
+    r"lo|o|a|und|oder|et|ou|y|e|ma|mais|pero|aber|mas|en|di|da|dollars?|usd|usdc"
+)
 # "2 of the 3 mugs", "2 von den 3 Tassen", "3 mein se 2 glass": two counts of things
 # (not "10 of the 40 back", "20 of the 45 USDC": a share of money).
 # "2 plates out of 8", "2 assiettes sur 8": the total counted too.
@@ -150,8 +159,7 @@ COUNT_OF_RE: Final = re.compile(
     rf"({NUM}) (?:of|out of|de|des|sur|von|di|dei|delle|degli|dos|das|mein se|me se|main se) "
     r"(?:the |my |these |those |los |las |mis |les |mes |ces |den |der |die |meinen |meiner |"
     rf"il |i |gli |le |miei |mie |os |as |meus |minhas )?({NUM}) "
-    rf"(?!(?:{UNIT}|back|zuruck|de|en|di|da|wapas|vapas|indietro|i|you|that|which|que|qui|"
-    r"ich|che|je|paid|pagu\w*|pay\w*|bezahlt|paye|pagato|refund\w*|total|in all)\b)[a-z]{2}"
+    rf"(?!(?:{UNIT}|{_NOT_A_THING})\b)[a-z]{{2}}"
 )
 # "2 of the bowls", "3 de las copas", "2 der Teller": a count of things named after it
 # (not "20 of the 45" or "20 of the price", a share of money).
@@ -188,7 +196,8 @@ EACH_RE: Final = re.compile(
 # twice", "3 per day late"): the amount asked for is a product, so no single number
 # in the message is final; it is stated back for a yes.
 MULTIPLIER_RE: Final = re.compile(
-    r"\b(?:each|apiece|per(?! favore| piacere| cortesia)|twice|thrice|every|daily|a day|a week|"
+    r"\b(?:each|apiece|per (?:item|piece|unit|one|mug|cup|day|week|month|person|article|thing)|"
+    r"twice|thrice|every|daily|a day|a week|"
     r"cada|chacun|chacune|par (?:article|piece|unite|jour|semaine)|pro (?:stuck|tag|teil)|"
     r"je (?:stuck|teil|tag)|jeweils|"
     r"ciascuno|ciascuna|ognuno|ogni|a testa|al giorno|por dia|al dia|deux fois|dos veces|"

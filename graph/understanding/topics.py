@@ -16,6 +16,8 @@ from typing import Final
 from graph.understanding import languages as L
 
 _GAP: Final = r"(?:\S+ ){0,6}"
+# The same within one clause: "haven't received the item, I want my money back" asks.
+_CLAUSE_GAP: Final = r"(?:[^\s,;.!?]+ ){0,6}"
 _REFUND_NOUN: Final = (
     r"(?:refund|money|payment|reembolso|dinero|devolucion|remboursement|argent|erstattung|"
     r"ruckerstattung|geld|gutschrift|dinheiro|estorno|rimborso|soldi|paise|paisa)"
@@ -90,7 +92,7 @@ _STATUS_COMPOSED: Final = (
     rf"{_WHERE} {_GAP}{_REFUND_NOUN}\b|{_WHERE} (?:the |my |los |les |die |i |os )?(?:\$ ?)?"
     r"\d[\d.,]*(?= ?(?:usdc|usd|dollars?|bucks|dolares|dolar|dollari|euros?|you|u|that|which|"
     r"i|que|che|die|wapas|\?|[.,!]|$))|"
-    rf"{_NOT_SEEN} {_GAP}{_MY_REFUND}|"
+    rf"{_NOT_SEEN} {_CLAUSE_GAP}{_MY_REFUND}|"
     rf"{_MY_REFUND}\?{{0,3}} {_GAP}{_NOT_SEEN}|{_NOT_SEEN} {_SOME_MONEY}"
 )
 STATUS_QUESTION_RE: Final = re.compile(rf"(?:{L.all_words(L.STATUS_WORDS)})|{_STATUS_COMPOSED}")

@@ -62,8 +62,11 @@ def test_two_counts_of_things_ask_how_much(message: str) -> None:
     assert understood.reading.kind == "unclear"
 
 
-def test_a_share_of_money_is_still_a_share() -> None:
-    understood = understand_with_rules("refund 20 of the 45 usdc")
+@pytest.mark.parametrize(
+    "message", ["refund 20 of the 45 usdc", "refund 20 of the 45 please", "20 of the 45 back"]
+)
+def test_a_share_of_money_is_still_a_share(message: str) -> None:
+    understood = understand_with_rules(message)
     assert (understood.reading.value, understood.reading.final) == (Decimal(20), False)
 
 
@@ -113,8 +116,11 @@ def test_a_reply_that_leads_with_its_amount_then_explains_it(message: str, value
     assert (understood.followup.value, understood.followup.final) == (Decimal(value), False)
 
 
-def test_per_favore_is_not_a_rate() -> None:
-    assert understand_with_rules("rimborsatemi 15 per favore").amount == Decimal(15)
+@pytest.mark.parametrize(
+    "message", ["rimborsatemi 15 per favore", "Vorrei un rimborso di 15 dollari per l'ordine ORD-1"]
+)
+def test_italian_per_is_not_a_rate(message: str) -> None:
+    assert understand_with_rules(message).amount == Decimal(15)
 
 
 # --- questions that are not requests -------------------------------------------------------
@@ -170,6 +176,10 @@ def test_asking_after_a_refund_is_a_status_question(message: str) -> None:
 @pytest.mark.parametrize(
     ("message", "amount"),
     [
+        # each used to be answered as a question about a refund already made
+        ("still haven't received the item, I want my money back ORD-1234", None),
+        ("todavía no me ha llegado el pedido, quiero el reembolso", None),
+        ("ainda não recebi o pedido, quero o reembolso", None),
         ("I haven't received the 3 mugs, refund 20 dollars please", Decimal(20)),
         ("2 of the 4 glasses arrived smashed. can you refund the broken ones?", None),
     ],
@@ -300,3 +310,8 @@ def test_a_refund_imagined_is_stated_back_never_final() -> None:
 def test_a_problem_after_some_days_is_still_a_request() -> None:
     understood = understand_with_rules("it broke after 3 days, can I get a refund?")
     assert (understood.intent, understood.topic) == ("refund", None)
+
+
+@pytest.mark.parametrize("message", ["I haven't got my refund yet", "no he recibido mi reembolso"])
+def test_not_having_the_refund_is_still_a_status_question(message: str) -> None:
+    assert understand_with_rules(message).topic == "refund_status"
