@@ -16,143 +16,22 @@ count of items (never money).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Final
 
-from text_to_num import alpha2digit
-
 from core.money import InvalidAmount, parse_usdc
 from graph.understanding import patterns as P
-from graph.understanding.languages import HINDI_NUMBERS
 from graph.understanding.model import AmountReading, ConfirmWhy
-
-# One number as written: digits with ',' '.' or ' ' grouping, or a decimal part. One
-# character class repeated, then an optional exponent: nothing to backtrack into.
-NUMBER_TOKEN: Final = re.compile(
-    r"(?<![a-z0-9_.,-])-?\d(?:[\d.,]|'\d| \d{3}(?!\d))*(?:[eE][+-]?\d+)?"
+from graph.understanding.numbers import (
+    NUMBER_TOKEN,
+    Number,
+    digits_for_words,
+    mark_numbers,
+    parse_amount_text,
 )
-_TEXT2NUM_LANG: Final = {"en": "en", "es": "es", "fr": "fr", "de": "de", "pt": "pt", "it": "it"}
+
 HUNDRED: Final = Decimal(100)
-_HINDI_NUMBER_RE: Final = re.compile(
-    r"\b(?:" + "|".join(sorted(HINDI_NUMBERS, key=len, reverse=True)) + r")\b"
-)
 _AMBIGUOUS_GROUPING: Final = re.compile(r"\d{1,3}[.,]\d{3}")
-_ORDINAL: Final = re.compile(r"(?:st|nd|rd|th)\b")
-
-
-@dataclass(frozen=True, slots=True)
-class Number:
-    """One number in the message."""
-
-    raw: str
-    value: Decimal | None  # None: not valid money (exponent, negative, 7 decimals...)
-    words: bool  # written in words ("twenty")
-
-
-def parse_amount_text(raw: str) -> Decimal:
-    """A customer's (or a model's) written amount as USDC, or :class:`InvalidAmount`.
-
-    Reads ``20``, ``12.50``, ``12,50`` (decimal comma), ``1,000.50``, ``1.000,50`` and
-    ``1 000`` (thousands separators), with an optional ``$`` or ``USDC``. Refuses
-    exponents (``1e9``), negative, zero, more than six decimals and anything that is not
-    one of those shapes: an amount is never guessed.
-    """
-    text = " ".join(raw.split()).translate(_MINUS)
-    text = re.sub(r"(?i)^\$ ?|(?: ?(?:usdc|usd|\$))$|^(?:usdc|usd) ?", "", text).strip()
-    if re.fullmatch(r"-?[\d.,]{0,40}\d[.,]", text):
-        text = text.rstrip(".,")
-    negative = text.startswith("-")
-    body = text.removeprefix("-")
-    if re.fullmatch(r"\d{1,3}(?:[ ']\d{3})+(?:[.,]\d{1,6})?", body):
-        number = body.replace(" ", "").replace("'", "").replace(",", ".")  # 1 000 / 1'000,50
-    elif re.fullmatch(r"\d+", body):
-        number = body
-    elif re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", body) and not body.startswith("0,"):
-        number = body.replace(",", "")  # 1,000 / 1,000.50
-    elif re.fullmatch(r"\d{1,3}(?:\.\d{3}){2,}|\d{1,3}(?:\.\d{3})+,\d+", body):
-        number = body.replace(".", "").replace(",", ".")  # 1.000.000 / 1.000,50
-    elif re.fullmatch(r"\d+[.,]\d+", body):
-        number = body.replace(",", ".")  # 12.50 / 12,50
-    else:
-        raise InvalidAmount(f"not an amount: {raw[:40]!r}")
-    return parse_usdc(("-" if negative else "") + number, allow_zero=False)
-
-
-_MINUS: Final = str.maketrans({"\u2212": "-", "\u2013": "-", "\u2014": "-"})
-
-
-# Words text2num reads as numbers that are not numbers in what customers write here:
-# French/Italian "non" (a Portuguese ordinal to text2num), "none" (Spanish "nona").
-_NOT_NUMBERS: Final = re.compile(r"\b(?:non|none)\b")
-_KEPT: Final = "\ue000"
-
-
-def _alpha2digit(text: str, code: str) -> str:
-    kept = _NOT_NUMBERS.findall(text)
-    masked = _NOT_NUMBERS.sub(_KEPT, text)
-    try:
-        out = str(alpha2digit(masked, code))
-    except Exception:  # text2num refuses odd input: keep the text as it is
-        return text
-    if out.count(_KEPT) != len(kept):
-        return text
-    for word in kept:
-        out = out.replace(_KEPT, word, 1)
-    return out
-
-
-def digits_for_words(text: str, language: str, *, sure: bool = True) -> str:
-    """``text`` with numbers in words written in digits (``"twenty five"`` -> ``"25"``).
-
-    In the message's language, then English. When the language is not clear (a short
-    answer such as "veinticinco dólares"), a language whose words alone turn into
-    numbers is used; two that would (Spanish and Portuguese "tres") change nothing.
-    Hinglish numbers ("bees" = 20) are read only in a Hinglish message: "do", "das" and
-    "bis" are words in other languages.
-    """
-    if language == "hi":
-        return _HINDI_NUMBER_RE.sub(lambda m: str(HINDI_NUMBERS[m.group()]), text)
-    lang = _TEXT2NUM_LANG.get(language)
-    out = text
-    for code in dict.fromkeys((lang, "en") if lang else ("en",)):
-        out = _alpha2digit(out, code)
-    if sure or out != text:
-        return out
-    converted = {code: _alpha2digit(text, code) for code in _TEXT2NUM_LANG if code != "en"}
-    changed = {c for c in converted.values() if c != text}
-    return changed.pop() if len(changed) == 1 else text
-
-
-def mark_numbers(text: str, *, words_text: str | None = None) -> tuple[str, list[Number]]:
-    """The text with each number replaced by :data:`~.patterns.NUM`, and the numbers.
-
-    ``words_text`` is the same text with numbers in words converted to digits; a number
-    found there and not among the digits of ``text`` was written in words.
-    """
-    written = [m.group() for m in NUMBER_TOKEN.finditer(text)]
-    source = words_text if words_text is not None else text
-    source = source.replace(P.NUM, " ")
-    numbers: list[Number] = []
-    remaining = list(written)
-    pieces: list[str] = []
-    last = 0
-    for match in NUMBER_TOKEN.finditer(source):
-        raw = match.group().strip()
-        if _ORDINAL.match(source, match.end()):
-            continue  # "3rd", "2nd": an ordinal, never an amount
-        by_words = raw not in remaining
-        if not by_words:
-            remaining.remove(raw)
-        try:
-            value: Decimal | None = parse_amount_text(raw)
-        except InvalidAmount:
-            value = None
-        numbers.append(Number(raw=raw, value=value, words=by_words))
-        pieces += [source[last : match.start()], P.NUM]
-        last = match.end()
-    pieces.append(source[last:])
-    return "".join(pieces), numbers
 
 
 def _indexes(marked: str) -> dict[int, int]:
@@ -185,6 +64,7 @@ def read_amount(
     percentage, a fraction, "the rest"/"everything", and last a bare number (stated
     back for a yes).
     """
+    marked = P.REST_FINE_RE.sub(" ", marked)  # the other items, fine: not money
     at = _indexes(marked)
     numbers = list(numbers)
     spans = {at[m.start(1)] for m in P.TIME_SPAN_RE.finditer(marked)}
@@ -201,7 +81,11 @@ def read_amount(
     ignored.update(at[m.start(2)] for m in P.SHARE_OF_RE.finditer(marked))
     for match in P.PAST_REFUND_AMOUNT_RE.finditer(marked):
         ignored.update(i for pos, i in at.items() if match.start() <= pos < match.end())
-    for match in P.CENTS_RE.finditer(marked):
+    # "8 dollars and 50 cents"; "twelve dollars fifty" (two digits after the dollars).
+    joins = list(P.CENTS_RE.finditer(marked)) + [
+        m for m in P.DOLLARS_CENTS_RE.finditer(marked) if len(numbers[at[m.start(2)]].raw) == 2
+    ]
+    for match in joins:
         whole, cents = at[match.start(1)], at[match.start(2)]
         a, b = numbers[whole], numbers[cents]
         if a.value is not None and b.value is not None and b.value < HUNDRED:
@@ -209,7 +93,7 @@ def read_amount(
             numbers[whole] = Number(raw=f"{a.raw}.{b.raw}", value=joined, words=a.words or b.words)
             ignored.add(cents)
     counts: set[int] = set()
-    for pattern in (P.COUNT_AFTER_RE, P.COUNT_BEFORE_RE, P.COUNT_OF_THINGS_RE):
+    for pattern in (P.COUNT_AFTER_RE, P.COUNT_BEFORE_RE, P.COUNT_OF_THINGS_RE, P.COUNT_TOTAL_RE):
         counts.update(at[m.start(1)] for m in pattern.finditer(marked))
     for match in P.COUNT_OF_RE.finditer(marked):
         counts.update((at[match.start(1)], at[match.start(2)]))
@@ -217,7 +101,7 @@ def read_amount(
     usable = [
         i for i in range(len(numbers)) if i not in ignored and i not in counts and i not in percents
     ]
-    asked = _asked_indexes(marked, at) & set(usable)
+    asked = _asked_indexes(marked, at, numbers) & set(usable)
     money = _money_indexes(marked, at) & set(usable)
     tied = [i for i in usable if i in asked or i in money]
     pool = usable if (tied or asks or reason) else []
@@ -231,7 +115,8 @@ def read_amount(
         # "12 each" with nothing else asked for: price times count ("they're 9 each, can
         # I get 9 back" asks for the 9).
         price = numbers[at[each.start(1)]].value
-        many = [numbers[i].value for i in sorted(counts)]
+        # ("9 pro Stück": the price's own "Stück" does not make the 9 a count.)
+        many = [numbers[i].value for i in sorted(counts) if i != at[each.start(1)]]
         besides = [i for i in usable if i != at[each.start(1)]]
         if price is not None and len(many) >= 1 and many[0] is not None:
             return _confirm(price * min(v for v in many if v is not None), "arithmetic")
@@ -277,6 +162,16 @@ def read_amount(
             a, b = numbers[at[minus.start(1)]], numbers[at[minus.start(2)]]
             if a.value is not None and b.value is not None and a.value > b.value:
                 return _confirm(a.value - b.value, "arithmetic")
+        lead = P.LEAD_AMOUNT_RE.match(marked) if len(marked) <= 60 else None
+        if (
+            lead is not None
+            and at[lead.start(1)] == pool[0]
+            and (lead.group(2) or numbers[pool[0]].raw.endswith(","))
+            and not tied
+        ):
+            # "14, ek glass 7 ka hai", "16, they're 8 a glass": the answer leads, the rest
+            # explains it; stated back for a yes.
+            return _pick(numbers[pool[0]], "several")
 
     if tied:
         values = {numbers[i].value for i in tied}
@@ -450,8 +345,14 @@ def _positions(marked: str) -> list[tuple[int, int]]:
     return [(i, m.start()) for i, m in enumerate(re.finditer(P.NUM, marked))]
 
 
-def _asked_indexes(marked: str, at: dict[int, int]) -> set[int]:
-    return {at[m.start(1)] for p in P.ASKED_AMOUNT_PATTERNS for m in p.finditer(marked)}
+def _asked_indexes(marked: str, at: dict[int, int], numbers: list[Number]) -> set[int]:
+    """Numbers tied to the asking; "delivered on the 14, refund 10": the comma ends the 14."""
+    return {
+        at[m.start(1)]
+        for p in P.ASKED_AMOUNT_PATTERNS
+        for m in p.finditer(marked)
+        if not (m.end(1) < m.end() and numbers[at[m.start(1)]].raw.endswith(","))
+    }
 
 
 def _share_indexes(marked: str, at: dict[int, int]) -> list[int]:
@@ -492,3 +393,14 @@ def short_answer(marked: str, numbers: list[Number]) -> Decimal | None:
     if not P.CORRECTION_RE.search(marked, lead.end()):
         return digits[0].value
     return None
+
+
+__all__ = [  # the numbers are found in .numbers, read through this module too
+    "NUMBER_TOKEN",
+    "Number",
+    "digits_for_words",
+    "mark_numbers",
+    "parse_amount_text",
+    "read_amount",
+    "short_answer",
+]

@@ -69,10 +69,26 @@ HINDI_NUMBERS: Final = {
     word: int(number) for word, number in (entry.split() for entry in _WORDS["hindi_numbers"]["hi"])
 }
 """Hinglish numbers in words (text2num has no Hindi): ``"bees"`` -> 20."""
+TYPOS: Final = {
+    wrong: right
+    for entries in _WORDS["typos"].values()
+    for wrong, right in (entry.split("=") for entry in entries)
+}
+"""Misspellings, as typed -> as meant ("refnd" -> "refund"): read as meant."""
+_TYPO_RE: Final = re.compile(rf"(?<![\w@.+-])(?:{words(*TYPOS)})(?![\w@+-]|\.\w)", re.IGNORECASE)
 MARKERS: Final = _WORDS["markers"]
 """Words only one language uses: evidence for detection of very short messages."""
 DISTINCT: Final = _WORDS["distinct"]
 """Markers that alone decide a short message's language."""
+
+
+def spelled_right(text: str) -> str:
+    """``text`` with the misspellings of :data:`TYPOS` written as meant (whole words only).
+
+    Never inside an address or an id: a word glued to ``@``, ``.`` (then a letter),
+    ``+`` or ``-`` is left as it is.
+    """
+    return _TYPO_RE.sub(lambda m: TYPOS[m.group().lower()], text)
 
 
 def all_words(table: Mapping[str, Sequence[str]], languages: Iterable[str] = SUPPORTED) -> str:

@@ -18,8 +18,10 @@ from typing import Final
 from graph.understanding import languages as L
 from graph.understanding.topics import (
     ARRIVED_RE,
+    HYPOTHETICAL_RE,
     IF_I_RE,
     POLICY_COMPOSED_RE,
+    POLICY_LIMIT_RE,
     POLICY_RE,
     PROMISED_RE,
     REFUND_ARRIVED_RE,
@@ -29,8 +31,10 @@ from graph.understanding.topics import (
 
 __all__ = [  # the topic patterns live in .topics, read through this module too
     "ARRIVED_RE",
+    "HYPOTHETICAL_RE",
     "IF_I_RE",
     "POLICY_COMPOSED_RE",
+    "POLICY_LIMIT_RE",
     "POLICY_RE",
     "PROMISED_RE",
     "REFUND_ARRIVED_RE",
@@ -59,7 +63,8 @@ _ORDER_WORD: Final = (
 _ORDER_LABEL: Final = r"(?:id|number|num|no|nr|n|nummer|numero|n°|nº)"
 ORDER_RE: Final = re.compile(
     rf"(?<![a-z0-9]){_ORDER_WORD}(?: ?{_ORDER_LABEL}\.?)?(?: de commande| do pedido)?"
-    r"(?: (?:is|es|est|c'est|ist|e|era|was|lautet))?(?: ?[-_#:])? ?(\d{3,10})(?!\d)"
+    r"(?: (?:is|es|est|c'est|ist|e|era|was|lautet)(?: le| la| el| o| il)?)?(?: ?[-_#:])? ?"
+    r"(\d{3,10})(?!\d)"
 )
 # A bare number given when the agent asked for the order ("22208?", "Last try: 28220").
 BARE_NUMBER_RE: Final = re.compile(r"(?<![\w.,-])(\d{4,10})(?![\w.,]\d|\d)")
@@ -70,7 +75,7 @@ BASE64_RE: Final = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
 # Letters spelled out one by one ("i g n o r e", "r.u.l.e.s") are read joined up too.
 SPACED_RE: Final = re.compile(r"\b(?:\w[ .*_-]){3,}\w\b")
 
-UNIT: Final = r"(?:usdc|usd|dollars?|dolares|dollari|euros?|bucks|\$|eur)"
+UNIT: Final = r"(?:usdc|usd|dollars?|dolares|dolar|dollari|dollaro|euros?|bucks|\$|eur)"
 # A number tied to the asking ("refund 20", "20 USDC back"); counts are not amounts.
 _ASK: Final = rf"(?:{L.all_words(L.REFUND_WORDS)})\w*"
 ASKED_AMOUNT_PATTERNS: Final = (
@@ -88,11 +93,20 @@ ASKED_AMOUNT_PATTERNS: Final = (
         r"(?:(?:of|for|just|only|about|de|solo|seulement|nur|apenas|von|uber|di) )?"
         rf"(?:(?:usdc|usd) ?|\$ ?)?({NUM})"
     ),
+    # "I'd take 10", "me conformo con 10": the amount the customer would accept.
+    re.compile(
+        r"\b(?:(?:i'd|i would|i'll|i will|i can|i could) (?:take|accept|settle for|"
+        r"be happy with|live with)|me conformo con|me contento com|mi accontento di|"
+        rf"je me contenterais de) (?:\$ ?)?({NUM})"
+    ),
     re.compile(
         rf"({NUM}) ?{UNIT}? (?:zu |de )?(?:erstatt|ruckerstatt|zuruckerstatt|rembours|reembols|"
         r"rimbors|estorn)\w{0,6}\b"
     ),
-    re.compile(rf"({NUM}) ?{UNIT}? (?:back|more|zuruck|de vuelta|de volta|indietro|wapas|vapas)\b"),
+    re.compile(
+        rf"({NUM}) ?{UNIT}? "
+        r"(?:back|more|zuruck\w{0,12}|de vuelta|de volta|indietro|wapas|vapas)\b"
+    ),
     # "20 USDC refunded" (but "I want 2 refunded" may count things: a unit is needed).
     re.compile(rf"({NUM}) ?{UNIT} (?:refunded|returned|reimbursed)\b"),
 )
@@ -106,7 +120,9 @@ _ITEMS: Final = (
     r"t-shirts?|boxes|box|bottles?|books?|plates?|glasses|shoes|socks|packs?|bags?|"
     r"candles?|of them|x|articulos?|piezas?|unidades|pares|tazas?|articles?|pieces|tasses?|"
     r"stuck|stucke|teile|tassen?|itens|pecas|canecas?|articoli|pezzi|tazze|tacas|copos|"
-    r"pratos|xicaras|garrafas|caixas|tins|cans|jars|missing (?:tins|items|pieces))"
+    r"pratos|xicaras|garrafas|caixas|tins|cans|jars|missing (?:tins|items|pieces)|"
+    r"assiettes?|verres|bols?|platos?|vasos|copas|teller|glaser|schusseln|piatti|bicchieri|"
+    r"ciotole|tigelas|bowls?)"
 )
 # "3 days ago", "within 2 weeks": a time, neither money nor a count of what to refund.
 TIME_SPAN_RE: Final = re.compile(
@@ -118,13 +134,32 @@ TIME_SPAN_RE: Final = re.compile(
 # "2 of the 3 mugs", "2 mugs", "3 days ago": a count, never money.
 _GLUE: Final = (
     r"(?:for|of|the|a|an|on|to|in|at|from|with|and|or|por|pour|pelo|pela|para|de|la|el|"
-    r"los|las|les|le|die|der|das|den|fur|per|il|i|o|os|as|usdc|usd|dollars?|euros?|bucks)"
+    r"los|las|les|le|die|der|das|den|fur|per|il|i|o|os|as|usdc|usd|dollars?|euros?|bucks|"
+    r"dolares|dolar|dollari|dollaro)"
 )
 # "2 mugs", "2 broken mugs", "3 missing tins": a count of things, never money.
 COUNT_AFTER_RE: Final = re.compile(rf"({NUM}) (?:(?!{_GLUE}\b)[a-z]{{1,20}} ){{0,2}}{_ITEMS}\b")
+# Words after a number that say it is not a count of things ("20 of the 45 please").
+_NOT_A_THING: Final = (
+    r"back|zuruck|de vuelta|de volta|wapas|vapas|indietro|refund\w*|rembours\w*|erstatt\w*|"
+    r"reembols\w*|rimbors\w*|paid|pay\w*|pagu\w*|bezahlt|paye|pagato|total|in all|please|pls|"
+    r"plz|thanks|thank|thx|ok|okay|for|to|on|in|from|is|was|were|are|and|or|but|so|if|as|at|by|"
+    r"with|i|you|that|which|que|qui|ich|che|je|por|para|pour|fur|per|bitte|favor|favore|grazie|"
+    r"gracias|merci|danke|obrigad\w*|s'il|svp|ka|ke|ki|se|me|ko|hai|do|de|du|des|le|la|el|il|"
+    r"lo|o|a|und|oder|et|ou|y|e|ma|mais|pero|aber|mas|en|di|da|dollars?|usd|usdc"
+)
+# "2 of the 3 mugs", "2 von den 3 Tassen", "3 mein se 2 glass": two counts of things
+# (not "10 of the 40 back", "20 of the 45 USDC": a share of money).
+# "2 plates out of 8", "2 assiettes sur 8": the total counted too.
+COUNT_TOTAL_RE: Final = re.compile(
+    rf"{_ITEMS} (?:sur|out of|of|von|de|di|su) (?:the |my |les |mes |los |las )?({NUM})"
+    rf"(?! ?{UNIT})"
+)
 COUNT_OF_RE: Final = re.compile(
-    rf"({NUM}) (?:of|out of|de|sur|von|di|dos) "
-    rf"(?:the |my |los |las |les |mes |i |os |as )?({NUM}) {_ITEMS}\b"
+    rf"({NUM}) (?:of|out of|de|des|sur|von|di|dei|delle|degli|dos|das|mein se|me se|main se) "
+    r"(?:the |my |these |those |los |las |mis |les |mes |ces |den |der |die |meinen |meiner |"
+    rf"il |i |gli |le |miei |mie |os |as |meus |minhas )?({NUM}) "
+    rf"(?!(?:{UNIT}|{_NOT_A_THING})\b)[a-z]{{2}}"
 )
 # "2 of the bowls", "3 de las copas", "2 der Teller": a count of things named after it
 # (not "20 of the 45" or "20 of the price", a share of money).
@@ -161,7 +196,8 @@ EACH_RE: Final = re.compile(
 # twice", "3 per day late"): the amount asked for is a product, so no single number
 # in the message is final; it is stated back for a yes.
 MULTIPLIER_RE: Final = re.compile(
-    r"\b(?:each|apiece|per|twice|thrice|every|daily|a day|a week|"
+    r"\b(?:each|apiece|per (?:item|piece|unit|one|mug|cup|day|week|month|person|article|thing)|"
+    r"twice|thrice|every|daily|a day|a week|"
     r"cada|chacun|chacune|par (?:article|piece|unite|jour|semaine)|pro (?:stuck|tag|teil)|"
     r"je (?:stuck|teil|tag)|jeweils|"
     r"ciascuno|ciascuna|ognuno|ogni|a testa|al giorno|por dia|al dia|deux fois|dos veces|"
@@ -178,6 +214,16 @@ OF_NUMBER_RE: Final = re.compile(
 CENTS_RE: Final = re.compile(
     rf"({NUM}) ?{UNIT}?,? (?:and |y |et |und |e )?({NUM}) ?"
     r"(?:cents?|centavos?|centimes?|centesimi|cent|ct)\b"
+)
+# "twelve dollars fifty", "12 dollars 50 back": one amount, its cents named last.
+DOLLARS_CENTS_RE: Final = re.compile(
+    rf"({NUM}) (?:dollars?|dolares|dolar|dollari|bucks|usd|usdc) (?:and )?({NUM})"
+    r"(?= ?(?:back|please|pls|refund\w*|[?!.]|$))"
+)
+# A short reply that leads with its amount, then explains it: "14, ek glass 7 ka hai".
+# (The number's own trailing comma is part of it: "14," is marked as one number.)
+LEAD_AMOUNT_RE: Final = re.compile(
+    rf"^[^\w{NUM}]{{0,3}}({NUM})(?: ?{UNIT})?( ?[,:;-])? (?:[a-z]|{NUM})"
 )
 # "25, not 30": the first; "not 30 but 25": the second.
 NOT_AMOUNT_RE: Final = re.compile(
@@ -201,11 +247,13 @@ INSTEAD_OF_RE: Final = re.compile(
 # "all 4 clips", "both 2 mugs", "the 3 plates": a count of things.
 COUNT_BEFORE_RE: Final = re.compile(
     rf"\b(?:all|these|those|both|alle|todos los|todas las|tous les|toutes les|tutti i|"
-    rf"todos os|todas as|essas|esas|ces|diese) ({NUM}) (?!{UNIT}\b)[a-z]"
+    rf"todos os|todas as|essas|esas|ces|diese) ({NUM}) "
+    rf"(?!(?:{UNIT}|back|zuruck|de vuelta|de volta|indietro|wapas|vapas|en retour|please|"
+    r"pls|refunded|returned|bitte|por favor|per favore|s'il)\b)[a-z]"
 )
 # Asking money back for the time being ("25% back", "20 zurück"): a refund request.
 BACK_RE: Final = re.compile(
-    r"\b(?:back|zuruck|de vuelta|de volta|indietro|wapas|vapas|en retour)\b"
+    r"\b(?:back|zuruck\w{0,12}|de vuelta|de volta|indietro|wapas|vapas|en retour)\b"
 )
 # "20 of the 45", "20 out of my 45 USDC": the second is what was paid.
 SHARE_OF_RE: Final = re.compile(
@@ -264,6 +312,15 @@ REST_RE: Final = re.compile(
     r"\b(?:the rest|what'?s left|the remainder|el resto|lo que queda|lo que falta|le reste|"
     r"ce qui reste|le restant|den rest|restbetrag|was ubrig ist|il resto|quello che resta|"
     r"il restante|o resto|o restante|o que falta|o que sobrou|baaki|baki)\b"
+)
+# "the rest are fine", "el resto está bien": the other items, not the rest of the money.
+REST_FINE_RE: Final = re.compile(
+    r"\b(?:the rest|the others|el resto|los demas|las demas|le reste|les autres|der rest|"
+    r"die anderen|il resto|gli altri|le altre|o resto|os outros|as outras|baaki|baki) "
+    r"(?:are|is|were|was|seem|look|arrived|esta|estan|son|llegaron|sont|est|sind|ist|kamen|"
+    r"sono|e|estao|esta|sao|chegaram|hai|hain|theek)(?: \w+)? ?(?:fine|ok|okay|good|intact|"
+    r"perfect|bien|buenos|buenas|intactos|intactas|perfectos|parfaits|intacts|gut|heil|"
+    r"in ordnung|bene|intatti|intatte|perfetti|bons|boas|inteiros|perfeitos|theek|sahi|hai)\b"
 )
 HALF_RE: Final = re.compile(rf"\b(?:{L.all_words(L.HALF_WORDS)})\b")
 # What follows "half" when it counts things, not money: "half the LEDs", "la mitad de

@@ -14,7 +14,7 @@ from typing import Final
 from graph.understanding import amounts
 from graph.understanding import patterns as P
 from graph.understanding.injection import INJECTION_PATTERNS
-from graph.understanding.languages import detect
+from graph.understanding.languages import detect, spelled_right
 from graph.understanding.model import AmountReading, Intent, Topic, Understanding
 from graph.understanding.text import clean_message, fold, normalise, prepare
 
@@ -34,9 +34,11 @@ def _words_only(text: str) -> str:
 _DOT_WORD: Final = re.compile(r" (?:dot|punto|point|punkt|ponto) ")
 _NOT_X_ITS_Y: Final = re.compile(
     r"\b(?:not|nicht|no|non|nao|pas|nahi) (?:el |la |le |l'|il |lo |o |a |der |die |das |the )?"
+    r"(?:(?:order|commande|pedido|bestellung|ordine|encomenda) )?"
     r"([a-z0-9#-]{3,20})[,;.]? (?:el|la|le|il|o|der|die|das|the|it'?s|it is|but|rather|"
     r"i meant|i mean|sondern|ich meine|sino|quiero decir|es el|mais|je veux dire|c'est|ma|"
-    r"intendo|intendevo|mas|quero dizer|e o|matlab)(?: l'| )([a-z0-9#-]{3,20})\b"
+    r"intendo|intendevo|mas|quero dizer|e o|matlab)(?: l'| )"
+    r"(?:(?:la|le|el|o|a|il|der|die|das|the) )?([a-z0-9#-]{3,20})\b"
 )
 
 
@@ -157,7 +159,7 @@ def _scrub(text: str, emails: list[str]) -> str:
 
 def understand_with_rules(message: str, *, language_hint: str | None = None) -> Understanding:
     """The rules, as a plain function (linear in the message's length)."""
-    normal = normalise(message)
+    normal = spelled_right(normalise(message))
     text = fold(normal)
     # Emails, ids and numbers say nothing of the customer's language: a message that is
     # only "ana@example.de ORD-52163" keeps the conversation's language.
@@ -207,6 +209,15 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         question=question,
         dot_groups=dot_groups,
     )
+    policy_words = bool(question and P.POLICY_COMPOSED_RE.search(text))
+    if reading.final and question and (P.IF_I_RE.search(text) or P.HYPOTHETICAL_RE.search(text)):
+        # "what happens if I want 20 back?", "would you refund 20 if it's only chipped?":
+        # a hypothetical, stated back before anything.
+        reading = reading.model_copy(update={"final": False, "why_confirm": "unstated"})
+    limits_question = bool(question and P.POLICY_LIMIT_RE.search(text))
+    if reading.final and limits_question:
+        # "is the maximum refund 50 dollars?": a question about the limits, not a request.
+        reading = reading.model_copy(update={"final": False, "why_confirm": "unstated"})
     # The same words read as part of a request already pending ("25, not 30").
     followup = reading
     if reading.kind in ("none", "unclear"):
@@ -219,13 +230,13 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         reading.final or any(p.search(marked) for p in P.ASKED_AMOUNT_PATTERNS)
     )
     topic: Topic | None = None
-    policy_question = (
-        question and P.POLICY_COMPOSED_RE.search(text) and not (asked_amount or email or order_ids)
-    )
+    policy_question = policy_words and not (asked_amount or email or order_ids)
     if P.UNSUPPORTED_RE.search(text) and not asks and not asked_amount:
         topic = "unsupported"
     elif policy_question and P.IF_I_RE.search(text):
         topic = "policy"  # "if a refund gets approved, how long does the money take?"
+    elif limits_question and not (email or order_ids):
+        topic = "policy"  # "do refunds of 10 or less get approved automatically?"
     elif status_question and not asked_amount:
         topic = "refund_status"
     elif (
