@@ -82,8 +82,10 @@ async def post_message(
     ] = None,
 ) -> Any:
     """Send the customer's message; the agent's reply and what happened come back."""
-    # The per-address limit, the conversation and a kept answer: one round trip.
-    admission = await admit_message(request, runtime, thread_id, key)
+    # The per-address limit, the conversation and a kept answer: one round trip. A
+    # malformed id (a NUL, say) is looked up as no id at all: counted, then 404.
+    known_shape = turns.THREAD_ID.fullmatch(thread_id) is not None
+    admission = await admit_message(request, runtime, thread_id if known_shape else "", key)
     text = await read_message(request, runtime)
     conversation, earlier = turns.admitted_conversation(thread_id, admission)
     streaming = "text/event-stream" in request.headers.get("accept", "")
