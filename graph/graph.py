@@ -18,6 +18,7 @@ on each node run); compile it with your own checkpointer. The graph that
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections.abc import Awaitable, Callable
@@ -100,6 +101,21 @@ def route_after_refund(state: State) -> Literal["respond", "escalate"]:
     """A confirmed refund is reported; anything else goes to a person."""
     status = state.refund.get("status") if state.refund else None
     return "respond" if status == "confirmed" else "escalate"
+
+
+def on_the_loop(route: Callable[[State], str]) -> Callable[[State], Awaitable[str]]:
+    """``route`` as a coroutine function, so that it runs on the event loop.
+
+    LangGraph runs a plain function given to an async graph in a worker thread (a thread
+    hop per routing). The wrapper keeps its name and return annotation (the edges the
+    graph draws).
+    """
+
+    @functools.wraps(route)
+    async def run(state: State) -> str:
+        return route(state)
+
+    return run
 
 
 def _digest(state: State) -> str:
@@ -236,10 +252,10 @@ def build_builder(
         # both by parameter name at run time.
         builder.add_node(name, audited(name, node, nodes))  # type: ignore[call-overload]
     builder.add_edge(START, "understand")
-    builder.add_conditional_edges("understand", route_turn)
-    builder.add_conditional_edges("lookup", route_after_lookup)
-    builder.add_conditional_edges("decide", route_decision)
-    builder.add_conditional_edges("refund", route_after_refund)
+    builder.add_conditional_edges("understand", on_the_loop(route_turn))
+    builder.add_conditional_edges("lookup", on_the_loop(route_after_lookup))
+    builder.add_conditional_edges("decide", on_the_loop(route_decision))
+    builder.add_conditional_edges("refund", on_the_loop(route_after_refund))
     builder.add_edge("escalate", "respond")
     builder.add_edge("respond", END)
     return builder

@@ -40,12 +40,20 @@ RULES_DEADLINE_SECONDS = 5.0
 """The rules are linear in the message; past this something is wrong: answer, do not wait."""
 
 
-async def rules_off_the_loop(message: str) -> Understanding:
-    """The rules' reading of ``message`` in a worker thread, under a deadline.
+INLINE_RULES_CHARS = 500
+"""Messages up to this long are read on the event loop: the patterns are linear-time
+(checked in CI), so a short message takes well under a millisecond, less than the hop to
+a worker thread would cost."""
 
-    No message holds the event loop (other customers' turns go on), and one that somehow
-    took too long is read as nothing understood rather than waited for.
+
+async def rules_off_the_loop(message: str) -> Understanding:
+    """The rules' reading of ``message``: in a worker thread, under a deadline, unless short.
+
+    No long message holds the event loop (other customers' turns go on), and one that
+    somehow took too long is read as nothing understood rather than waited for.
     """
+    if len(message) <= INLINE_RULES_CHARS:
+        return understand_with_rules(message)
     try:
         async with asyncio.timeout(RULES_DEADLINE_SECONDS):
             return await asyncio.to_thread(understand_with_rules, message)
