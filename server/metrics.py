@@ -45,6 +45,16 @@ class Metrics:
             "Age of the oldest unsettled refund (0 when there is none).",
             registry=self.registry,
         )
+        self.audit_pending = Gauge(
+            "refund_agent_audit_events_pending",
+            "Audit events committed but not linked into the hash chain yet, in the database.",
+            registry=self.registry,
+        )
+        self.oldest_audit_pending = Gauge(
+            "refund_agent_oldest_audit_event_pending_seconds",
+            "Age of the oldest audit event waiting to be chained (0 when there is none).",
+            registry=self.registry,
+        )
         self.turn_seconds = Histogram(
             "refund_agent_turn_seconds",
             "Wall time of one customer turn.",

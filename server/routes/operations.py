@@ -12,7 +12,9 @@ from persistence.models import OPEN_REFUND_STATUSES
 from server.runtime import ServerRuntime, current_runtime
 
 UNSETTLED = """
-SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS oldest
+SELECT count(*) AS n, extract(epoch FROM now() - min(created_at)) AS oldest,
+       (SELECT count(*) FROM audit_pending) AS audit_pending,
+       (SELECT extract(epoch FROM now() - min(ts)) FROM audit_pending) AS audit_oldest
   FROM refunds WHERE status = ANY(%(statuses)s)
 """
 
@@ -55,13 +57,18 @@ async def healthz(runtime: Annotated[ServerRuntime, Depends(current_runtime)]) -
 
 @router.get("/metrics", tags=["operations"])
 async def metrics(runtime: Annotated[ServerRuntime, Depends(current_runtime)]) -> Response:
-    """Prometheus metrics of this process, and the database's unsettled refunds."""
+    """Prometheus metrics of this process and of the database.
+
+    The database's: unsettled refunds, and audit events waiting to be chained.
+    """
     async with runtime.services.storage.pool.connection() as conn:
         cur = await conn.execute(UNSETTLED, {"statuses": list(OPEN_REFUND_STATUSES)})
         row = await cur.fetchone()
     if row is not None:
         runtime.metrics.unsettled.set(int(row["n"]))
         runtime.metrics.oldest_unsettled.set(float(row["oldest"] or 0))
+        runtime.metrics.audit_pending.set(int(row["audit_pending"]))
+        runtime.metrics.oldest_audit_pending.set(float(row["audit_oldest"] or 0))
     return Response(
         runtime.metrics.render(),
         media_type="text/plain; version=0.0.4; charset=utf-8",

@@ -142,6 +142,8 @@ async def test_metrics_show_unsettled_refunds(live_server: LiveServer) -> None:
         body = (await http.get("/metrics")).text
     assert "refund_agent_refunds_unsettled 0.0" in body
     assert "refund_agent_oldest_unsettled_refund_seconds 0.0" in body
+    assert "refund_agent_audit_events_pending " in body
+    assert "refund_agent_oldest_audit_event_pending_seconds " in body
 
 
 async def test_a_refund_stuck_past_the_alert_age_raises_an_alert_line(
