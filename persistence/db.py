@@ -44,12 +44,16 @@ async def pipelined_transaction(conn: Conn, *, force_rollback: bool = False) -> 
     if conn.info.transaction_status != TransactionStatus.IDLE:
         raise RuntimeError("pipelined_transaction needs a connection outside a transaction")
     try:
-        async with conn.pipeline():
+        async with conn.pipeline() as pipeline:
             await conn.execute("BEGIN")
             try:
                 yield
             except BaseException:
-                await conn.execute("ROLLBACK")  # skipped if a statement failed: see finally
+                # Sent now, so the pipeline's own exit has nothing left that could fail
+                # (it would log the failure it swallows); the caller's error is raised.
+                with contextlib.suppress(Exception):
+                    await conn.execute("ROLLBACK")  # skipped if a statement failed
+                    await pipeline.sync()
                 raise
             await conn.execute("ROLLBACK" if force_rollback else "COMMIT")
     finally:
