@@ -869,11 +869,14 @@ async def hit_and_take_conversation(
     )
     row = await cur.fetchone()
     assert row is not None
-    retry_after = max(
-        1, int(Decimal(row["retry_after"]).to_integral_value(rounding="ROUND_CEILING"))
-    )
+    retry_after = retry_after_seconds(row["retry_after"])
     allowed = int(row["hits"]) <= limit
     return allowed, retry_after, token if row["taken"] else None
+
+
+def retry_after_seconds(value: Any) -> int:
+    """A window's remaining seconds as the whole seconds of a ``Retry-After`` (at least 1)."""
+    return max(1, int(Decimal(value).to_integral_value(rounding="ROUND_CEILING")))
 
 
 HIT_AND_READ_CONVERSATION: Final = """
@@ -924,9 +927,7 @@ async def hit_and_read_conversation(
     )
     row = await cur.fetchone()
     assert row is not None
-    retry_after = max(
-        1, int(Decimal(row["retry_after"]).to_integral_value(rounding="ROUND_CEILING"))
-    )
+    retry_after = retry_after_seconds(row["retry_after"])
     conversation = row["conversation"]
     return Admission(
         allowed=int(row["hits"]) <= limit,
@@ -998,9 +999,7 @@ async def hit_rate_limit(
     cur = await conn.execute(HIT, {"bucket": bucket, "window": window_seconds})
     row = await cur.fetchone()
     assert row is not None
-    retry_after = max(
-        1, int(Decimal(row["retry_after"]).to_integral_value(rounding="ROUND_CEILING"))
-    )
+    retry_after = retry_after_seconds(row["retry_after"])
     return int(row["hits"]) <= limit, retry_after
 
 
