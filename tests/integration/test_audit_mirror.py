@@ -30,7 +30,7 @@ async def _mirrored(pool: Pool, mirror: Path, n: int) -> list[dict[str, Any]]:
     audit = AuditLog(pool, mirror)
     for i in range(n):
         await audit.record(AuditEvent(EventType.NODE, payload={"i": i, "text": "[/x] é"}))
-    await audit.flush()
+    await audit.aclose()  # chained and mirrored; its chainer stops (it copies no later rows)
     return _read(mirror)
 
 
