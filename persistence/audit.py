@@ -178,11 +178,11 @@ def chain_hash(prev_hash: str, content: str) -> str:
     return hashlib.sha256((prev_hash + content).encode("utf-8")).hexdigest()
 
 
-def row_hash(row: Mapping[str, Any]) -> str:
-    """Recompute the hash of a stored row."""
-    content = canonical_content(
-        seq=row["seq"],
-        ts=row["ts"],
+def _content_of(row: Mapping[str, Any], *, seq: int, ts: dt.datetime) -> str:
+    """The canonical content of a stored row, with the seq and time given."""
+    return canonical_content(
+        seq=seq,
+        ts=ts,
         event_type=row["event_type"],
         actor=row["actor"],
         thread_id=row["thread_id"],
@@ -190,7 +190,11 @@ def row_hash(row: Mapping[str, Any]) -> str:
         customer_email=row["customer_email"],
         payload=row["payload"],
     )
-    return chain_hash(row["prev_hash"], content)
+
+
+def row_hash(row: Mapping[str, Any]) -> str:
+    """Recompute the hash of a stored row."""
+    return chain_hash(row["prev_hash"], _content_of(row, seq=row["seq"], ts=row["ts"]))
 
 
 def pending_seal(row: Mapping[str, Any]) -> str:
@@ -198,18 +202,9 @@ def pending_seal(row: Mapping[str, Any]) -> str:
 
     ``row`` is a pending row, or a chained one (its ``pending_id`` and ``written_at``).
     """
-    pending = "id" in row
-    content = canonical_content(
-        seq=row["id"] if pending else row["pending_id"],
-        ts=row["ts"] if pending else row["written_at"],
-        event_type=row["event_type"],
-        actor=row["actor"],
-        thread_id=row["thread_id"],
-        order_id=row["order_id"],
-        customer_email=row["customer_email"],
-        payload=row["payload"],
-    )
-    return chain_hash("", content)
+    if "id" in row:
+        return chain_hash("", _content_of(row, seq=row["id"], ts=row["ts"]))
+    return chain_hash("", _content_of(row, seq=row["pending_id"], ts=row["written_at"]))
 
 
 @dataclass(frozen=True, slots=True)
