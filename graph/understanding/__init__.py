@@ -13,9 +13,6 @@ amount deterministic code read as the customer's final request, or one the agent
 and the customer confirmed.
 """
 
-import asyncio
-import logging
-
 from graph.understanding.amounts import parse_amount_text
 from graph.understanding.llm import LLMUnderstander, UnderstandingFailed, merge_with_rules
 from graph.understanding.model import (
@@ -29,40 +26,15 @@ from graph.understanding.model import (
     Understanding,
 )
 from graph.understanding.rules import (
+    INLINE_RULES_CHARS,
+    RULES_DEADLINE_SECONDS,
     injection_signals,
     normalize_email,
     normalize_order_id,
+    rules_off_the_loop,
     understand_with_rules,
 )
 from graph.understanding.text import MAX_MESSAGE_CHARS, clean_message, normalise
-
-RULES_DEADLINE_SECONDS = 5.0
-"""The rules are linear in the message; past this something is wrong: answer, do not wait."""
-
-
-INLINE_RULES_CHARS = 160
-"""Messages up to this long (most chat lines) are read on the event loop: the patterns are
-linear-time (checked in CI), so such a message holds the loop for about a millisecond at
-most (0.3 ms for a typical one), not much more than the hop to a worker thread costs."""
-
-
-async def rules_off_the_loop(message: str) -> Understanding:
-    """The rules' reading of ``message``: in a worker thread, under a deadline, unless short.
-
-    No long message holds the event loop (other customers' turns go on), and one that
-    somehow took too long is read as nothing understood rather than waited for.
-    """
-    if len(message) <= INLINE_RULES_CHARS:
-        return understand_with_rules(message)
-    try:
-        async with asyncio.timeout(RULES_DEADLINE_SECONDS):
-            return await asyncio.to_thread(understand_with_rules, message)
-    except TimeoutError:
-        logger.error("understanding a %d-character message overran its deadline", len(message))
-        return Understanding(intent="other")
-
-
-logger = logging.getLogger(__name__)
 
 
 class RulesUnderstander:
@@ -76,6 +48,8 @@ class RulesUnderstander:
 
 
 __all__ = [
+    "INLINE_RULES_CHARS",
+    "RULES_DEADLINE_SECONDS",
     "MAX_MESSAGE_CHARS",
     "AmountKind",
     "AmountReading",

@@ -55,7 +55,8 @@ SPELLED_EMAIL_RE: Final = re.compile(
 )
 # "john . doe @ example . com": spaces around the @ and dots of an address.
 SPACED_EMAIL_RE: Final = re.compile(
-    r"\b([a-z0-9._+-]{1,64}) ?@ ?([a-z0-9-]{1,63}(?: ?\. ?[a-z0-9-]{1,63}){1,4})\b"
+    r"\b([a-z0-9_+-]{1,64}(?: ?\. ?[a-z0-9_+-]{1,64}){0,4}) ?@ ?"
+    r"([a-z0-9-]{1,63}(?: ?\. ?[a-z0-9-]{1,63}){1,4})\b"
 )
 _ORDER_WORD: Final = (
     r"(?:ord(?:er|r)?|orden|pedido|commande|cde|bestellung|bestellnummer|encomenda|ordine)"

@@ -315,3 +315,24 @@ def test_a_problem_after_some_days_is_still_a_request() -> None:
 @pytest.mark.parametrize("message", ["I haven't got my refund yet", "no he recibido mi reembolso"])
 def test_not_having_the_refund_is_still_a_status_question(message: str) -> None:
     assert understand_with_rules(message).topic == "refund_status"
+
+
+@pytest.mark.parametrize(
+    ("message", "emails"),
+    [
+        # A full stop after an address ends the sentence, not a longer address.
+        ("Hi, I'm ana@example.com. Order ORD-1001 broke", ["ana@example.com"]),
+        ("it is j.doe@example.com.", ["j.doe@example.com"]),
+        # Spaces around every dot and the @: the whole local part, dots included.
+        ("john . doe @ example . com", ["john.doe@example.com"]),
+        ("mail: maria.lopez @ example.es gracias", ["maria.lopez@example.es"]),
+        ("a@b.co and c @ d . com", ["a@b.co", "c@d.com"]),
+    ],
+)
+def test_addresses_written_with_spaces_or_before_a_full_stop(
+    message: str, emails: list[str]
+) -> None:
+    from graph.understanding.rules import emails_in
+    from graph.understanding.text import prepare
+
+    assert emails_in(prepare(message)) == emails
