@@ -1,16 +1,18 @@
 """LLM calls, input tokens and wall time per resolved refund: this agent vs a ReAct agent.
 
 Question: the agent spends model calls only on understanding (one structured-output
-call per turn) and phrasing (one call per reply); code does the lookup, the policy gate
-and the refund. A ReAct agent, LangGraph's prebuilt ``create_react_agent``, lets the
-model drive the tools instead, and resends the whole history plus the tool definitions
-on every call. What does each cost per resolved refund?
+call per turn, none for a message the rules read word for word) and, when turned on,
+phrasing (one call per reply); code does the lookup, the policy gate and the refund. A
+ReAct agent, LangGraph's prebuilt ``create_react_agent``, lets the model drive the tools
+instead, and resends the whole history plus the tool definitions on every call. What
+does each cost per resolved refund?
 
 Both run the same conversations against the same database, sandbox, saver and
 durability ("exit"):
 
-* ``two_turn``: "can I get 20 USDC back?", then "it's <email> and the order is <id>";
-* ``one_shot``: email, order id and "refund 20 USDC" in one message.
+* ``two_turn``: "my earbuds stopped working, can I get 20 USDC back?" (a product named:
+  the model reads it), then "it's <email> and the order is <id>" (read fully by the rules);
+* ``one_shot``: email, order id and "refund 20 USDC" in one message (read fully).
 
 The model is a benchmark-local fake (:class:`MeteredModel`) that takes ``--delay-ms`` per
 call and counts calls and approximate tokens (word and punctuation pieces of every

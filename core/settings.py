@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(default=None, description="OpenAI-compatible endpoint.")
     openai_model: str = Field(default="gpt-4o-mini", description="Chat model name.")
     openai_timeout_seconds: float = Field(default=20.0, gt=0, description="LLM call timeout.")
+    model_reads_every_message: bool = Field(
+        default=False,
+        description="Ask the LLM about every message. Off: a message the rules read word "
+        "for word (facts, refund words, courtesy) is not sent, one LLM call less.",
+    )
     phrase_replies: bool = Field(
         default=False,
         description="Let the LLM rephrase the templated replies (the facts are checked "

@@ -3,7 +3,8 @@
     uv run python -m tests.corpus_llm_modes scripted|lying dev|heldout|all OUT.json
 
 ``scripted`` answers every extraction with the offline rules' reading (a decent model);
-``lying`` claims a refund on every message, cycling through 45, 500, 20, 0.000001 and
+``lying`` is asked about every message (``MODEL_READS_EVERY_MESSAGE``) and claims a
+refund on each, cycling through 45, 500, 20, 0.000001 and
 99 USDC. No network and no real model: the stub runs on 127.0.0.1. The eval's JSON
 (figures and per-conversation results) is written to OUT.json and its exit code
 returned, so the figures in evals/README.md can be reproduced.
@@ -44,6 +45,9 @@ def main(argv: list[str]) -> int:
             "OPENAI_API_KEY": "stub-key",
             "OPENAI_BASE_URL": stub.base_url,
             "LANGSMITH_TRACING": "false",
+            # The worst case: the lying model is asked about every message, also those
+            # the product would leave to the rules alone.
+            "MODEL_READS_EVERY_MESSAGE": "true" if model == "lying" else "false",
         }
         with open(out, "w", encoding="utf-8") as sink:
             done = subprocess.run(

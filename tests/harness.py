@@ -54,14 +54,18 @@ class Chat:
 
 
 def with_model(services: Services, model: BaseChatModel) -> Services:
-    """A copy of ``services`` that understands (and phrases) with ``model``."""
+    """A copy of ``services`` that understands (and phrases) with ``model``.
+
+    The model is asked about every message, even one the rules read fully: these tests
+    are about what a model (honest or lying) can do with each message.
+    """
     from dataclasses import replace
 
     from graph.understanding import LLMUnderstander
 
     return replace(
         services,
-        understander=LLMUnderstander(model, 5.0),
+        understander=LLMUnderstander(model, 5.0, every_message=True),
         phraser=model,
         resources=AsyncExitStack(),
     )

@@ -172,7 +172,11 @@ async def create_services(
             )
         model = chat_model if chat_model is not None else chat_model_from(settings)
         understander: Understander = (
-            LLMUnderstander(model, settings.openai_timeout_seconds)
+            LLMUnderstander(
+                model,
+                settings.openai_timeout_seconds,
+                every_message=settings.model_reads_every_message,
+            )
             if model is not None
             else RulesUnderstander()
         )

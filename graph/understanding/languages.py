@@ -65,6 +65,8 @@ UNSUPPORTED_WORDS: Final = _WORDS["unsupported_words"]
 """Things the agent cannot do: said plainly, with a person offered."""
 OTHER_HALF_WORDS: Final = _WORDS["other_half_words"]
 """The remaining half after a first half was refunded: the whole unrefunded amount."""
+NEUTRAL_WORDS: Final = _WORDS["neutral_words"]
+"""Words with no fact of their own (pronouns, articles, courtesy): see :mod:`~.coverage`."""
 HINDI_NUMBERS: Final = {
     word: int(number) for word, number in (entry.split() for entry in _WORDS["hindi_numbers"]["hi"])
 }

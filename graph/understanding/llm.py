@@ -5,6 +5,7 @@ wrote it (else the rules' reading stands); an amount counts only as far as the r
 read it in the customer's words (a model-only amount is something to confirm, never to
 pay); a refund intent only the model sees waits for the customer's yes; injection
 signals found by the rules are always kept (a model can add signals, never remove them).
+A message the rules read fully is not sent to the model at all.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ from core.money import InvalidAmount
 from graph import prompts
 from graph.understanding import patterns as P
 from graph.understanding.amounts import parse_amount_text
+from graph.understanding.coverage import read_fully
 from graph.understanding.model import AmountReading, LLMExtraction, Understanding
 from graph.understanding.rules import (
     emails_in,
     normalize_email,
     normalize_order_id,
     order_ids_in,
+    rules_off_the_loop,
     understand_with_rules,
 )
 from graph.understanding.text import clean_message, prepare
@@ -44,12 +47,23 @@ class LLMUnderstander:
 
     model: BaseChatModel
     timeout_seconds: float = 20.0
+    every_message: bool = False
+    """Ask the model even about a message the rules read fully (to test what a model can
+    do with every message, or to measure it); off in the product."""
 
     async def understand(
         self, message: str, *, known_email: str | None, known_order_id: str | None
     ) -> Understanding:
-        """Ask the model; raise :class:`UnderstandingFailed` on any problem."""
+        """Ask the model; raise :class:`UnderstandingFailed` on any problem.
+
+        A message the rules read fully (:func:`~.coverage.read_fully`: nothing but facts,
+        refund and reason words and words with no fact of their own) is not sent: the
+        rules' reading is returned as it is.
+        """
         text = clean_message(message)
+        rules = await rules_off_the_loop(text)
+        if not self.every_message and read_fully(text, rules):
+            return rules
         structured = self.model.with_structured_output(LLMExtraction)
         prompt = [
             SystemMessage(prompts.UNDERSTAND_SYSTEM),
@@ -74,7 +88,6 @@ class LLMUnderstander:
             )
         except ValidationError as exc:
             raise UnderstandingFailed(f"model output invalid: {exc.error_count()} errors") from exc
-        rules = await asyncio.to_thread(understand_with_rules, text)
         return merge_with_rules(extraction, text, rules=rules)
 
 

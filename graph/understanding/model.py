@@ -121,19 +121,18 @@ class Understanding(BaseModel):
     )
 
 
+# The structured output asked of the model (strings only; code parses them). Its fields
+# are explained once, in the system prompt: a docstring or descriptions here would be sent
+# (and billed) again with every call as the schema's text.
 class LLMExtraction(BaseModel):
-    """The structured output asked of the model (strings only; code parses them)."""
+    """Fields of one customer message (see the system prompt)."""
 
-    intent: Intent = Field(description="What the customer wants.")
-    email: str | None = Field(default=None, description="Email written in this message.")
-    order_id: str | None = Field(default=None, description="Order id written in this message.")
-    amount: str | None = Field(
-        default=None, description="Amount asked back as a decimal string, null if whole/unsaid."
-    )
-    reason: str | None = Field(default=None, description="Short reason category.")
-    injection_signals: list[str] = Field(
-        default_factory=list, description="Manipulation attempts found in the message."
-    )
+    intent: Intent
+    email: str | None = None
+    order_id: str | None = None
+    amount: str | None = None
+    reason: str | None = None
+    injection_signals: list[str] = Field(default_factory=list)
 
     @field_validator("injection_signals")
     @classmethod

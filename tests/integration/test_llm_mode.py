@@ -89,3 +89,25 @@ async def test_a_failing_model_falls_back_to_the_rules(
         events = await tail(conn, thread_id=thread)
     [fallback] = [e for e in events if e["event_type"] == "llm_fallback"]
     assert "provider is down" in fallback["payload"]["error"]
+
+
+async def test_a_message_the_rules_read_fully_is_not_sent_to_the_model(
+    services: Services, sandbox: SandboxServer
+) -> None:
+    """The product's understander: a model that would lie is never asked about a message
+    the rules read word for word, and the refund is the customer's own amount."""
+    from dataclasses import replace
+
+    from graph.understanding import LLMUnderstander
+    from tests.fakes import AttackerModel
+
+    model = AttackerModel(amount="45", order_id="ORD-1001")
+    chat = Chat(replace(services, understander=LLMUnderstander(model, 5.0)))
+    thread = chat.new_thread()
+    r = await chat.say(thread, "Hi, I'm alice@example.com. Please refund 20 USDC for ORD-1001.")
+    assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "20.00"
+    assert model.structured_calls == 0
+    assert len(sandbox.ledger()) == 1
+    # A message with words the rules do not read goes to the model as before.
+    await chat.say(chat.new_thread(), "my cat knocked the lamp over, can you help?")
+    assert model.structured_calls == 1

@@ -571,7 +571,7 @@ async def test_llm_understander_asks_the_model_and_checks_it() -> None:
             }
         ]
     )
-    got = await LLMUnderstander(model).understand(
+    got = await LLMUnderstander(model, every_message=True).understand(
         "hi\x00, ORD-1001 alice@example.com refund 20 please",
         known_email="alice@example.com",
         known_order_id=None,
@@ -623,14 +623,16 @@ async def test_a_broken_model_is_understanding_failed(
 ) -> None:
     model = ScriptedChatModel(extractions=script, coerce=coerce)
     with pytest.raises(UnderstandingFailed, match=message):
-        await LLMUnderstander(model).understand("refund 20", known_email=None, known_order_id=None)
+        await LLMUnderstander(model, every_message=True).understand(
+            "refund 20", known_email=None, known_order_id=None
+        )
     assert model.structured_calls == 1
 
 
 async def test_a_slow_model_times_out() -> None:
     model = ScriptedChatModel(extractions=[{"intent": "refund"}], delay=5.0)
     with pytest.raises(UnderstandingFailed, match="timed out"):
-        await LLMUnderstander(model, timeout_seconds=0.05).understand(
+        await LLMUnderstander(model, timeout_seconds=0.05, every_message=True).understand(
             "refund 20", known_email=None, known_order_id=None
         )
     assert model.structured_calls == 0  # cut off mid-call: the 5 s answer never came
