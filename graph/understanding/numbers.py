@@ -9,6 +9,7 @@ amount as USDC, never guessing.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -79,9 +80,36 @@ _NOT_NUMBERS: Final = re.compile(r"\b(?:non|none)\b")
 _KEPT: Final = "\ue000"
 
 
+_WORD: Final = re.compile(r"[^\W\d_]{4,}")
+_ORDINAL_FORM: Final = re.compile(r"\d+(?:st|nd|rd|th|º|ª|o|a|eme|ème|ere|ère|e|er|\.)")
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_ordinal(word: str, code: str) -> bool:
+    """``word`` is an ordinal number to text2num ("dritten", "tercera", "troisième")."""
+    try:
+        return _ORDINAL_FORM.fullmatch(str(alpha2digit(word, code))) is not None
+    except Exception:  # text2num refuses odd input: not an ordinal
+        return False
+
+
+def _not_numbers(text: str, code: str) -> list[str]:
+    """Words of ``text`` that are never an amount: "non", "none", and ordinals.
+
+    An ordinal counts ("the third time", "zum dritten Mal", "la tercera vez", "un
+    terzo"): text2num writes it "3.", "3ª", "3º", which would read as the number 3.
+    """
+    return [
+        m.group()
+        for m in re.finditer(r"[^\W\d_]+", text)
+        if _NOT_NUMBERS.fullmatch(m.group())
+        or (_WORD.fullmatch(m.group()) and _is_ordinal(m.group(), code))
+    ]
+
+
 def _alpha2digit(text: str, code: str) -> str:
-    kept = _NOT_NUMBERS.findall(text)
-    masked = _NOT_NUMBERS.sub(_KEPT, text)
+    kept = _not_numbers(text, code)
+    masked = _mask(text, kept)
     try:
         out = str(alpha2digit(masked, code))
     except Exception:  # text2num refuses odd input: keep the text as it is
@@ -91,6 +119,19 @@ def _alpha2digit(text: str, code: str) -> str:
     for word in kept:
         out = out.replace(_KEPT, word, 1)
     return out
+
+
+def _mask(text: str, words: list[str]) -> str:
+    """``text`` with each of ``words`` (found in it, in order) replaced by :data:`_KEPT`."""
+    if not words:
+        return text
+    pieces, at = [], 0
+    for word in words:
+        start = text.index(word, at)
+        pieces += [text[at:start], _KEPT]
+        at = start + len(word)
+    pieces.append(text[at:])
+    return "".join(pieces)
 
 
 def digits_for_words(text: str, language: str, *, sure: bool = True) -> str:

@@ -271,6 +271,9 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
             reading.kind != "none"
             and (reason is not None or P.MORE_RE.search(text) or P.BACK_RE.search(text))
         )
+        # "I want half the price", "la moitié du prix me paraît juste": a share of the
+        # money is asking for it (stated back before paying, as every share is).
+        or reading.kind == "fraction"
     ):
         intent = "refund"
     elif P.HUMAN_RE.search(text):

@@ -336,3 +336,36 @@ def test_addresses_written_with_spaces_or_before_a_full_stop(
     from graph.understanding.text import prepare
 
     assert emails_in(prepare(message)) == emails
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Third time this happens, the kettle broke again. Refund please, ORD-1001",
+        "Zum dritten Mal kaputt, die dritte Tasse auch. Bitte erstatten, ORD-1001",
+        "Es la tercera vez que pasa, quiero un reembolso, ORD-1001",
+        "C'est la troisième fois, je veux un remboursement, ORD-1001",
+        "É a terceira vez, quero reembolso, ORD-1001",
+        "È la terza volta, voglio un rimborso, ORD-1001",
+    ],
+)
+def test_an_ordinal_is_never_an_amount(message: str) -> None:
+    got = understand_with_rules(message)
+    assert got.intent == "refund"
+    assert got.reading.kind == "none" and got.mentioned_amount is None
+
+
+@pytest.mark.parametrize(
+    ("message", "ratio"),
+    [
+        ("Quiero la mitad del importe. ORD-64260", "0.5"),
+        ("La moitié du prix me paraît juste. ORD-64296", "0.5"),
+        ("Un terzo del prezzo indietro mi sembra giusto. ORD-64397", "0.333333"),
+        ("Die Hälfte vom Preis wäre fair, ORD-1001", "0.5"),
+    ],
+)
+def test_a_share_of_the_price_is_a_request_to_state_back(message: str, ratio: str) -> None:
+    got = understand_with_rules(message)
+    assert got.intent == "refund"
+    assert got.reading.kind == "fraction" and got.reading.ratio == Decimal(ratio)
+    assert not got.reading.final  # stated back for a yes before any money moves
