@@ -19,7 +19,8 @@ asking ("refund 20", "20 USDC back")
 any other reading: a correction,       ``proposal`` = the reading; the gate's amount
 arithmetic, several amounts, words,    for it is stated and confirmed before paying
 a fraction or percentage, an amount
-only a model read
+only a model read, an order picked
+among several (the others called fine)
 a short answer after "how much?"       ``amount`` = it (typed digits answering the
 ("20", "no, just 5")                   agent's question are a final statement)
 "yes" while ``awaiting == "confirm"``  ``amount`` = ``proposed_amount`` (what the

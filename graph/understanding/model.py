@@ -21,6 +21,7 @@ ConfirmWhy = Literal[
     "model_only",
     "intent_model_only",
     "unstated",
+    "order_picked",
 ]
 CENT: Final = Decimal("0.01")
 

@@ -121,6 +121,39 @@ def order_ids_in(text: str) -> tuple[str, ...]:
     return tuple(ids)
 
 
+# "ORD-67019 was fine but ORD-67020 arrived ripped": an order called fine is not the one
+# the customer means. The words right after its id, up to a contrast or the next id.
+_FINE_RE: Final = re.compile(
+    r"^[^.!?;]{0,25}?\b(?:fine|ok|okay|perfect|perfectly|all good|good|great|intact|no problems?|"
+    r"parfait|parfaite|impeccable|nickel|bien|perfecto|perfecta|perfekt|gut|in ordnung|"
+    r"einwandfrei|certinho|certo|perfeito|perfeita|otimo|bene|perfetto|perfetta|a posto|"
+    r"theek|thik|sahi)\b"
+)
+_NOT_FINE_RE: Final = re.compile(r"\b(?:not|isn't|wasn't|no|pas|nicht|kein|nao|non|nahi)\b")
+
+
+def _called_fine(text: str, order_id: str) -> bool:
+    """``order_id`` is written in ``text`` and called fine right after it."""
+    number = order_id.removeprefix("ORD-")
+    for match in re.finditer(rf"(?<!\d){re.escape(number)}(?!\d)", text):
+        after = text[match.end() : match.end() + 40]
+        fine = _FINE_RE.match(after)
+        if fine and not _NOT_FINE_RE.search(fine.group()):
+            return True
+    return False
+
+
+def meant_order(text: str, order_ids: tuple[str, ...]) -> str | None:
+    """The one order meant among several when every other is called fine, else None.
+
+    The agent states it back with the amount for a yes before any money moves.
+    """
+    if len(order_ids) < 2:
+        return None
+    meant = [i for i in order_ids if not _called_fine(text, i)]
+    return meant[0] if len(meant) == 1 else None
+
+
 def _patterns_in(text: str) -> list[str]:
     """Names of the manipulation patterns in ``text`` as written and spelled out joined."""
     variants = [text]
@@ -173,6 +206,9 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     emails = emails_in(text)
     email = _corrected_email(text, emails)
     order_ids = order_ids_in(text)
+    picked = meant_order(text, order_ids)
+    if picked is not None:
+        order_ids = (picked,)  # the others are called fine; stated back, confirmed first
     order_id = order_ids[0] if len(order_ids) == 1 else None  # several: ask which
     # Amounts are read with ids, emails and addresses taken out, numbers in words as
     # digits (converted before accents are folded away: "fünfzehn" -> 15).
@@ -292,6 +328,12 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         intent = "other"
     if intent == "cancel":
         reading = followup = AmountReading()
+    if picked is not None:
+        # The order was picked among several: order and amount are stated back first.
+        reading, followup = (
+            r.model_copy(update={"final": False, "why_confirm": "order_picked"}) if r.final else r
+            for r in (reading, followup)
+        )
     value = reading.value if reading.kind == "exact" else None
     short = amounts.short_answer(marked, numbers)
     yes = bool(P.YES_RE.search(text)) and not P.HEDGE_RE.search(text)

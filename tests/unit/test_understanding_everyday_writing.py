@@ -253,14 +253,37 @@ def test_the_order_meant_among_several(message: str, order_id: str) -> None:
 @pytest.mark.parametrize(
     "message",
     [
-        "ORD-1001 arrived fine but ORD-1002 is broken, please refund it.",
-        "ORD-67205 c'était parfait mais le plaid de ORD-67206 a un trou",
+        "ORD-1001 and ORD-1002 both arrived broken, please refund.",
+        "refund 20 for ORD-1001 and ORD-1002",
+        "ORD-1001 is not fine and ORD-1002 is broken too, refund 10",
     ],
 )
-def test_two_orders_without_a_correction_are_asked_about(message: str) -> None:
+def test_two_orders_without_one_meant_are_asked_about(message: str) -> None:
     # which one is meant is asked, never guessed (the scenario suite pins it too)
     understood = understand_with_rules(message)
     assert understood.order_id is None and len(understood.order_ids) == 2
+
+
+@pytest.mark.parametrize(
+    ("message", "meant"),
+    [
+        ("ORD-1001 arrived fine but ORD-1002 is broken, please refund 10 of it.", "ORD-1002"),
+        ("ORD-67205 c'était parfait mais le plaid de ORD-67206 a un trou, 12 dollars", "ORD-67206"),
+        ("o ORD-67405 chegou certinho, mas o ORD-67406 veio rasgado. devolve 16", "ORD-67406"),
+    ],
+)
+def test_an_order_called_fine_is_not_the_one_meant(message: str, meant: str) -> None:
+    understood = understand_with_rules(message)
+    assert understood.order_id == meant and understood.order_ids == (meant,)
+    # The order was picked, not named alone: order and amount are stated back first.
+    assert understood.reading.kind == "exact" and not understood.reading.final
+    assert understood.amount is None and understood.mentioned_amount is None
+
+
+def test_a_full_refund_of_a_picked_order_is_stated_back_too() -> None:
+    understood = understand_with_rules("ORD-1001 was fine but ORD-1002 broke, full refund please")
+    assert understood.order_id == "ORD-1002"
+    assert understood.reading.kind == "full" and not understood.reading.final
 
 
 @pytest.mark.parametrize(
