@@ -25,7 +25,9 @@ INJECTION_PATTERNS: Final = (
             r"any |this |that )?(?:refund |daily |transaction )?(?:caps?|limits?)\b|"
             r"\b(?:limits?|caps?|rules?|polic(?:y|ies)) (?:doe?s?n't|do(?:es)? not) apply\b|"
             r"\b(?:polic(?:y|ies)|limits?|caps?) (?:has been |have been |was |were )?"
-            r"(?:updated|changed|raised|lifted|removed)\b|\blimit is now\b",
+            r"(?:updated|changed|raised|lifted|removed)\b|\blimit is now\b|"
+            r"\b(?:skip|bypass|ignore|turn off|disable) (?:the |all |any |your |those )?"
+            r"(?:checks?|verifications?|reviews?|approvals?|safety checks?)\b",
             re.S,
         ),
     ),
@@ -67,7 +69,8 @@ INJECTION_PATTERNS: Final = (
             r"your (?:company|store|shop)|the (?:company|store|shop))\b|"
             r"\bi(?: am|'m) (?:the|an?|your) (?:\w+ )?(?:admin|administrator|developer|ceo|"
             r"supervisor)\b|\bi(?: am|'m) (?:the|an?|your) (?:\w+ )?(?:owner|manager)\b.{0,40}"
-            r"\b(?:approve|authori[sz]e|override|allow)|"
+            r"\b(?:approv(?:e|ing)|authori[sz](?:e|ing)|overrid(?:e|ing)|allow)|"
+            r"\bi(?: am|'m) (?:approving|authori[sz]ing|overriding)\b|"
             r"\bas (?:your|the) (?:developer|admin|administrator|creator)\b|"
             r"< ?/? ?system ?>|(?m:^ ?(?:assistant|ai|bot) ?:)"
         ),

@@ -66,6 +66,9 @@ DOT_GROUPING_LANGUAGES: Final = frozenset({"de", "es", "fr", "it", "pt"})
 """Languages writing a thousand as "1.000" and two and a half as "2,5"."""
 
 
+_LETTER_RUN_RE: Final = re.compile(r"(?<!\w)(?:[a-z0-9] ){1,63}[a-z0-9](?!\w)")
+
+
 def emails_in(text: str) -> list[str]:
     """Every address in prepared ``text``: written, spaced or spelled out, in order."""
     found = [m.group() for m in P.EMAIL_RE.finditer(text)]
@@ -75,7 +78,9 @@ def emails_in(text: str) -> list[str]:
         # "ana@example.com. Order ...": the sentence's full stop, not a longer address.
         if P.EMAIL_RE.fullmatch(address) and not address.startswith(written):
             found.append(address)
-    for match in P.SPELLED_EMAIL_RE.finditer(text):
+    # "j o dot w h i t e at example dot co dot uk": letters spelled one by one, joined.
+    joined = _LETTER_RUN_RE.sub(lambda m: m.group().replace(" ", ""), text)
+    for match in P.SPELLED_EMAIL_RE.finditer(joined):
         local = _DOT_WORD.sub(".", match.group(1))
         domain = _DOT_WORD.sub(".", match.group(2))
         address = f"{local}@{domain}"
@@ -124,7 +129,8 @@ def order_ids_in(text: str) -> tuple[str, ...]:
 # "ORD-67019 was fine but ORD-67020 arrived ripped": an order called fine is not the one
 # the customer means. The words right after its id, up to a contrast or the next id.
 _FINE_RE: Final = re.compile(
-    r"^[^.!?;]{0,25}?\b(?:fine|ok|okay|perfect|perfectly|all good|good|great|intact|no problems?|"
+    r"^([^.!?;]{0,25}?)\b(?:fine|ok|okay|perfect|perfectly|all good|good|great|lovely|intact|"
+    r"no problems?|no issues?|nothing wrong|"
     r"parfait|parfaite|impeccable|nickel|bien|perfecto|perfecta|perfekt|gut|in ordnung|"
     r"einwandfrei|certinho|certo|perfeito|perfeita|otimo|bene|perfetto|perfetta|a posto|"
     r"theek|thik|sahi)\b"
@@ -138,7 +144,7 @@ def _called_fine(text: str, order_id: str) -> bool:
     for match in re.finditer(rf"(?<!\d){re.escape(number)}(?!\d)", text):
         after = text[match.end() : match.end() + 40]
         fine = _FINE_RE.match(after)
-        if fine and not _NOT_FINE_RE.search(fine.group()):
+        if fine and not _NOT_FINE_RE.search(fine.group(1)):  # "is not fine"
             return True
     return False
 
