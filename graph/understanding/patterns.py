@@ -77,6 +77,11 @@ BASE64_RE: Final = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
 SPACED_RE: Final = re.compile(r"\b(?:\w[ .*_-]){3,}\w\b")
 
 UNIT: Final = r"(?:usdc|usd|dollars?|dolares|dolar|dollari|dollaro|euros?|bucks|\$|eur)"
+_WANT: Final = (
+    r"i want|i'd like|i would like|i need|give me|send me|je veux|je voudrais|j'aimerais|"
+    r"quiero|quisiera|necesito|ich will|ich mochte|ich hatte gern|ich brauche|quero|queria|"
+    r"gostaria de|preciso de|voglio|vorrei|mujhe"
+)
 # A number tied to the asking ("refund 20", "20 USDC back"); counts are not amounts.
 _ASK: Final = rf"(?:{L.all_words(L.REFUND_WORDS)})\w*"
 ASKED_AMOUNT_PATTERNS: Final = (
@@ -108,6 +113,10 @@ ASKED_AMOUNT_PATTERNS: Final = (
         rf"({NUM}) ?{UNIT}? "
         r"(?:back|more|zuruck\w{0,12}|de vuelta|de volta|indietro|wapas|vapas)\b"
     ),
+    # "je veux 15 dollars", "vorrei 20 USDC", "I want $15": wanting money (a unit is
+    # needed: "I want 2 new mugs" counts mugs).
+    re.compile(rf"\b(?:{_WANT}) (?:(?:usdc|usd) ?|\$ ?)?({NUM}) ?{UNIT}"),
+    re.compile(rf"\b(?:{_WANT}) \$ ?({NUM})"),
     # "20 USDC refunded" (but "I want 2 refunded" may count things: a unit is needed).
     re.compile(rf"({NUM}) ?{UNIT} (?:refunded|returned|reimbursed)\b"),
 )
@@ -289,8 +298,9 @@ _NOT_AFTER_BE: Final = r"(?<!\bbe )(?<!\bser )(?<!\betre )(?<!\bessere )"
 PAST_AMOUNT_RE: Final = re.compile(
     r"\b(?:already|previously|earlier|got|received|recibi|ya me|deja|j'ai recu|"
     r"schon|bereits|ja recebi|ja me|gia|you sent|sent me|you refunded|said i'd get|"
-    rf"promised|erstattet|reembolsaron|{_NOT_AFTER_BE}(?:refunded|reembolsado|rembourse|"
-    r"rimborsato)|reembolsou|"
+    # ("Erstattet mir 30": the imperative, at a sentence's start or before "mir", asks.)
+    r"promised|(?<=[a-z] )erstattet(?! (?:mir|uns)\b)|reembolsaron|"
+    rf"{_NOT_AFTER_BE}(?:refunded|reembolsado|rembourse|rimborsato)|reembolsou|"
     r"devolveram|devolvieron|devolvisteis|devolveu|avete rimborsato|hanno rimborsato|"
     r"m'avez rembourse|zuruckerstattet|"
     rf"restituito|gave me) (?:\w+ ){{0,3}}({NUM})"
