@@ -34,6 +34,9 @@ HUNDRED: Final = Decimal(100)
 _AMBIGUOUS_GROUPING: Final = re.compile(r"\d{1,3}[.,]\d{3}")
 
 
+_NUMBER_RUN_RE: Final = re.compile(rf"{P.NUM}(?:[ .-]{P.NUM}){{3,}}")
+
+
 def _indexes(marked: str) -> dict[int, int]:
     """Position of each :data:`~.patterns.NUM` in ``marked`` -> index of its number."""
     return {pos: i for i, pos in enumerate(m.start() for m in re.finditer(P.NUM, marked))}
@@ -73,6 +76,9 @@ def read_amount(
     for match in P.PHONE_RE.finditer(marked):
         if sum(ch.isdigit() for ch in numbers[at[match.start(1)]].raw) >= 6:
             spans.add(at[match.start(1)])
+    for match in _NUMBER_RUN_RE.finditer(marked):
+        # "06 12 34 56 78": four or more numbers in a row are a phone number or a code.
+        spans.update(at[pos] for pos in range(match.start(), match.end()) if pos in at)
     spans.update(i for i, n in enumerate(numbers) if _year(n))
     past = {at[m.start(1)] for m in P.PAST_AMOUNT_RE.finditer(marked)}
     past.update(at[m.start(1)] for m in P.PAST_AFTER_RE.finditer(marked))

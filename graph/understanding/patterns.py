@@ -300,7 +300,8 @@ PAST_AMOUNT_RE: Final = re.compile(
     r"schon|bereits|ja recebi|ja me|gia|you sent|sent me|you refunded|said i'd get|"
     # ("Erstattet mir 30": the imperative, at a sentence's start or before "mir", asks.)
     r"promised|(?<=[a-z] )erstattet(?! (?:mir|uns)\b)|reembolsaron|"
-    rf"{_NOT_AFTER_BE}(?:refunded|reembolsado|rembourse|rimborsato)|reembolsou|"
+    rf"{_NOT_AFTER_BE}(?:refunded|reembolsado|(?:a|ai|as|avez|ont|ete|deja) rembourse|"
+    r"rimborsato)|reembolsou|"
     r"devolveram|devolvieron|devolvisteis|devolveu|avete rimborsato|hanno rimborsato|"
     r"m'avez rembourse|zuruckerstattet|"
     rf"restituito|gave me) (?:\w+ ){{0,3}}({NUM})"

@@ -478,3 +478,19 @@ def test_authority_and_no_checks_in_other_languages_are_signals(message: str) ->
 )
 def test_quality_control_is_not_skipping_checks(message: str) -> None:
     assert not understand_with_rules(message).injection_signals
+
+
+def test_the_french_present_of_rembourser_asks() -> None:
+    # Folded, "remboursé" (a refund that happened) and "rembourse" (asking) are one word:
+    # only after an auxiliary ("m'a remboursé 10", "déjà remboursé") does it look back.
+    got = understand_with_rules("Je voudrais qu'on me rembourse 16 dollars.")
+    assert got.amount == Decimal("16")
+    back = understand_with_rules("vous m'avez déjà remboursé 10, je veux le reste")
+    assert back.reading.kind == "full"
+
+
+def test_a_phone_number_in_pairs_is_not_an_amount() -> None:
+    got = understand_with_rules(
+        "rembourse 16 dollars stp. Mon numéro c'est le 06 12 34 56 78, commande ORD-87201"
+    )
+    assert got.reading.kind == "exact" and got.reading.value == Decimal("16")
