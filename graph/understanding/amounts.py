@@ -29,6 +29,7 @@ from graph.understanding.numbers import (
     mark_numbers,
     parse_amount_text,
 )
+from graph.understanding.past import past_positions
 
 HUNDRED: Final = Decimal(100)
 _AMBIGUOUS_GROUPING: Final = re.compile(r"\d{1,3}[.,]\d{3}")
@@ -80,8 +81,7 @@ def read_amount(
         # "06 12 34 56 78": four or more numbers in a row are a phone number or a code.
         spans.update(at[pos] for pos in range(match.start(), match.end()) if pos in at)
     spans.update(i for i, n in enumerate(numbers) if _year(n))
-    past = {at[m.start(1)] for m in P.PAST_AMOUNT_RE.finditer(marked)}
-    past.update(at[m.start(1)] for m in P.PAST_AFTER_RE.finditer(marked))
+    past = {at[pos] for pos in past_positions(marked)}
     ignored: set[int] = spans | past
     ignored.update(at[m.start(1)] for m in P.PRICE_RE.finditer(marked))
     ignored.update(at[m.start(2)] for m in P.SHARE_OF_RE.finditer(marked))

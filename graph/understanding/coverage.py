@@ -8,12 +8,13 @@ fully* when every word in it is one of:
 * a word the rules act on: a refund word, a yes, a reason ("arrived damaged",
   "stopped working");
 * a word that carries no fact in a support chat (:data:`NEUTRAL`: pronouns, articles,
-  auxiliaries, courtesy; never a negation, a quantity, a correction or a number);
+  "can"/"could", courtesy; never a tense, a negation, a quantity, a correction, a
+  number, a destination ("to") or a claim of who the writer is ("support team"));
 
-and the reading itself is plain: no injection signal, no question topic, at most one
-order id, no amount that needs stating back. Anything else ("my 3 mugs", "twenty",
-"no wait", "for my sister", a product's name) leaves a word unread, and the model is
-asked as before. Skipping the model never widens what money can do: the rules' reading
+and the reading itself is plain: no question mark, no injection signal, no question
+topic, at most one order id, no amount that needs stating back. Anything else ("my 3
+mugs", "twenty", "no wait", "for my sister", a product's name) leaves a word unread, and
+the model is asked as before. Skipping the model never widens what money can do: the rules' reading
 is what grounds a model's claims anyway, and it is the whole of offline mode.
 """
 
@@ -58,6 +59,8 @@ def read_fully(message: str, understanding: Understanding) -> bool:
     if reading.kind != "none" and not reading.final:
         return False
     text = prepare(message)
+    if "?" in text:
+        return False  # a question: "is the refund 20 USDC?" asks, it does not request
     emails = emails_in(text)
     if len(emails) > 1 or len(u.order_ids) > 1:
         return False

@@ -71,6 +71,9 @@ INJECTION_PATTERNS: Final = (
             r"supervisor)\b|\bi(?: am|'m) (?:the|an?|your) (?:\w+ )?(?:owner|manager)\b.{0,40}"
             r"\b(?:approv(?:e|ing)|authori[sz](?:e|ing)|overrid(?:e|ing)|allow)|"
             r"\bi(?: am|'m) (?:approving|authori[sz]ing|overriding)\b|"
+            r"\b(?:i(?: am|'m)|we(?: are|'re)|this is|as) (?:from |with |on |part of )?"
+            r"(?:the |your |an? )?(?:support|customer service|billing|finance|refunds?|payments?) "
+            r"(?:team|staff|department|desk|agent|lead|manager)\b|"
             r"\bas (?:your|the) (?:developer|admin|administrator|creator)\b|"
             r"< ?/? ?system ?>|(?m:^ ?(?:assistant|ai|bot) ?:)"
         ),

@@ -77,7 +77,7 @@ BASE64_RE: Final = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
 SPACED_RE: Final = re.compile(r"\b(?:\w[ .*_-]){3,}\w\b")
 
 UNIT: Final = r"(?:usdc|usd|dollars?|dolares|dolar|dollari|dollaro|euros?|bucks|\$|eur)"
-_WANT: Final = (
+WANT: Final = (
     r"i want|i'd like|i would like|i need|give me|send me|je veux|je voudrais|j'aimerais|"
     r"quiero|quisiera|necesito|ich will|ich mochte|ich hatte gern|ich brauche|quero|queria|"
     r"gostaria de|preciso de|voglio|vorrei|mujhe"
@@ -113,12 +113,21 @@ ASKED_AMOUNT_PATTERNS: Final = (
         rf"({NUM}) ?{UNIT}? "
         r"(?:back|more|zuruck\w{0,12}|de vuelta|de volta|indietro|wapas|vapas)\b"
     ),
-    # "je veux 15 dollars", "vorrei 20 USDC", "I want $15": wanting money (a unit is
-    # needed: "I want 2 new mugs" counts mugs).
-    re.compile(rf"\b(?:{_WANT}) (?:(?:usdc|usd) ?|\$ ?)?({NUM}) ?{UNIT}"),
-    re.compile(rf"\b(?:{_WANT}) \$ ?({NUM})"),
     # "20 USDC refunded" (but "I want 2 refunded" may count things: a unit is needed).
     re.compile(rf"({NUM}) ?{UNIT} (?:refunded|returned|reimbursed)\b"),
+)
+# "je veux 15 dollars", "vorrei 20 USDC", "I want $15": wanting money (a unit is needed:
+# "I want 2 new mugs" counts mugs). It makes a request for a refund, but never a final
+# amount: "give me 5 dollars", "I need 20 bucks for my rent", "vorrei 20 euro di sconto"
+# want money without saying it is this order's refund, so the amount is stated back.
+_NOT_REFUND_MONEY: Final = (
+    r"(?! ?(?:\w+ ){0,3}(?:store credit|credit|credito|credits|gutschein|voucher|coupon|"
+    r"discount|descuento|desconto|sconto|reduction|remise|rabatt|nachlass|off|invoice|"
+    r"factura|facture|rechnung|fattura|fatura|tip|loan|prestamo|emprunt)\b)"
+)
+WANTED_AMOUNT_PATTERNS: Final = (
+    re.compile(rf"\b(?:{WANT}) (?:(?:usdc|usd) ?|\$ ?)?({NUM}) ?{UNIT}{_NOT_REFUND_MONEY}"),
+    re.compile(rf"\b(?:{WANT}) \$ ?({NUM}){_NOT_REFUND_MONEY}"),
 )
 # A number marked as money ("$12.50", "20 USDC").
 MONEY_PATTERNS: Final = (
@@ -290,34 +299,6 @@ NOT_MONEY_RE: Final = re.compile(
 PHONE_RE: Final = re.compile(
     rf"(?:\+ ?|\b(?:call|text|phone|tel|telefono|telephone|whatsapp|mobile|cell|handy|"
     rf"celular|cellulare|portable) (?:\S+ ){{0,3}}\+? ?)({NUM})"
-)
-# An amount already received or promised ("I already got 10 back"), not one asked for;
-# "to be refunded 20", "etre rembourse de 20", "ser reembolsado", "essere rimborsato"
-# ask for it.
-_NOT_AFTER_BE: Final = r"(?<!\bbe )(?<!\bser )(?<!\betre )(?<!\bessere )"
-PAST_AMOUNT_RE: Final = re.compile(
-    r"\b(?:already|previously|earlier|got|received|recibi|ya me|deja|j'ai recu|"
-    r"schon|bereits|ja recebi|ja me|gia|you sent|sent me|you refunded|said i'd get|"
-    # ("Erstattet mir 30": the imperative, at a sentence's start or before "mir", asks.)
-    r"promised|(?<=[a-z] )erstattet(?! (?:mir|uns)\b)|reembolsaron|"
-    rf"{_NOT_AFTER_BE}(?:refunded|reembolsado|(?:a|ai|as|avez|ont|ete|deja) rembourse|"
-    r"rimborsato)|reembolsou|"
-    r"devolveram|devolvieron|devolvisteis|devolveu|avete rimborsato|hanno rimborsato|"
-    r"m'avez rembourse|zuruckerstattet|"
-    rf"restituito|gave me) (?:\w+ ){{0,3}}({NUM})"
-)
-# The same with the amount first: "the 20 you refunded", "20 wapas mile the", "los 20
-# que me devolvieron", "die 20, die ihr erstattet habt".
-PAST_AFTER_RE: Final = re.compile(
-    rf"({NUM}) ?{UNIT}?,? (?:(?:that |which )?(?:you|u) (?:already )?(?:refunded|sent|gave|"
-    r"returned|paid back)|(?:i |we )?(?:already )?(?:got|received) back|"
-    r"(?:(?:wapas|vapas|refund) )?(?:mile|mila|mil gaye|mil gaya|mil chuke|mil chuka|aa gaye|"
-    r"aaye|aa chuke)(?: the| tha| thi| hai| hain)?|"
-    r"que (?:ya )?me (?:devolvieron|reembolsaron|devolvisteis|devolveram|reembolsaram)|"
-    r"que vous m'avez (?:rembourse|rendu)s?|que j'ai (?:deja )?recus?|"
-    r"che mi (?:avete|hanno) (?:gia )?(?:rimborsato|restituito|ridato)|"
-    r"die (?:ihr|sie|du) (?:schon |bereits )?(?:erstattet|zuruckgezahlt|uberwiesen)|"
-    r"die ich (?:schon |bereits )?(?:bekommen|erhalten))\b"
 )
 # "the rest", said after an amount already received: asking for what is left.
 REST_RE: Final = re.compile(

@@ -18,6 +18,7 @@ from graph.understanding import patterns as P
 from graph.understanding.injection import INJECTION_PATTERNS
 from graph.understanding.languages import detect, spelled_right
 from graph.understanding.model import AmountReading, Intent, Topic, Understanding
+from graph.understanding.past import FACT_QUESTION_RE, past_positions
 from graph.understanding.text import clean_message, fold, normalise, prepare
 
 _NOT_LANGUAGE: Final = frozenset({"ord", "order", "usdc", "usd"})
@@ -236,10 +237,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         )
     )
     # "I already got 10 back, the rest please": a request for what is left, not a look back.
-    rest_after_past = bool(
-        P.REST_RE.search(text)
-        and (P.PAST_AMOUNT_RE.search(marked) or P.PAST_AFTER_RE.search(marked))
-    )
+    rest_after_past = bool(P.REST_RE.search(text) and past_positions(marked))
     status_question = status_question and not rest_after_past
     looking_back = not rest_after_past and (status_question or bool(P.PAST_REFUND_RE.search(text)))
     declined = bool(P.NOT_A_REQUEST_RE.search(text))
@@ -260,6 +258,9 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         # "what happens if I want 20 back?", "would you refund 20 if it's only chipped?":
         # a hypothetical, stated back before anything.
         reading = reading.model_copy(update={"final": False, "why_confirm": "unstated"})
+    if reading.final and question and FACT_QUESTION_RE.search(text):
+        # "is the refund 20 USDC?", "do you refund 20 USDC?": asking about a fact.
+        reading = reading.model_copy(update={"final": False, "why_confirm": "unstated"})
     limits_question = bool(question and P.POLICY_LIMIT_RE.search(text))
     if reading.final and limits_question:
         # "is the maximum refund 50 dollars?": a question about the limits, not a request.
@@ -273,7 +274,8 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         # happened, not a request for another.
         reading = followup = AmountReading()
     asked_amount = reading.kind == "exact" and (
-        reading.final or any(p.search(marked) for p in P.ASKED_AMOUNT_PATTERNS)
+        reading.final
+        or any(p.search(marked) for p in (*P.ASKED_AMOUNT_PATTERNS, *P.WANTED_AMOUNT_PATTERNS))
     )
     topic: Topic | None = None
     policy_question = policy_words and not (asked_amount or email or order_ids)

@@ -425,12 +425,68 @@ def test_checking_is_not_skipping_checks(message: str) -> None:
         ("Le moulin à café ORD-87209 ne moud plus. Je voudrais 20 USDC.", "20"),
         ("Il macinacaffè non macina più. Vorrei 20 USDC.", "20"),
         ("the kettle leaks, I want $15", "15"),
-        ("Glätteisen wird nicht heiß. Erstattet mir 25, ORD-87305", "25"),
     ],
 )
-def test_wanting_an_amount_of_money_asks_for_it(message: str, amount: str) -> None:
+def test_wanting_an_amount_of_money_asks_for_it_and_is_stated_back(
+    message: str, amount: str
+) -> None:
+    # Wanting money is a refund request, but not of this order's refund in so many words:
+    # the amount is stated back for a yes ("give me 5 dollars" must not pay by itself).
+    got = understand_with_rules(message)
+    assert got.intent == "refund" and got.reading.value == Decimal(amount)
+    assert not got.reading.final and got.amount is None
+
+
+@pytest.mark.parametrize(
+    ("message", "amount"),
+    [
+        ("Glätteisen wird nicht heiß. Erstattet mir 25, ORD-87305", "25"),
+        ("I want 20 USDC refunded for ORD-87306", "20"),
+        ("Ich möchte 30 USDC erstattet bekommen, ORD-87307", "30"),
+    ],
+)
+def test_asking_for_an_amount_to_be_refunded_is_final(message: str, amount: str) -> None:
     got = understand_with_rules(message)
     assert got.intent == "refund" and got.amount == Decimal(amount)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "give me 5 dollars",
+        "i need 20 bucks for my rent",
+        "I want $20 of store credit instead",
+        "vorrei 20 euro di sconto",
+        "je veux 15 dollars de réduction sur ma prochaine commande",
+        "send me 20 dollars invoice",
+    ],
+)
+def test_wanting_money_is_never_a_final_amount(message: str) -> None:
+    got = understand_with_rules(message)
+    assert got.amount is None and not got.reading.final
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "is the refund 20 usdc?",
+        "do you refund 20 usdc?",
+        "my refund was 20 usdc",
+        "I had 20 usdc back",
+        "ich hatte 20 usd zurück",
+        "Sie haben mir 30 USDC erstattet",
+        "30 USDC erstattet",
+    ],
+)
+def test_questions_and_past_refunds_are_not_final_requests(message: str) -> None:
+    got = understand_with_rules(message)
+    assert got.amount is None and not got.reading.final
+
+
+def test_a_polite_question_still_asks() -> None:
+    got = understand_with_rules("can you refund 20 usdc?")
+    assert got.amount == Decimal(20)
+    assert understand_with_rules("ich hätte gern 20 USD zurück").amount == Decimal(20)
 
 
 def test_wanting_things_counted_is_not_money() -> None:
