@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from cli._common import Options, new_app, run, settings
+from cli._common import Options, fail, new_app, run, settings
 from cli.audit_cmd import audit_app
 from cli.config_cmd import config
 from cli.db_cmd import db_app
@@ -128,5 +128,16 @@ def serve(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point; a bad setting is an error naming it, not a traceback."""
+    from pydantic import ValidationError
+
+    try:
+        app()
+    except ValidationError as exc:
+        if exc.title != "Settings":
+            raise
+        for problem in exc.errors():
+            name = ".".join(str(part) for part in problem["loc"]).upper()
+            reason = str(problem["msg"]).removeprefix("Value error, ")
+            fail(f"setting {name}: {reason} (got {problem.get('input')!r})")
+        raise SystemExit(2) from None

@@ -20,6 +20,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.money import parse_usdc
+from core.order_ids import OrderIdFormat, order_id_format
 
 DEFAULT_MOLTPE_BASE_URL = "https://api.moltpe.com"
 
@@ -144,7 +145,15 @@ class Settings(BaseSettings):
         default="ORD-",
         pattern=r"^[A-Za-z]{1,10}[-_#]?$",
         description="How your order ids start (letters, then -, _ or # if any), followed by "
-        "3-10 digits: 'SO-' reads 'so 12345' and 'order 12345' as SO-12345.",
+        "3-10 digits: 'SO-' reads 'so 12345' and 'order 12345' as SO-12345. "
+        "ORDER_ID_FORMAT, when set, takes precedence.",
+    )
+    order_id_format: str | None = Field(
+        default=None,
+        description="Your order ids' shape as a template: letters and - _ / . : literal, # one "
+        "digit, #{m,n} m to n digits, \\# a literal #. 'SO-####-#####' reads 'so 2024 "
+        "00042' as SO-2024-00042; '###-#######-#######' reads '112 1234567 1234567'. "
+        "Unset: ORDER_ID_PREFIX and 3-10 digits.",
     )
     state_message_window: int = Field(
         default=40,
@@ -227,6 +236,20 @@ class Settings(BaseSettings):
             message = f"{value!r} is not an IANA time zone (e.g. UTC, Europe/Paris)"
             raise ValueError(message) from exc
         return value
+
+    @field_validator("order_id_format", mode="before")
+    @classmethod
+    def _order_id_format(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str):
+            return OrderIdFormat.parse(value).template  # a clear error for a bad template
+        return value
+
+    def order_ids(self) -> OrderIdFormat:
+        """The effective order-id format (ORDER_ID_FORMAT, else the prefix and 3-10 digits)."""
+        template = self.order_id_format or self.order_id_prefix.replace("#", "\\#") + "#{3,10}"
+        return order_id_format(template)
 
     @field_validator("db_app_role", mode="before")
     @classmethod

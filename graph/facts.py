@@ -11,7 +11,6 @@ texts), so that nothing outside ``graph/`` reaches into the nodes.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -21,6 +20,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from core.money import format_usdc
+from core.order_ids import DEFAULT_FORMAT, OrderIdFormat, order_id_format
 from graph.context import Context
 from graph.policy import Facts
 from graph.state import State
@@ -136,27 +136,7 @@ def planted_signals(order: OrderSnapshot | None) -> list[str]:
     return [f"order_text:{signal}" for signal in injection_signals(description)]
 
 
-RULES_PREFIX = "ORD-"
-"""The order-id form the rules read and produce; a merchant's own prefix is mapped to it."""
-
-
-def to_rules_form(text: str, prefix: str) -> str:
-    """``text`` with the merchant's order ids written the rules' way (``SO-1`` -> ``ORD-1``)."""
-    letters = prefix.rstrip("-_#")
-    if letters.upper() == "ORD":
-        return text
-    pattern = rf"(?i)(?<![a-z0-9]){re.escape(letters)}[-_# ]?(\d{{3,10}})(?!\d)"
-    return re.sub(pattern, r"ORD-\1", text)
-
-
-def to_merchant_form(order_id: str | None, prefix: str) -> str | None:
-    """An order id the rules produced, in the merchant's form (``ORD-1`` -> ``SO-1``)."""
-    if order_id is None or not order_id.startswith(RULES_PREFIX):
-        return order_id
-    return prefix.upper() + order_id.removeprefix(RULES_PREFIX)
-
-
-def bare_order_id(state: State, text: str, prefix: str = RULES_PREFIX) -> str | None:
+def bare_order_id(state: State, text: str, ids: OrderIdFormat | None = None) -> str | None:
     """A bare number as the order id, when the agent has just asked for the order.
 
     "22208?" or "Last try: 28220" after "which order?" or "I couldn't find that
@@ -173,4 +153,6 @@ def bare_order_id(state: State, text: str, prefix: str = RULES_PREFIX) -> str | 
     if not asked and state.failed_pair is None:
         return None
     numbers = {m.group(1) for m in BARE_NUMBER_RE.finditer(prepare(text))}
-    return f"{prefix.upper()}{numbers.pop()}" if len(numbers) == 1 else None
+    if len(numbers) != 1:
+        return None
+    return (ids or order_id_format(DEFAULT_FORMAT)).from_bare_number(numbers.pop())

@@ -23,7 +23,6 @@ from core.money import format_usdc
 from graph import handoff, pending, replies
 from graph.context import Context
 from graph.facts import (
-    RULES_PREFIX,
     bare_order_id,
     gate_facts,
     last_customer_text,
@@ -31,8 +30,6 @@ from graph.facts import (
     request_id_of,
     request_key,
     thread_id_of,
-    to_merchant_form,
-    to_rules_form,
 )
 from graph.policy import RefundRequest, decide
 from graph.services import Services
@@ -90,16 +87,16 @@ class AgentNodes:
         if not text.strip():
             return {**reset, "intent": "empty"}
 
-        prefix = svc.settings.order_id_prefix
+        ids = svc.settings.order_ids()
         understanding, fell_back = await self._understand(
-            svc, state, to_rules_form(text, prefix), conversation
+            svc, state, ids.to_rules_form(text), conversation
         )
-        if prefix.upper() != RULES_PREFIX:
+        if not ids.is_rules_form:
             understanding = understanding.model_copy(
                 update={
-                    "order_id": to_merchant_form(understanding.order_id, prefix),
+                    "order_id": ids.to_merchant_form(understanding.order_id),
                     "order_ids": tuple(
-                        to_merchant_form(o, prefix) or o for o in understanding.order_ids
+                        ids.to_merchant_form(o) or o for o in understanding.order_ids
                     ),
                 }
             )
@@ -122,7 +119,7 @@ class AgentNodes:
         )
         email = trusted_email or understanding.email or state.claimed_email
         order_id = (
-            understanding.order_id or bare_order_id(state, text, prefix) or state.claimed_order_id
+            understanding.order_id or bare_order_id(state, text, ids) or state.claimed_order_id
         )
         still_verified = email == state.verified_email and order_id == state.verified_order_id
         request = pending.after(state, understanding)

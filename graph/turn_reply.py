@@ -85,7 +85,7 @@ def compose(
         if status is not None:
             return status, {"kind": "answered", "topic": "refund_status"}, None
     if not state.claimed_email or not state.claimed_order_id:
-        example = f"{settings.order_id_prefix}1234"
+        example = settings.order_ids().example()
         if not state.claimed_email and not state.claimed_order_id:
             asking = state.refund_requested or state.intent in ("refund", "provide_info", "status")
             if not asking:

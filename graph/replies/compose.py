@@ -229,8 +229,8 @@ def ask_identity(
 ) -> Reply:
     """Ask for what is missing of the email and the order id (``email``/``order_id``: known).
 
-    ``example`` shows what an order id looks like in this shop (``SO-1234`` with
-    ``ORDER_ID_PREFIX=SO-``).
+    ``example`` shows what an order id looks like in this shop (``SO-1234-56789`` with
+    ``ORDER_ID_FORMAT=SO-####-#####``).
 
     Raises:
         ValueError: both are known; there is nothing to ask.

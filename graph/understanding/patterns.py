@@ -65,7 +65,7 @@ _ORDER_LABEL: Final = r"(?:id|number|num|no|nr|n|nummer|numero|n°|nº)"
 ORDER_RE: Final = re.compile(
     rf"(?<![a-z0-9]){_ORDER_WORD}(?: ?{_ORDER_LABEL}\.?)?(?: de commande| do pedido)?"
     r"(?: (?:is|es|est|c'est|ist|e|era|was|lautet)(?: le| la| el| o| il)?)?(?: ?[-_#:])? ?"
-    r"(\d{3,10})(?!\d)"
+    r"(\d{3,20})(?!\d)"
 )
 # A bare number given when the agent asked for the order ("22208?", "Last try: 28220").
 BARE_NUMBER_RE: Final = re.compile(r"(?<![\w.,-])(\d{4,10})(?![\w.,]\d|\d)")

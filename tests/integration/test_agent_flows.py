@@ -338,6 +338,30 @@ async def test_a_merchants_own_order_id_format_is_read(services: Services) -> No
     assert "SO-1234" in spanish["reply"] and "ORD-" not in spanish["reply"]
 
 
+async def test_a_merchants_order_id_template_is_read_and_asked_for(services: Services) -> None:
+    """ORDER_ID_FORMAT=SO-####-#####: 'so 2024 00042' names SO-2024-00042, end to end."""
+    async with services.storage.pool.connection() as conn:
+        await conn.execute(
+            "CREATE TEMP TABLE copied AS SELECT * FROM orders WHERE id = 'ORD-1001';"
+            "UPDATE copied SET id = 'SO-2024-00042', payment_id = payment_id || '-tpl';"
+            "INSERT INTO orders SELECT * FROM copied; DROP TABLE copied"
+        )
+    settings = services.settings.model_copy(update={"order_id_format": "SO-####-#####"})
+    shop = Chat(replace(services, settings=settings))
+    for words in ("so 2024 00042", "SO-2024-00042", "order 2024/00042", "so202400042"):
+        t = shop.new_thread()
+        r = await shop.say(t, f"alice@example.com, please refund {words}")
+        assert r["outcome"]["for"] == ["confirmation"], (words, r["outcome"])
+        assert r["outcome"]["order_id"] == "SO-2024-00042"
+    for words in ("so 2024 00042", "2024-00042"):
+        t = shop.new_thread()
+        asking = await shop.say(t, "alice@example.com, I'd like a refund please")
+        assert asking["outcome"]["for"] == ["order_id"]
+        assert "SO-1234-56789" in asking["reply"] and "ORD-" not in asking["reply"]
+        r = await shop.say(t, words)
+        assert r["outcome"].get("order_id") == "SO-2024-00042", (words, r["outcome"])
+
+
 async def test_no_with_an_amount_and_what_it_is_for_refunds_that_amount(services: Services) -> None:
     """'no, just 9 for the one glass' to 'shall I refund 45.00?' refunds 9.00, not nothing."""
     chat = Chat(services)

@@ -83,3 +83,25 @@ def test_the_sandbox_default_key_matches_the_sandbox() -> None:
     from moltpe_sandbox import SANDBOX_API_KEY as real
 
     assert real == SANDBOX_API_KEY
+
+
+def test_a_bad_setting_is_an_error_naming_it_not_a_traceback(tmp_path: Path) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "ORDER_ID_FORMAT": "S O-###",
+        "REFUND_PER_TX_CAP": "lots",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "config"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "setting ORDER_ID_FORMAT:" in done.stderr and "position 2" in done.stderr
+    assert "setting REFUND_PER_TX_CAP: not an amount" in done.stderr
