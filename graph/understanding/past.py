@@ -59,11 +59,12 @@ PAST_HAD_RE: Final = re.compile(
     r"had been|war|fue|foi|etait|era)|(?:i|we) (?:had|have had|'ve had)(?! to\b)|"
     r"(?:ich|wir) hatten?(?! gerne?\b)) (?:\w+ ){0,3}(" + NUM + ")"
 )
-# A question about a fact, not a request put as a question: "is the refund 20 USDC?",
-# "do you refund 20 USDC?" ("can you refund 20?" asks, and is taken as asking).
+# A question about a fact, with the amount in it, not a request put as a question: "is
+# the refund 20 USDC?", "do you refund 20 USDC?" ("can you refund 20?" asks, and is
+# taken as asking; "Refund 20 USDC. Is that ok?" asks too).
 FACT_QUESTION_RE: Final = re.compile(
     r"(?:^|[.!?\n\u00bf] ?)(?:is|are|was|were|do|does|did|will|has|have|how|what|why|when|"
-    r"which|where|ist|sind|war|wird|wurde|est-ce|son|fue|sono|foi)\b[^.!?\n]*\?"
+    r"which|where|ist|sind|war|wird|wurde|est-ce|son|fue|sono|foi)\b[^.!?\n\d]*\d(?:[^.!?\n]|\.\d)*\?"
 )
 
 
