@@ -36,6 +36,7 @@ const chat = {
   sending: false,
   awaitingTicket: null, // ticket reference while a reviewer has yet to decide
   waitingFrom: 0, // how many messages there were when the page began waiting for it
+  notesWhileOpen: 0, // reviewer messages already there while the ticket was still open
   pollTimer: null,
   polls: 0,
 };
@@ -189,15 +190,21 @@ function deniedCard(ticket) {
  */
 function reviewOutcome({ messages, outcome, ticket, refund }) {
   if (!chat.awaitingTicket || ticket?.reference !== chat.awaitingTicket) return null;
-  if (ticket.status === "open") return null;
-  if (outcome.kind?.startsWith("review_") && outcome.ticket === ticket.reference) return outcome;
-  // A later turn replaced the outcome. The reviewer's message is the one agent message that
-  // answers no customer message; until it is there, the decision is still being posted.
-  const told = messages.some(
+  // A reviewer's message is an agent message that answers no customer message. One may
+  // come while the ticket stays open ("the payment did not go through"): the decision's own
+  // message is one more than those.
+  const notes = messages.filter(
     (message, i) =>
       i >= chat.waitingFrom && message.role === "agent" && messages[i - 1]?.role === "agent",
-  );
-  if (!told) return null;
+  ).length;
+  if (ticket.status === "open") {
+    chat.notesWhileOpen = notes;
+    return null;
+  }
+  if (outcome.kind?.startsWith("review_") && outcome.ticket === ticket.reference) return outcome;
+  // A later turn replaced the outcome: until the decision's message is there, it is still
+  // being posted.
+  if (notes <= chat.notesWhileOpen) return null;
   if (ticket.status !== "approved") return { kind: "review_denied", ticket: ticket.reference };
   const { amount, tx_hash, order_id } = refund || {};
   return { kind: "review_approved", ticket: ticket.reference, amount, tx_hash, order_id };
@@ -441,6 +448,7 @@ function schedulePoll(delay = chat.polls < 20 ? POLL_FAST_MS : POLL_SLOW_MS) {
 function startPolling(ticket) {
   chat.awaitingTicket = ticket;
   chat.waitingFrom = chat.known;
+  chat.notesWhileOpen = 0;
   chat.polls = 0;
   schedulePoll();
 }
