@@ -3,7 +3,9 @@ plain words over the technical events, and the budget an approval is checked aga
 
 from __future__ import annotations
 
+import asyncio
 import re
+from typing import Any
 
 import httpx
 
@@ -16,6 +18,20 @@ from tests.helpers.api import converse, escalate
 HASH = re.compile(r"^[0-9a-f]{64}$")
 
 
+async def chained_detail(http: httpx.AsyncClient, url: str) -> dict[str, Any]:
+    """The ticket's detail once the chainer has given every event of it a seq.
+
+    Events are committed unchained and linked into the hash chain just after, off the
+    writers' path; until then the detail lists them with ``seq`` null.
+    """
+    for _ in range(100):
+        detail: dict[str, Any] = (await http.get(url, headers=DANA)).json()
+        if all(e["seq"] is not None for e in detail["audit"]):
+            return detail
+        await asyncio.sleep(0.05)
+    raise AssertionError("the chainer left events unchained for 5 seconds")
+
+
 async def test_both_sides_the_trail_in_words_and_the_budget(live_server: LiveServer) -> None:
     async with httpx.AsyncClient(base_url=live_server.url, timeout=30) as http:
         # Bob is refunded 10 in one chat, then asks for 100 more in another.
@@ -23,7 +39,7 @@ async def test_both_sides_the_trail_in_words_and_the_budget(live_server: LiveSer
         assert paid["outcome"]["kind"] == "refunded", paid
         ticket = await escalate(http, "bob@example.com, I want 100 USDC back for ORD-2001")
         url = f"/v1/tickets/{ticket['id']}"
-        detail = (await http.get(url, headers=DANA)).json()
+        detail = await chained_detail(http, url)
 
         # The conversation as it is: the customer's words and the agent's reply, in order.
         conversation = detail["conversation"]
@@ -86,7 +102,7 @@ async def test_both_sides_the_trail_in_words_and_the_budget(live_server: LiveSer
             headers=DANA,
         )
         tx = approved.json()["refund"]["tx_hash"]
-        detail = (await http.get(url, headers=DANA)).json()
+        detail = await chained_detail(http, url)
 
         # The reviewer's message reached the customer, and shows as the reviewer's.
         last = detail["conversation"]["messages"][-1]
@@ -121,7 +137,7 @@ async def test_words_for_a_denial_and_the_window(live_server: LiveServer) -> Non
             headers=DANA,
         )
         assert denied.status_code == 200, denied.text
-        detail = (await http.get(url, headers=DANA)).json()
+        detail = await chained_detail(http, url)
     words = [line["words"] for line in detail["trail"]]
     assert f"Escalated ({ticket['reference']}): outside the 30-day window" in words
     assert 'Request denied by reviewer dana (note: "outside the return policy")' in words
