@@ -24,7 +24,7 @@ PAST_AMOUNT_RE: Final = re.compile(
     # ("Erstattet mir 30": the imperative, at a sentence's start or before "mir", asks.)
     r"promised|(?<=[a-z] )erstattet(?! (?:mir|uns)\b)|reembolsaron|"
     rf"{_NOT_AFTER_BE}(?:refunded|reembolsado|(?:a|ai|as|avez|ont|ete|deja) rembourse|"
-    r"rimborsato)|reembolsou|"
+    r"rimborsato)|reembolsou|reembolsaram|estornaram|estornou|"
     r"devolveram|devolvieron|devolvisteis|devolveu|avete rimborsato|hanno rimborsato|"
     r"m'avez rembourse|zuruckerstattet|"
     rf"restituito|gave me) (?:\w+ ){{0,3}}({NUM})"
@@ -34,8 +34,8 @@ PAST_AMOUNT_RE: Final = re.compile(
 PAST_AFTER_RE: Final = re.compile(
     rf"({NUM}) ?{UNIT}?,? (?:(?:that |which )?(?:you|u) (?:already )?(?:refunded|sent|gave|"
     r"returned|paid back)|(?:i |we )?(?:already )?(?:got|received) back|"
-    r"(?:(?:wapas|vapas|refund) )?(?:mile|mila|mil gaye|mil gaya|mil chuke|mil chuka|aa gaye|"
-    r"aaye|aa chuke)(?: the| tha| thi| hai| hain)?|"
+    r"(?:(?:ka |ki |ke )?(?:wapas|vapas|refund) )?(?:mile|mila|mil gaye|mil gaya|mil chuke|"
+    r"mil chuka|aa gaye|aa gaya|aaye|aaya|aa chuke|aa chuka)(?: the| tha| thi| hai| hain)?|"
     r"que (?:ya )?me (?:devolvieron|reembolsaron|devolvisteis|devolveram|reembolsaram)|"
     r"que vous m'avez (?:rembourse|rendu)s?|que j'ai (?:deja )?recus?|"
     r"che mi (?:avete|hanno) (?:gia )?(?:rimborsato|restituito|ridato)|"
@@ -51,7 +51,8 @@ PAST_PARTICIPLE_RE: Final = re.compile(
     r"(?! (?:bekommen|haben|werden|kriegen|lassen)\b)"
 )
 WANTED_PAST_RE: Final = re.compile(
-    rf"\b(?:{WANT}|will|mochte|hatte gern|brauche)\b[^.!?\n]{{0,30}}{NUM}"
+    rf"\b(?:{WANT}|will|mochte|hatte gern|brauche|bitte|(?:wenn|falls) (?:ihr|sie|du))\b"
+    rf"[^.!?\n]{{0,30}}{NUM}"
 )
 # Words that say an amount was had, not asked for: "my refund was 20", "I had 20 back".
 PAST_HAD_RE: Final = re.compile(

@@ -443,6 +443,8 @@ def test_wanting_an_amount_of_money_asks_for_it_and_is_stated_back(
         ("Glätteisen wird nicht heiß. Erstattet mir 25, ORD-87305", "25"),
         ("I want 20 USDC refunded for ORD-87306", "20"),
         ("Ich möchte 30 USDC erstattet bekommen, ORD-87307", "30"),
+        ("Wenn ihr mir 20 USDC erstattet, passt das. ORD-87308", "20"),
+        ("Refund 20 USDC for ORD-87309. Is that ok?", "20"),
     ],
 )
 def test_asking_for_an_amount_to_be_refunded_is_final(message: str, amount: str) -> None:
@@ -476,6 +478,8 @@ def test_wanting_money_is_never_a_final_amount(message: str) -> None:
         "ich hatte 20 usd zurück",
         "Sie haben mir 30 USDC erstattet",
         "30 USDC erstattet",
+        "vocês me reembolsaram 20 usdc",
+        "20 usdc ka refund aa gaya",
     ],
 )
 def test_questions_and_past_refunds_are_not_final_requests(message: str) -> None:
