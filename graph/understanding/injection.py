@@ -140,7 +140,13 @@ INJECTION_PATTERNS: Final = (
         re.compile(
             r"\b(?:send|transfer|pay|wire)\b.{0,40}\b(?:to (?:this|the following|another|a "
             r"different|my other|my new) (?:wallet|address|account)|to 0x|to wallet)\b|"
-            r"\b(?:different|another|new|other) (?:wallet|address|account) (?:instead|please)\b",
+            r"\b(?:different|another|new|other) (?:wallet|address|account) (?:instead|please)\b|"
+            # "refund it to my sister's wallet", "to my other card", "to my PayPal": anywhere
+            # but the wallet that paid ("back to my wallet" is where it goes anyway).
+            r"\b(?:send|transfer|pay|wire|refund|return|credit|put|deposit|move)\b.{0,40}?"
+            r"\bto (?:my |her |his |their |a |an |the )?(?:(?:other|second|different|new|another|"
+            r"[a-z]+'s) (?:wallet|card|account|address|bank)|paypal|venmo|zelle|revolut|"
+            r"cash ?app|bank account|iban|credit card|debit card)\b",
             re.S,
         ),
     ),

@@ -369,6 +369,11 @@ NOT_A_REQUEST_RE: Final = re.compile(
     r"\b(?:don't|do not|dont|no|not|never|without|instead of|rather than|no longer|"
     r"no quiero|ne veux pas|kein|keine|nicht|nao quero|nao|non voglio|non)\b"
     r"[\w ']{0,25}\b(?:refund|reembols|rembours|erstatt|rimbors)|"
+    # "I don't want 20 back", "no quiero el dinero de vuelta": the money refused.
+    r"\b(?:don't|do not|dont|no longer) (?:want|need)\b[\w ']{0,25}\b(?:back|money)\b|"
+    r"\b(?:no quiero|ne veux pas|ne veux plus|will kein|mochte kein|brauche kein|nao quero|"
+    r"non voglio)\b[\w ']{0,25}\b(?:de vuelta|dinero|argent|zuruck|geld|de volta|dinheiro|"
+    r"indietro|soldi)\b|"
     r"\b(?:want|like|prefer|rather|need|send me|get|quiero|prefiero|prefiere|veux|voudrais|"
     r"prefere|mochte|will|lieber|quero|prefiro|vorrei|preferisco|preferirei) (?:\S+ ){0,3}"
     r"(?:replacement|exchange|swap|reemplazo|cambio|remplacement|echange|ersatz|umtausch|troca|"

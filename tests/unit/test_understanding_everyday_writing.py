@@ -554,3 +554,41 @@ def test_a_phone_number_in_pairs_is_not_an_amount() -> None:
         "rembourse 16 dollars stp. Mon numéro c'est le 06 12 34 56 78, commande ORD-87201"
     )
     assert got.reading.kind == "exact" and got.reading.value == Decimal("16")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "refund 20 usdc to my sister's wallet",
+        "refund 20 usdc to my other card",
+        "please send the 20 to my PayPal",
+        "refund 20 to my friend's account",
+    ],
+)
+def test_another_destination_in_plain_words_is_a_signal(message: str) -> None:
+    assert "redirect_payment" in understand_with_rules(message).injection_signals
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["send the money back to my wallet", "refund it to my account please"],
+)
+def test_the_paying_wallet_is_not_another_destination(message: str) -> None:
+    assert not understand_with_rules(message).injection_signals
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I don't want 20 usdc back, just a replacement",
+        "don't refund 20",
+        "no quiero 20 dólares de vuelta, quiero otro",
+    ],
+)
+def test_money_refused_is_never_a_final_amount(message: str) -> None:
+    got = understand_with_rules(message)
+    assert got.amount is None and got.intent != "refund"
+
+
+def test_a_comma_keeps_a_negation_to_its_own_clause() -> None:
+    assert understand_with_rules("I don't need much, 10 back is fine").amount == Decimal(10)
