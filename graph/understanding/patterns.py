@@ -214,6 +214,14 @@ EACH_RE: Final = re.compile(
 # A repetition or a rate beside an amount ("10 back on each of the 2 mugs", "10 USDC
 # twice", "3 per day late"): the amount asked for is a product, so no single number
 # in the message is final; it is stated back for a yes.
+# An amount with a cost of unknown size added or taken off ("20 plus shipping", "20 minus
+# the restocking fee", "20 + IVA"): the sum is not the number written; stated back.
+EXTRA_COST_RE: Final = re.compile(
+    r"(?:\+|\b(?:plus|and|minus|less|mas|menos|moins|mais|piu|meno|zuzuglich|abzuglich|und)\b)"
+    r" (?:the |a |any |el |la |los |les |le |der |die |den |o |il |i )?(?:shipping|delivery|"
+    r"postage|tax|taxes|vat|fees?|restocking|handling|envio|gastos|iva|frais|livraison|port|"
+    r"versand|versandkosten|porto|mwst|gebuhr|spedizione|frete|taxa|imposto|tasse)\b"
+)
 MULTIPLIER_RE: Final = re.compile(
     r"\b(?:each|apiece|per (?:item|piece|unit|one|mug|cup|day|week|month|person|article|thing)|"
     r"twice|thrice|every|daily|a day|a week|"

@@ -258,6 +258,9 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         # "what happens if I want 20 back?", "would you refund 20 if it's only chipped?":
         # a hypothetical, stated back before anything.
         reading = reading.model_copy(update={"final": False, "why_confirm": "unstated"})
+    if reading.final and P.EXTRA_COST_RE.search(text):
+        # "refund 20 plus shipping": more (or less) than the number written.
+        reading = reading.model_copy(update={"final": False, "why_confirm": "arithmetic"})
     if reading.final and declined:
         # "I don't want 20 USDC back, just a replacement", "don't refund 20": refused money.
         reading = reading.model_copy(update={"final": False, "why_confirm": "unstated"})

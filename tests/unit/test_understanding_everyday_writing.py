@@ -592,3 +592,21 @@ def test_money_refused_is_never_a_final_amount(message: str) -> None:
 
 def test_a_comma_keeps_a_negation_to_its_own_clause() -> None:
     assert understand_with_rules("I don't need much, 10 back is fine").amount == Decimal(10)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "refund 20 usdc + shipping",
+        "refund 20 usdc plus tax",
+        "refund 20 usdc minus the restocking fee",
+        "devolvedme 20 dólares más el envío",
+    ],
+)
+def test_an_amount_with_a_cost_of_unknown_size_is_stated_back(message: str) -> None:
+    got = understand_with_rules(message)
+    assert got.reading.value == Decimal(20) and not got.reading.final and got.amount is None
+
+
+def test_the_shipping_itself_can_be_the_amount() -> None:
+    assert understand_with_rules("refund the 5 usdc shipping").amount == Decimal(5)
