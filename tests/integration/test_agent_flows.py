@@ -315,14 +315,22 @@ async def test_a_number_out_of_the_blue_is_not_a_refund(chat: Chat) -> None:
     assert len(await refunds_of(chat.services, "ORD-1001")) == 1
 
 
+async def copy_of_alices_order(services: Services, order_id: str) -> None:
+    """ORD-1001 again under a merchant's own id (its payment id made unique)."""
+    async with services.storage.pool.connection() as conn, conn.transaction():
+        await conn.execute(
+            "CREATE TEMP TABLE copied ON COMMIT DROP AS SELECT * FROM orders WHERE id = 'ORD-1001'"
+        )
+        await conn.execute(
+            "UPDATE copied SET id = %(id)s, payment_id = payment_id || '-' || %(id)s",
+            {"id": order_id},
+        )
+        await conn.execute("INSERT INTO orders SELECT * FROM copied")
+
+
 async def test_a_merchants_own_order_id_format_is_read(services: Services) -> None:
     """ORDER_ID_PREFIX=SO-: 'so 12345', 'SO-12345' and 'order 12345' all name SO-12345."""
-    async with services.storage.pool.connection() as conn:
-        await conn.execute(
-            "CREATE TEMP TABLE copied AS SELECT * FROM orders WHERE id = 'ORD-1001';"
-            "UPDATE copied SET id = 'SO-12345', payment_id = payment_id || '-so';"
-            "INSERT INTO orders SELECT * FROM copied; DROP TABLE copied"
-        )
+    await copy_of_alices_order(services, "SO-12345")
     shop = Chat(
         replace(services, settings=services.settings.model_copy(update={"order_id_prefix": "SO-"}))
     )
@@ -340,12 +348,7 @@ async def test_a_merchants_own_order_id_format_is_read(services: Services) -> No
 
 async def test_a_merchants_order_id_template_is_read_and_asked_for(services: Services) -> None:
     """ORDER_ID_FORMAT=SO-####-#####: 'so 2024 00042' names SO-2024-00042, end to end."""
-    async with services.storage.pool.connection() as conn:
-        await conn.execute(
-            "CREATE TEMP TABLE copied AS SELECT * FROM orders WHERE id = 'ORD-1001';"
-            "UPDATE copied SET id = 'SO-2024-00042', payment_id = payment_id || '-tpl';"
-            "INSERT INTO orders SELECT * FROM copied; DROP TABLE copied"
-        )
+    await copy_of_alices_order(services, "SO-2024-00042")
     settings = services.settings.model_copy(update={"order_id_format": "SO-####-#####"})
     shop = Chat(replace(services, settings=settings))
     for words in ("so 2024 00042", "SO-2024-00042", "order 2024/00042", "so202400042"):
