@@ -129,12 +129,12 @@ def serve(
 
 def main() -> None:
     """Console-script entry point; a bad setting is an error naming it, not a traceback."""
-    from pydantic import ValidationError
-
     try:
         app()
-    except ValidationError as exc:
-        if exc.title != "Settings":
+    except Exception as exc:
+        from pydantic import ValidationError  # here: `--help` must not pay for the import
+
+        if not isinstance(exc, ValidationError) or exc.title != "Settings":
             raise
         for problem in exc.errors():
             name = ".".join(str(part) for part in problem["loc"]).upper()
