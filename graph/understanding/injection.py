@@ -69,7 +69,7 @@ INJECTION_PATTERNS: Final = (
             r"your (?:company|store|shop)|the (?:company|store|shop))\b|"
             r"\bi(?: am|'m) (?:the|an?|your) (?:\w+ )?(?:admin|administrator|developer|ceo|"
             r"supervisor)\b|\bi(?: am|'m) (?:the|an?|your) (?:\w+ )?(?:owner|manager)\b.{0,40}"
-            r"\b(?:approv(?:e|ing)|authori[sz](?:e|ing)|overrid(?:e|ing)|allow)|"
+            r"\b(?:approv(?:e|ing)|authori[sz](?:e|ing)|overrid(?:e|ing)|allow|refund|pay|send)|"
             r"\bi(?: am|'m) (?:approving|authori[sz]ing|overriding)\b|"
             r"\b(?:i(?: am|'m)|we(?: are|'re)|this is|as) (?:from |with |on |part of )?"
             r"(?:the |your |an? )?(?:support|customer service|billing|finance|refunds?|payments?) "

@@ -222,6 +222,12 @@ EXTRA_COST_RE: Final = re.compile(
     r"postage|tax|taxes|vat|fees?|restocking|handling|envio|gastos|iva|frais|livraison|port|"
     r"versand|versandkosten|porto|mwst|gebuhr|spedizione|frete|taxa|imposto|tasse)\b"
 )
+# Paid out some other way than money back to the wallet ("as store credit", "a voucher").
+OTHER_PAYOUT_RE: Final = re.compile(
+    r"\b(?:store credit|as (?:a )?credit|voucher|gift ?card|coupon|gutschein|bon d'achat|"
+    r"vale (?:de compra|regalo|presente)|cupon|buono (?:regalo|acquisto|sconto)|"
+    r"credito (?:na|en|in) (?:loja|tienda|negozio))\b"
+)
 MULTIPLIER_RE: Final = re.compile(
     r"\b(?:each|apiece|per (?:item|piece|unit|one|mug|cup|day|week|month|person|article|thing)|"
     r"twice|thrice|every|daily|a day|a week|"

@@ -254,9 +254,12 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         dot_groups=dot_groups,
     )
     policy_words = bool(question and P.POLICY_COMPOSED_RE.search(text))
-    if reading.final and question and (P.IF_I_RE.search(text) or P.HYPOTHETICAL_RE.search(text)):
+    if reading.final and ((question and P.IF_I_RE.search(text)) or P.HYPOTHETICAL_RE.search(text)):
         # "what happens if I want 20 back?", "would you refund 20 if it's only chipped?":
         # a hypothetical, stated back before anything.
+        reading = reading.model_copy(update={"final": False, "why_confirm": "unstated"})
+    if reading.final and P.OTHER_PAYOUT_RE.search(text):
+        # "refund 20 as store credit": not money back to the wallet that paid.
         reading = reading.model_copy(update={"final": False, "why_confirm": "unstated"})
     if reading.final and P.EXTRA_COST_RE.search(text):
         # "refund 20 plus shipping": more (or less) than the number written.
