@@ -51,6 +51,9 @@ logger = logging.getLogger(__name__)
 
 ServicesProvider = Callable[[], Awaitable[Services]]
 
+ASKED_AGAIN_LIMIT = 2
+"""After asking the same thing this many times in a row, offer a person instead."""
+
 
 class AgentNodes:
     """The nodes, bound to their services, or to a way of getting them on each run."""
@@ -438,6 +441,13 @@ class AgentNodes:
                     conn, state.verified_order_id, state.verified_email
                 )
         reply, outcome, offer = compose(state, svc.settings, svc.limits, refunds)
+        asked = outcome if outcome["kind"] == "asked" else None
+        again = state.asked_again + 1 if asked is not None and asked == state.last_asked else 0
+        if again >= ASKED_AGAIN_LIMIT:
+            # The same question a third time would not get a different answer: the
+            # customer is offered a person, who sees the whole conversation.
+            reply = replies.still_unclear(replies.translator(state.language))
+            outcome, offer, asked, again = {"kind": "none"}, "escalation", None, 0
         text, _ = await replies.phrase(svc.phraser, reply)
         proposed = None
         if offer == "confirm" and outcome["kind"] == "asked":
@@ -448,4 +458,6 @@ class AgentNodes:
             "outcome": outcome,
             "awaiting": offer,
             "proposed_amount": proposed,
+            "last_asked": asked,
+            "asked_again": again,
         }

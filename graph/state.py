@@ -16,6 +16,7 @@ from langgraph.graph import add_messages
 from typing_extensions import TypedDict
 
 from graph.types import (
+    Asked,
     Awaiting,
     DecisionRecord,
     NodeTransition,
@@ -117,6 +118,12 @@ class State(OutputState):
     proposed_amount: str | None = None
     """The amount the agent's last reply stated and asked a yes for; a yes confirms it."""
 
+    last_asked: Asked | None = None
+    """What the agent's last reply asked (its ``asked`` outcome), if it asked anything."""
+
+    asked_again: int = 0
+    """How many replies in a row asked exactly what the reply before them asked."""
+
     language: str = "en"
     """The language replies are written in (the customer's, once it is clear)."""
 
@@ -191,6 +198,8 @@ class Update(TypedDict, total=False):
     awaiting: Awaiting | None
     proposal: Proposal | None
     proposed_amount: str | None
+    last_asked: Asked | None
+    asked_again: int
     language: str
     topic: str | None
     declined: bool

@@ -57,6 +57,7 @@ from graph.replies.compose import (
     refund_status,
     refunded,
     review_denied,
+    still_unclear,
     ticket_open,
     unsupported,
 )
@@ -158,6 +159,7 @@ __all__ = [
     "refund_status",
     "refunded",
     "review_denied",
+    "still_unclear",
     "ticket_open",
     "translator",
     "unsupported",

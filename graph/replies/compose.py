@@ -207,6 +207,11 @@ def cancelled(t: Translator) -> Reply:
     return _reply(t, t(texts.CANCELLED))
 
 
+def still_unclear(t: Translator) -> Reply:
+    """The same question would go out a third time: offer a person instead."""
+    return _reply(t, t(texts.STILL_UNCLEAR))
+
+
 def acknowledged(t: Translator) -> Reply:
     """The customer said no (to a proposal or an offer): nothing happens."""
     return _reply(t, t(texts.ACKNOWLEDGED))

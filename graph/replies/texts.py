@@ -135,6 +135,10 @@ EMPTY: Final = N_("I didn't catch a message there. How can I help with your orde
 CANCELLED: Final = N_(
     "No problem, I won't process a refund. Is there anything else I can help with?"
 )
+STILL_UNCLEAR: Final = N_(
+    "I'm sorry, I still can't make that out. Would you like me to pass this to a teammate? "
+    "They'll see everything you've written here."
+)
 ACKNOWLEDGED: Final = N_("All right, I'll leave it there. Is there anything else I can help with?")
 UNSUPPORTED: Final = N_(
     "I'm sorry, that isn't something I can do here: I can only look up orders and handle "

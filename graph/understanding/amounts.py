@@ -139,6 +139,8 @@ def read_amount(
 
     if len(pool) >= 2:
         negated = P.NOT_AMOUNT_RE.search(marked)
+        if negated is not None and set(tied) - {at[negated.start(1)], at[negated.start(2)]}:
+            negated = None  # "(170 not 180), I'd like 6 dollars back": the 6 is asked for
         if negated is not None and {at[negated.start(1)], at[negated.start(2)]} <= set(pool):
             first = at[negated.start(1)]  # "25, not 30"
             said = numbers[first]
@@ -169,12 +171,7 @@ def read_amount(
             if a.value is not None and b.value is not None and a.value > b.value:
                 return _confirm(a.value - b.value, "arithmetic")
         lead = P.LEAD_AMOUNT_RE.match(marked) if len(marked) <= 60 else None
-        if (
-            lead is not None
-            and at[lead.start(1)] == pool[0]
-            and (lead.group(2) or numbers[pool[0]].raw.endswith(","))
-            and not tied
-        ):
+        if lead is not None and at[lead.start(1)] == pool[0] and lead.group(2) and not tied:
             # "14, ek glass 7 ka hai", "16, they're 8 a glass": the answer leads, the rest
             # explains it; stated back for a yes.
             return _pick(numbers[pool[0]], "several")
@@ -213,6 +210,10 @@ def read_amount(
             marked, chosen_i, numbers, spans | counts | wordy, asked=asked
         )
         final = (chosen_i in asked or (chosen_i in money and asks)) and not others and alone
+        if final and _corrected_after(marked, chosen_i):
+            # "refund 18, no, make that 16.": whatever else the second number seemed to
+            # be, a correction after the amount means the reading is stated back.
+            return _pick(chosen, "correction")
         if (
             final
             and chosen.value < 10
@@ -255,6 +256,9 @@ def read_amount(
         return everything  # "the other half", after a first one
     if any(P.HALF_OF_ITEMS_RE.match(marked, m.end()) is None for m in P.HALF_RE.finditer(marked)):
         return AmountReading(kind="fraction", ratio=Decimal("0.5"), why_confirm="fraction")
+    if P.TWO_THIRDS_RE.search(marked):
+        two_thirds = (Decimal(2) / Decimal(3)).quantize(Decimal("0.000001"), rounding=ROUND_DOWN)
+        return AmountReading(kind="fraction", ratio=two_thirds, why_confirm="fraction")
     if P.THIRD_RE.search(marked):
         third = (Decimal(1) / Decimal(3)).quantize(Decimal("0.000001"), rounding=ROUND_DOWN)
         return AmountReading(kind="fraction", ratio=third, why_confirm="fraction")
@@ -357,7 +361,7 @@ def _asked_indexes(marked: str, at: dict[int, int], numbers: list[Number]) -> se
         at[m.start(1)]
         for p in P.ASKED_AMOUNT_PATTERNS
         for m in p.finditer(marked)
-        if not (m.end(1) < m.end() and numbers[at[m.start(1)]].raw.endswith(","))
+        if not (m.end(1) < m.end() and marked.startswith(",", m.end(1)))
     }
 
 
@@ -374,6 +378,13 @@ def _corrected_between(marked: str, candidates: list[int]) -> bool:
     where = dict(_positions(marked))
     first, last = where[candidates[0]], where[candidates[-1]]
     return any(first < m.start() < last for m in P.CORRECTION_RE.finditer(marked))
+
+
+def _corrected_after(marked: str, chosen: int) -> bool:
+    """A correction marker follows the chosen amount and another number follows it."""
+    where = dict(_positions(marked))
+    after = [m.start() for m in P.CORRECTION_RE.finditer(marked) if m.start() > where[chosen]]
+    return bool(after) and any(pos > after[0] for pos in where.values())
 
 
 def short_answer(marked: str, numbers: list[Number]) -> Decimal | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Final, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -24,6 +24,7 @@ ConfirmWhy = Literal[
     "order_picked",
 ]
 CENT: Final = Decimal("0.01")
+TEN_THOUSANDTH: Final = Decimal("0.0001")
 
 
 class AmountReading(BaseModel):
@@ -59,7 +60,10 @@ class AmountReading(BaseModel):
         if self.kind == "full":
             return unrefunded
         if self.kind == "fraction" and self.ratio is not None:
-            amount = (unrefunded * self.ratio).quantize(CENT, rounding=ROUND_DOWN)
+            # The ratio has six places (a third is 0.333333): to a ten-thousandth first,
+            # so that a third of 30 is 10.00, not 9.99; then down to the cent.
+            exact = (unrefunded * self.ratio).quantize(TEN_THOUSANDTH, rounding=ROUND_HALF_UP)
+            amount = exact.quantize(CENT, rounding=ROUND_DOWN)
             return amount if amount > 0 else None
         return None
 

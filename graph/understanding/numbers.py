@@ -23,14 +23,16 @@ from graph.understanding.languages import HINDI_NUMBERS
 
 # One number as written: digits with ',' '.' or ' ' grouping, or a decimal part. One
 # character class repeated, then an optional exponent: nothing to backtrack into.
+# A separator belongs to the number only when a digit follows it: "16." at the end of a
+# sentence is 16 and a full stop ("make that 16. Order ..." does not count orders).
 NUMBER_TOKEN: Final = re.compile(
-    r"(?<![a-z0-9_.,-])-?\d(?:[\d.,]|'\d| \d{3}(?!\d))*(?:[eE][+-]?\d+)?"
+    r"(?<![a-z0-9_.,-])-?\d(?:\d|[.,](?=\d)|'\d| \d{3}(?!\d))*(?:[eE][+-]?\d+)?"
 )
 _TEXT2NUM_LANG: Final = {"en": "en", "es": "es", "fr": "fr", "de": "de", "pt": "pt", "it": "it"}
 _HINDI_NUMBER_RE: Final = re.compile(
     r"\b(?:" + "|".join(sorted(HINDI_NUMBERS, key=len, reverse=True)) + r")\b"
 )
-_ORDINAL: Final = re.compile(r"(?:st|nd|rd|th)\b")
+_ORDINAL: Final = re.compile(r"(?:st|nd|rd|th)s?\b")  # "3rd", "2 3rds"
 
 
 @dataclass(frozen=True, slots=True)

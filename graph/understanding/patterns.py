@@ -49,13 +49,16 @@ EMAIL_RE: Final = re.compile(r"[a-z0-9._%+-]{1,64}@[a-z0-9-]{1,63}(?:\.[a-z0-9-]
 _DOT: Final = r"(?:dot|punto|point|punkt|ponto)"
 _AT: Final = r"(?:at|arroba|arobase|chiocciola|klammeraffe)"
 # "name dot surname at example dot com" (and each language's words for at and dot).
+# Dots may be written as dots too ("tanya.brooks at example.com"); see rules.emails_in.
 SPELLED_EMAIL_RE: Final = re.compile(
-    rf"\b([a-z0-9_+-]{{1,40}}(?: {_DOT} [a-z0-9_+-]{{1,40}}){{0,4}}) {_AT} "
-    rf"([a-z0-9-]{{1,40}}(?: {_DOT} [a-z0-9-]{{1,40}}){{1,4}})\b"
+    rf"\b([a-z0-9_+-]{{1,40}}(?:(?:\.| {_DOT} )[a-z0-9_+-]{{1,40}}){{0,4}}) {_AT} "
+    rf"([a-z0-9-]{{1,40}}(?:(?:\.| {_DOT} )[a-z0-9-]{{1,40}}){{1,4}})\b"
 )
 # "john . doe @ example . com": spaces around the @ and dots of an address.
+# ("6 dollars back. j.moreau @ example.org": a full stop and a space end a sentence, so
+# a dot in the name has a space before it or none after it.)
 SPACED_EMAIL_RE: Final = re.compile(
-    r"\b([a-z0-9_+-]{1,64}(?: ?\. ?[a-z0-9_+-]{1,64}){0,4}) ?@ ?"
+    r"\b([a-z0-9_+-]{1,64}(?:(?:\.| \. ?)[a-z0-9_+-]{1,64}){0,4}) ?@ ?"
     r"([a-z0-9-]{1,63}(?: ?\. ?[a-z0-9-]{1,63}){1,4})\b"
 )
 _ORDER_WORD: Final = (
@@ -344,6 +347,10 @@ HALF_OF_ITEMS_RE: Final = re.compile(
     r"meus |minhas |i |le |gli |miei |mie )"
     rf"(?!{_MONEY_NOUNS})[a-z]"
 )
+TWO_THIRDS_RE: Final = re.compile(
+    r"\b(?:two|2) (?:thirds|3rds)\b|\bdos tercios\b|\bdeux tiers\b|\bzwei drittel\b|"
+    r"\bdois tercos\b|\bdue terzi\b"
+)
 THIRD_RE: Final = re.compile(
     r"\b(?:a|one) (?:third|3rd)\b|\bun tercio\b|\bun tiers\b|\bein drittel\b|"
     r"\bum terco\b|\bun terzo\b"
@@ -395,8 +402,9 @@ NOT_A_REQUEST_RE: Final = re.compile(
 )
 PAST_REFUND_RE: Final = re.compile(
     r"\b(?:thanks?|thank you|thx|cheers|gracias|merci|danke|obrigad[oa]|grazie)\b"
-    r"[\w ,!]{0,20}\b(?:for|por|pour|fur|pelo|per) (?:the|my|el|le|die|o|il) (?:quick )?"
-    r"(?:refund|reembolso|remboursement|erstattung|rimborso)\b|"
+    r"(?!,? (?:in advance|d'?avance|d avance|im voraus|de antemano|in anticipo|desde ja))"
+    r"[\w ,!]{0,20}\b(?:for|por|pour|fur|pelo|pela|per) (?:[a-z]+ ){0,3}"
+    r"(?:refund|reembolso|remboursement|r?u?c?k?erstattung|rimborso|devolucao|devolucion)\b|"
     r"\b(?:got|received) (?:my|the) (?:refund|money)\b|"
     r"\b(?:the |my )?refund (?:came|arrived|went) through\b|"
     r"\b(?:the|my) (?:refund|money) (?:has |have )?(?:landed|arrived|came in|showed up|"
@@ -407,7 +415,8 @@ PAST_REFUND_RE: Final = re.compile(
 )
 # A past refund and the amount it names ("thanks for the refund of 20"): not a request.
 PAST_REFUND_AMOUNT_RE: Final = re.compile(
-    rf"(?:{PAST_REFUND_RE.pattern})(?: (?:of|for|de) (?:{UNIT} ?)?{NUM} ?{UNIT}?)?"
+    rf"(?:{PAST_REFUND_RE.pattern})"
+    rf"(?: (?:of|for|de|der|von|del|di|da|do|du|dei|das) (?:{UNIT} ?)?{NUM} ?{UNIT}?)?"
 )
 STATUS_RE: Final = re.compile(r"\b(?:status|any update|ticket)\b")
 # Asking for a person in so many words: a person looks, whatever else the message asks.

@@ -36,11 +36,13 @@ def _words_only(text: str) -> str:
 
 _DOT_WORD: Final = re.compile(r" (?:dot|punto|point|punkt|ponto) ")
 _NOT_X_ITS_Y: Final = re.compile(
-    r"\b(?:not|nicht|no|non|nao|pas|nahi) (?:el |la |le |l'|il |lo |o |a |der |die |das |the )?"
+    r"\b(?:not|nicht|no|non|nao|pas|nahi) (?:(?:e|es|est|ist|is|era|it's|c'est|ce n'est) )?"
+    r"(?:el |la |le |l'|il |lo |o |a |der |die |das |the )?"
     r"(?:(?:order|commande|pedido|bestellung|ordine|encomenda) )?"
     r"([a-z0-9#-]{3,20})[,;.]? (?:el|la|le|il|o|der|die|das|the|it'?s|it is|but|rather|"
     r"i meant|i mean|sondern|ich meine|sino|quiero decir|es el|mais|je veux dire|c'est|ma|"
-    r"intendo|intendevo|mas|quero dizer|e o|matlab)(?: l'| )"
+    r"intendo|intendevo|mas|quero dizer|e o|e a|matlab|je voulais dire|queria dizer|"
+    r"volevo dire|quise decir|queria decir|ich meinte|i meant to say)(?: l'| )"
     r"(?:(?:la|le|el|o|a|il|der|die|das|the) )?([a-z0-9#-]{3,20})\b"
 )
 
@@ -82,6 +84,8 @@ def emails_in(text: str) -> list[str]:
     # "j o dot w h i t e at example dot co dot uk": letters spelled one by one, joined.
     joined = _LETTER_RUN_RE.sub(lambda m: m.group().replace(" ", ""), text)
     for match in P.SPELLED_EMAIL_RE.finditer(joined):
+        if not (_DOT_WORD.search(match.group(2)) or "." in match.group(1)):
+            continue  # "I bought it at shop.com": a spelled address spells a dot somewhere
         local = _DOT_WORD.sub(".", match.group(1))
         domain = _DOT_WORD.sub(".", match.group(2))
         address = f"{local}@{domain}"

@@ -376,3 +376,33 @@ async def test_no_with_an_amount_and_what_it_is_for_refunds_that_amount(services
     done = await chat.say(t, "no, just 9 for the one glass")
     assert done["outcome"]["kind"] == "refunded" and done["outcome"]["amount"] == "9.00"
     assert [r.amount_usdc for r in await refunds_of(chat.services, "ORD-1001")] == [Decimal("9.00")]
+
+
+async def test_the_same_question_a_third_time_offers_a_person(
+    chat: Chat, sandbox: SandboxServer
+) -> None:
+    t = chat.new_thread()
+    r = await chat.say(t, "the socks have holes, can I get the full price back?")
+    assert r["outcome"] == {"kind": "asked", "for": ["email", "order_id"]}
+    r = await chat.say(t, "the socks one")
+    assert r["outcome"] == {"kind": "asked", "for": ["email", "order_id"]}
+    # Asking a third time would get the same answer: a person is offered instead.
+    r = await chat.say(t, "the socks one")
+    assert r["outcome"] == {"kind": "none"}
+    assert "teammate" in r["reply"]
+    r = await chat.say(t, "yes please")
+    assert r["outcome"]["kind"] == "escalated"
+    assert r["outcome"]["reasons"] == ["customer_requested_human"]
+    assert sandbox.ledger() == []
+
+
+async def test_a_different_question_in_between_starts_the_count_again(chat: Chat) -> None:
+    t = chat.new_thread()
+    r = await chat.say(t, "I need a refund")
+    assert r["outcome"] == {"kind": "asked", "for": ["email", "order_id"]}
+    r = await chat.say(t, "ORD-1001")
+    assert r["outcome"] == {"kind": "asked", "for": ["email"]}
+    r = await chat.say(t, "hmm")
+    assert r["outcome"] == {"kind": "asked", "for": ["email"]}
+    r = await chat.say(t, "alice@example.com")
+    assert r["outcome"]["for"] == ["confirmation"]

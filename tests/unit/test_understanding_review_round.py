@@ -1,0 +1,134 @@
+"""Readings found wrong when the first held-out part became dev conversations.
+
+Each case is a message shape that paid or proposed the wrong amount, or read the wrong
+address or order; the tests pin the reading the money rule needs.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from graph.understanding import understand_with_rules
+from graph.understanding.model import AmountReading
+from graph.understanding.numbers import mark_numbers
+
+
+@pytest.mark.parametrize(
+    ("message", "value"),
+    [
+        ("Please refund 18 — no, make that 16. Order ORD-20519.", "16"),
+        ("refund 5 dollars... actually hold on, the other one has a crack too, so 10.", "10"),
+        ("refund 18, no, make that 16.", "16"),
+        ("I was going to ask for $40 but that's too much, let's say $30. Order ORD-20526", "30"),
+    ],
+)
+def test_a_correction_after_the_amount_is_never_final(message: str, value: str) -> None:
+    reading = understand_with_rules(message).reading
+    assert reading.kind == "exact"
+    assert reading.value == Decimal(value)
+    assert not reading.final
+    assert reading.why_confirm == "correction"
+
+
+def test_a_sentence_full_stop_is_not_part_of_a_number() -> None:
+    marked, numbers = mark_numbers("make that 16. order 12.50 or 1.000,50")
+    assert [n.raw for n in numbers] == ["16", "12.50", "1.000,50"]
+    assert "§. order" in marked
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Danke für die schnelle Erstattung der 10 Dollar, ist angekommen! Schönes Wochenende",
+        "thanks for the super fast refund of 10, all good",
+        "Merci pour le remboursement rapide de 12 euros",
+        "obrigado pelo reembolso de 15, já caiu aqui! valeu",
+    ],
+)
+def test_thanks_for_a_refund_asks_for_no_money(message: str) -> None:
+    understood = understand_with_rules(message)
+    assert understood.intent != "refund"
+    assert understood.reading.kind == "none"
+    assert understood.amount is None
+
+
+def test_thanks_in_advance_is_still_a_request() -> None:
+    understood = understand_with_rules("thanks in advance for the refund of 20, ORD-1234")
+    assert understood.intent == "refund"
+
+
+def test_a_measurement_corrected_is_not_the_amount_asked_for() -> None:
+    understood = understand_with_rules(
+        "Shower curtain is shorter than the listing says (170 not 180). Id like 6 dollars back."
+    )
+    assert understood.reading.value == Decimal(6)
+
+
+@pytest.mark.parametrize(
+    ("message", "email"),
+    [
+        ("tanya.brooks at example.com, order number 21569", "tanya.brooks@example.com"),
+        ("Id like 6 dollars back. J.Moreau @ Example.org , ORD-21555", "j.moreau@example.org"),
+        ("john . doe @ example . com", "john.doe@example.com"),
+        ("ana.ruiz at example dot com", "ana.ruiz@example.com"),
+    ],
+)
+def test_addresses_written_half_spelled_or_after_a_sentence(message: str, email: str) -> None:
+    assert understand_with_rules(message).email == email
+
+
+def test_at_a_website_is_not_an_address() -> None:
+    assert understand_with_rules("I bought it at shop.com last week").email is None
+
+
+@pytest.mark.parametrize(
+    ("message", "order_id"),
+    [
+        (
+            "Je voudrais 12 de remboursement sur la ORD-41260... non pardon, pas la ORD-41260, "
+            "je voulais dire la ORD-41263, celle du stylo.",
+            "ORD-41263",
+        ),
+        (
+            "Quero 14 de volta no pedido ORD-63320... não, não é o ORD-63320, é o ORD-63326.",
+            "ORD-63326",
+        ),
+    ],
+)
+def test_not_this_order_but_that_one_in_french_and_portuguese(message: str, order_id: str) -> None:
+    understood = understand_with_rules(message)
+    assert understood.order_id == order_id
+    assert understood.order_ids == (order_id,)
+
+
+def test_two_thirds_is_a_fraction_not_the_number_three() -> None:
+    reading = understand_with_rules("I'd like two thirds of the price back please.").reading
+    assert reading.kind == "fraction"
+    assert reading.amount_of(Decimal("30.00")) == Decimal("20.00")
+    assert not reading.final
+
+
+@pytest.mark.parametrize(
+    ("ratio", "unrefunded", "amount"),
+    [
+        ("0.333333", "30.00", "10.00"),
+        ("0.333333", "10.00", "3.33"),
+        ("0.333333", "29.99", "9.99"),
+        ("0.666666", "10.00", "6.66"),
+        ("0.5", "29.99", "14.99"),
+        ("0.25", "0.03", None),
+    ],
+)
+def test_a_share_is_rounded_down_to_the_cent_from_its_true_value(
+    ratio: str, unrefunded: str, amount: str | None
+) -> None:
+    reading = AmountReading(kind="fraction", ratio=Decimal(ratio), why_confirm="fraction")
+    expected = Decimal(amount) if amount is not None else None
+    assert reading.amount_of(Decimal(unrefunded)) == expected
+
+
+def test_undo_the_payment_asks_for_money_back() -> None:
+    understood = understand_with_rules("can you undo the payment? ORD-21842 jake@example.org")
+    assert understood.intent == "refund"
