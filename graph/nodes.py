@@ -323,6 +323,20 @@ class AgentNodes:
             and state.requested_amount is None
             and not state.full_confirmed
         )
+        # The very amount already refunded on this order in another conversation, asked
+        # again: more often a question about that refund, or a message sent twice, than a
+        # second request. It is stated back, and paid on a yes to exactly it. ("another
+        # 20" right after a refund in this conversation is a request.)
+        repeated = (
+            decision["action"] == "refund"
+            and previous is None
+            and state.refund is None
+            and found.order is not None
+            and found.order.refunded_usdc > 0
+            and Decimal(decision["amount"]) == found.order.refunded_usdc
+            and not (state.awaiting == "confirm" and state.proposed_amount == decision["amount"])
+        )
+        unconfirmed = unconfirmed or repeated
         if unconfirmed:
             decision["needs_confirmation"] = True
         update: Update = {

@@ -29,7 +29,7 @@ from graph.understanding.numbers import (
     mark_numbers,
     parse_amount_text,
 )
-from graph.understanding.past import past_positions
+from graph.understanding.past import PAST_REFUND_AMOUNT_RE, past_positions
 
 HUNDRED: Final = Decimal(100)
 _AMBIGUOUS_GROUPING: Final = re.compile(r"\d{1,3}[.,]\d{3}")
@@ -85,7 +85,7 @@ def read_amount(
     ignored: set[int] = spans | past
     ignored.update(at[m.start(1)] for m in P.PRICE_RE.finditer(marked))
     ignored.update(at[m.start(2)] for m in P.SHARE_OF_RE.finditer(marked))
-    for match in P.PAST_REFUND_AMOUNT_RE.finditer(marked):
+    for match in PAST_REFUND_AMOUNT_RE.finditer(marked):
         ignored.update(i for pos, i in at.items() if match.start() <= pos < match.end())
     # "8 dollars and 50 cents"; "twelve dollars fifty" (two digits after the dollars).
     joins = list(P.CENTS_RE.finditer(marked)) + [

@@ -199,6 +199,50 @@ INJECTION_PATTERNS: Final = (
         ),
     ),
     (
+        # A card, a bank account or someone else's account, in any language: a refund
+        # goes back to the wallet that paid and nowhere else.
+        "redirect_payment",
+        re.compile(
+            r"\b(?:visa|mastercard|amex|card) ending\b|\biban\b|"
+            r"\b(?:put|refund|send|credit|pay|return|give)\b.{0,30}?\bon (?:my |her |his |the |"
+            r"a )?(?:visa|mastercard|amex|credit card|debit card|card|paypal)\b|"
+            r"\b(?:don't|do not|no longer) (?:use|have) (?:that|this|the|my) (?:\w+ )?wallet\b|"
+            r"\b(?:sul|sulla|al|alla|nel|sur|auf|na|no|en|para|pour|per|an) (?:suo|sua|seu|son|"
+            r"sa|ihr\w{0,2}|sein\w{0,2}|leur|loro|dele|dela) (?:\w+ )?(?:conto|cuenta|compte|"
+            r"konto|conta|carta|tarjeta|carte|karte|cartao|wallet|portafoglio|billetera|"
+            r"portefeuille|carteira)\b|"
+            r"\b(?:carta di credito|tarjeta de credito|carte bancaire|carte de credit|"
+            r"kreditkarte|cartao de credito|bankkonto|conto corrente|cuenta bancaria|"
+            r"compte bancaire|conta bancaria)\b",
+            re.S,
+        ),
+    ),
+    (
+        # Claims of the shop's authority in Hinglish and of admin rights in any language.
+        "fake_authority",
+        re.compile(
+            r"\b(?:store|shop|dukaan|dukan|company) (?:ka|ki|ke) (?:manager|owner|malik|admin|"
+            r"staff|employee)\b|\b(?:manager|owner|malik|admin|staff) (?:hoon|hu|hun)\b|"
+            r"\bverification (?:nahi|nhi|nai) chahiye\b|"
+            r"\b(?:permessi|permisos|permissoes|droits|rechte|berechtigung\w{0,3}|privileges?|"
+            r"permissions?|rights|accesso|acceso|acces|zugang) (?:da |de |d'|of |as )?"
+            r"(?:admin|administrat\w{0,4}|amministrat\w{0,4})\b|"
+            r"\b(?:team|equipe|equipo|squadra) (?:di |de |du |del |da )?(?:amministrazione|"
+            r"administracion|administration|administracao|verwaltung)\b",
+        ),
+    ),
+    (
+        # "skip the checks" in es, fr, de, it, pt and Hinglish.
+        "override_instructions",
+        re.compile(
+            r"\b(?:salta\w{0,4}|saltar\w{0,4}|omet\w{0,4}|ometti\w{0,4}|saute[rz]?|"
+            r"uberspring\w{0,4}|pula\w{0,2}|pular|skip)\b.{0,15}\b(?:controll\w{0,2}|"
+            r"control\w{0,3}|verifica\w{0,4}|verification\w{0,1}|prufung\w{0,2}|"
+            r"kontroll\w{0,2}|checks?)\b",
+            re.S,
+        ),
+    ),
+    (
         "prompt_leak",
         re.compile(
             r"\b(?:system prompt|your instructions|reveal your)\b|\b(?:repeat|print|show|output)"

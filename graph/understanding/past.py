@@ -81,12 +81,43 @@ def past_positions(marked: str) -> set[int]:
     return found
 
 
+# --- a refund that already happened, named as such ---------------------------------
+
+PAST_REFUND_RE: Final = re.compile(
+    r"\b(?:thanks?|thank you|thx|cheers|gracias|merci|danke|obrigad[oa]|grazie)\b"
+    r"(?!,? (?:in advance|d'?avance|d avance|im voraus|de antemano|in anticipo|desde ja))"
+    r"[\w ,!]{0,20}\b(?:for|por|pour|fur|pelo|pela|per) (?:[a-z]+ ){0,3}"
+    r"(?:refund|reembolso|remboursement|r?u?c?k?erstattung|rimborso|devolucao|devolucion)\b|"
+    r"\b(?:got|received) (?:my|the) (?:refund|money)\b|"
+    # The refund arrived, in es, fr, de, it, pt and Hinglish.
+    r"\b(?:ha|han) llegado (?:el|mi) reembolso\b|\b(?:llego|recibi) (?:el|mi) reembolso\b|"
+    r"\brecu (?:le|mon) remboursement\b|\ble remboursement (?:est )?(?:bien )?arrive\b|"
+    r"\b(?:erstattung|ruckerstattung) (?:ist )?(?:schon |bereits )?(?:angekommen|eingegangen)\b|"
+    r"\bho ricevuto il rimborso\b|\bil rimborso e (?:gia )?arrivato\b|"
+    r"\b(?:recebi|chegou) o reembolso\b|\bo reembolso (?:ja )?(?:chegou|caiu)\b|"
+    r"\brefund (?:aa gaya|mil gaya)\b|"
+    r"\b(?:the |my )?refund (?:came|arrived|went) through\b|"
+    r"\b(?:the|my) (?:refund|money) (?:has |have )?(?:landed|arrived|came in|showed up|"
+    r"is in|hit my)\b(?![^.?!]{0,40}\?)|"
+    r"\b(?:i see|i got|i received|got|received|see)\b[^.?!]{0,30}\brefunded\b|"
+    r"\brefunded[,!.]? (?:thanks?|thank you|cheers)\b|\bback in my (?:wallet|account)\b|"
+    rf"{NUM} ?{UNIT}? ?(?:arrived|came through|(?:is|are) back|landed)\b"
+)
+# A past refund and the amount it names ("thanks for the refund of 20"): not a request.
+PAST_REFUND_AMOUNT_RE: Final = re.compile(
+    rf"(?:{PAST_REFUND_RE.pattern})"
+    rf"(?: (?:of|for|de|der|von|del|di|da|do|du|dei|das) (?:{UNIT} ?)?{NUM} ?{UNIT}?)?"
+)
+
+
 __all__ = [
     "FACT_QUESTION_RE",
     "PAST_AFTER_RE",
     "PAST_AMOUNT_RE",
     "PAST_HAD_RE",
     "PAST_PARTICIPLE_RE",
+    "PAST_REFUND_AMOUNT_RE",
+    "PAST_REFUND_RE",
     "WANTED_PAST_RE",
     "past_positions",
 ]

@@ -400,24 +400,6 @@ NOT_A_REQUEST_RE: Final = re.compile(
     r"(?:replacement|exchange|swap|reemplazo|cambio|remplacement|echange|ersatz|umtausch|troca|"
     r"sostituzione)\b"
 )
-PAST_REFUND_RE: Final = re.compile(
-    r"\b(?:thanks?|thank you|thx|cheers|gracias|merci|danke|obrigad[oa]|grazie)\b"
-    r"(?!,? (?:in advance|d'?avance|d avance|im voraus|de antemano|in anticipo|desde ja))"
-    r"[\w ,!]{0,20}\b(?:for|por|pour|fur|pelo|pela|per) (?:[a-z]+ ){0,3}"
-    r"(?:refund|reembolso|remboursement|r?u?c?k?erstattung|rimborso|devolucao|devolucion)\b|"
-    r"\b(?:got|received) (?:my|the) (?:refund|money)\b|"
-    r"\b(?:the |my )?refund (?:came|arrived|went) through\b|"
-    r"\b(?:the|my) (?:refund|money) (?:has |have )?(?:landed|arrived|came in|showed up|"
-    r"is in|hit my)\b(?![^.?!]{0,40}\?)|"
-    r"\b(?:i see|i got|i received|got|received|see)\b[^.?!]{0,30}\brefunded\b|"
-    r"\brefunded[,!.]? (?:thanks?|thank you|cheers)\b|\bback in my (?:wallet|account)\b|"
-    rf"{NUM} ?{UNIT}? ?(?:arrived|came through|(?:is|are) back|landed)\b"
-)
-# A past refund and the amount it names ("thanks for the refund of 20"): not a request.
-PAST_REFUND_AMOUNT_RE: Final = re.compile(
-    rf"(?:{PAST_REFUND_RE.pattern})"
-    rf"(?: (?:of|for|de|der|von|del|di|da|do|du|dei|das) (?:{UNIT} ?)?{NUM} ?{UNIT}?)?"
-)
 STATUS_RE: Final = re.compile(r"\b(?:status|any update|ticket)\b")
 # Asking for a person in so many words: a person looks, whatever else the message asks.
 HUMAN_STRONG_RE: Final = re.compile(
@@ -440,7 +422,9 @@ HEDGE_RE: Final = re.compile(
     r"espera|attends|warte|aspetta)\b"
 )
 MORE_RE: Final = re.compile(
-    r"\b(?:more|another|again|also|too|now|otro|otra|ahora|encore|maintenant|noch|jetzt|mais|"
+    # ("noch nichts", "pas encore": not yet, not more.)
+    r"\b(?:more|another|again|also|too|now|otro|otra|ahora|(?<!pas )encore|maintenant|"
+    r"noch(?! (?:nicht|nichts|nix|kein\w*))|jetzt|mais|"
     r"agora|altro|adesso|ora)\b"
 )
 CANCEL_RE: Final = re.compile(rf"\b(?:{L.all_words(L.CANCEL_WORDS)})\b")

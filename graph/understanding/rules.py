@@ -18,7 +18,7 @@ from graph.understanding import patterns as P
 from graph.understanding.injection import INJECTION_PATTERNS
 from graph.understanding.languages import detect, spelled_right
 from graph.understanding.model import AmountReading, Intent, Topic, Understanding
-from graph.understanding.past import FACT_QUESTION_RE, past_positions
+from graph.understanding.past import FACT_QUESTION_RE, PAST_REFUND_RE, past_positions
 from graph.understanding.text import clean_message, fold, normalise, prepare
 
 _NOT_LANGUAGE: Final = frozenset({"ord", "order", "usdc", "usd"})
@@ -243,7 +243,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     # "I already got 10 back, the rest please": a request for what is left, not a look back.
     rest_after_past = bool(P.REST_RE.search(text) and past_positions(marked))
     status_question = status_question and not rest_after_past
-    looking_back = not rest_after_past and (status_question or bool(P.PAST_REFUND_RE.search(text)))
+    looking_back = not rest_after_past and (status_question or bool(PAST_REFUND_RE.search(text)))
     declined = bool(P.NOT_A_REQUEST_RE.search(text))
     cancel = bool(P.CANCEL_RE.search(text))
     acknowledging = bool(P.ACK_RE.search(text) or P.KEEP_RE.search(text))

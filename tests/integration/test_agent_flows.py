@@ -406,3 +406,25 @@ async def test_a_different_question_in_between_starts_the_count_again(chat: Chat
     assert r["outcome"] == {"kind": "asked", "for": ["email"]}
     r = await chat.say(t, "alice@example.com")
     assert r["outcome"]["for"] == ["confirmation"]
+
+
+async def test_the_amount_already_refunded_asked_again_is_stated_back(
+    chat: Chat, sandbox: SandboxServer
+) -> None:
+    t = chat.new_thread()
+    r = await chat.say(t, "alice@example.com ORD-1001, refund 20 USDC please")
+    assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "20.00"
+    # The same 20 again, in another conversation: a status question or a message sent
+    # twice is likelier than a second request, so it is confirmed first.
+    t2 = chat.new_thread()
+    r = await chat.say(t2, "alice@example.com ORD-1001, refund 20 USDC please")
+    assert r["outcome"] == {
+        "kind": "asked",
+        "for": ["confirmation"],
+        "order_id": "ORD-1001",
+        "amount": "20.00",
+    }
+    assert len(sandbox.ledger()) == 1
+    r = await chat.say(t2, "yes")
+    assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "20.00"
+    assert len(sandbox.ledger()) == 2
