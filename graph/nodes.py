@@ -20,7 +20,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.runtime import Runtime
 
 from core.money import format_usdc
-from graph import handoff, pending, replies
+from graph import handoff, pending, picking, replies
 from graph.context import Context
 from graph.facts import (
     bare_order_id,
@@ -124,8 +124,22 @@ class AgentNodes:
         order_id = (
             understanding.order_id or bare_order_id(state, text, ids) or state.claimed_order_id
         )
-        still_verified = email == state.verified_email and order_id == state.verified_order_id
         request = pending.after(state, understanding)
+        choice = picking.Choice()
+        if (
+            order_id is None
+            and trusted_email
+            and not understanding.order_ids
+            and (request.requested or understanding.intent in ("refund", "status"))
+        ):
+            # A signed-in customer need not know the order id: their own orders are known.
+            async with svc.storage.pool.connection() as conn:
+                mine = await repo.orders_of_customer(conn, trusted_email, limit=picking.MAX_ORDERS)
+            choice = picking.choose(text, mine)
+            if choice.order_id is not None:
+                order_id = choice.order_id
+                request = pending.order_picked(request)
+        still_verified = email == state.verified_email and order_id == state.verified_order_id
         intent = understanding.intent
         plain_yes = (
             understanding.affirmative
@@ -160,9 +174,13 @@ class AgentNodes:
             "order": state.order if still_verified else None,
             "ambiguous_orders": list(understanding.order_ids)
             if len(understanding.order_ids) > 1
-            else [],
+            else choice.candidates,
             "refund_reason": understanding.reason or state.refund_reason,
             "injection_signals": known + new_signals,
+            # A message that brings an email or order id is progress, whatever was asked.
+            "asked_again": state.asked_again
+            if (email, order_id) == (state.claimed_email, state.claimed_order_id)
+            else 0,
         }
 
     async def _understand(

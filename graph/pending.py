@@ -111,6 +111,22 @@ def gate_amount(proposal: AmountReading, unrefunded: Decimal, limits: Limits) ->
     return amount
 
 
+def order_picked(request: PendingRequest) -> PendingRequest:
+    """The request once the order was picked for the customer: stated back for a yes.
+
+    Whatever amount was final becomes a reading to confirm, together with the order.
+    """
+    if request.amount is not None:
+        reading = AmountReading(
+            kind="exact", value=Decimal(request.amount), why_confirm="order_picked"
+        )
+    elif request.full:
+        reading = AmountReading(kind="full", why_confirm="order_picked")
+    else:
+        return request
+    return PendingRequest(requested=True, proposal=proposal_of(reading))
+
+
 def after(state: State, understood: Understanding) -> PendingRequest:
     """The pending request once ``understood`` (this turn's message) is taken in."""
     confirming = state.awaiting in CONFIRM_AWAITING

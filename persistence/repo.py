@@ -48,6 +48,15 @@ async def get_order(conn: Conn, order_id: str, *, for_update: bool = False) -> O
     return Order.model_validate(row) if row else None
 
 
+async def orders_of_customer(conn: Conn, email: str, *, limit: int) -> list[Order]:
+    """A customer's most recent orders, newest first."""
+    cur = await conn.execute(
+        "SELECT * FROM orders WHERE customer_email = %s ORDER BY created_at DESC LIMIT %s",
+        (email.strip().lower(), limit),
+    )
+    return [Order.model_validate(row) for row in await cur.fetchall()]
+
+
 async def has_orders(conn: Conn) -> bool:
     """True when at least one order exists."""
     cur = await conn.execute("SELECT EXISTS (SELECT 1 FROM orders) AS any")

@@ -415,7 +415,8 @@ HUMAN_STRONG_RE: Final = re.compile(
     r"\b(?:insaan|kisi|manager|kisi insaan) se baat\b"
 )
 HUMAN_RE: Final = re.compile(rf"\b(?:{L.all_words(L.HUMAN_WORDS)})\b")
-YES_RE: Final = re.compile(rf"^\W{{0,3}}(?:{L.all_words(L.YES_WORDS)})(?:\W|$)")
+# ("y" or "k" alone, nothing else: a terse yes; "y el pedido..." is Spanish "and".)
+YES_RE: Final = re.compile(rf"^\W{{0,3}}(?:(?:{L.all_words(L.YES_WORDS)})(?:\W|$)|[yk]\W{{0,3}}$)")
 NO_RE: Final = re.compile(rf"^\W{{0,3}}(?:{L.all_words(L.NO_WORDS)})(?:\W|$)")
 HEDGE_RE: Final = re.compile(
     r"\b(?:no|not|don't|do not|never|cancel|stop|wait|hold on|instead|nein|non|nao|nahi|"

@@ -428,3 +428,32 @@ async def test_the_amount_already_refunded_asked_again_is_stated_back(
     r = await chat.say(t2, "yes")
     assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "20.00"
     assert len(sandbox.ledger()) == 2
+
+
+async def test_a_signed_in_customer_names_the_order_by_what_it_is(
+    chat: Chat, sandbox: SandboxServer
+) -> None:
+    t = chat.new_thread()
+    alice = "alice@example.com"
+    r = await chat.say(t, "it arrived broken, can I get 5 USDC back?", customer_email=alice)
+    # Two orders of hers, neither named yet: she is asked which (her own ids only).
+    assert r["outcome"] == {"kind": "asked", "for": ["order_id"]}
+    assert "ORD-1001" in r["reply"] and "ORD-1002" in r["reply"]
+    r = await chat.say(t, "the phone case, not the earbuds", customer_email=alice)
+    # Picked by its description: order and amount are stated back before any money.
+    assert r["outcome"] == {
+        "kind": "asked",
+        "for": ["confirmation"],
+        "order_id": "ORD-1002",
+        "amount": "5.00",
+    }
+    assert sandbox.ledger() == []
+    r = await chat.say(t, "yes", customer_email=alice)
+    assert r["outcome"]["kind"] == "refunded" and r["outcome"]["order_id"] == "ORD-1002"
+
+
+async def test_orders_are_never_listed_for_an_email_typed_in_the_chat(chat: Chat) -> None:
+    t = chat.new_thread()
+    r = await chat.say(t, "alice@example.com, the phone case is cracked, refund 5 please")
+    assert r["outcome"] == {"kind": "asked", "for": ["order_id"]}
+    assert "ORD-1001" not in r["reply"] and "ORD-1002" not in r["reply"]

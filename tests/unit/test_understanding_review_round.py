@@ -188,3 +188,12 @@ def test_a_refund_promised_or_arrived_is_not_asked_for_again(message: str) -> No
     understood = understand_with_rules(message)
     assert understood.intent in ("status", "greeting")
     assert understood.amount is None and not understood.reading.final
+
+
+@pytest.mark.parametrize("message", ["jo passt", "y", "sip, va", "k", "bora", "haanji kar do"])
+def test_everyday_yes_in_every_language(message: str) -> None:
+    assert understand_with_rules(message).affirmative
+
+
+def test_a_spanish_and_is_not_a_yes() -> None:
+    assert not understand_with_rules("y el pedido es ORD-1").affirmative
