@@ -84,7 +84,9 @@ CONFIRM_FULL: Final = N_(
     "I can refund the full remaining {amount} USDC for order {order_id}. Shall I go ahead? "
     'Reply "yes", or tell me a smaller amount.'
 )
-CONFIRM_AMOUNT: Final = N_("I can refund {amount} USDC for order {order_id}. Shall I go ahead?")
+CONFIRM_AMOUNT: Final = N_(
+    "I can refund {amount} USDC for order {order_id} to the wallet you paid with. Shall I go ahead?"
+)
 ASK_WHICH: Final = N_("Which order would you like help with: {orders}? One at a time, please.")
 STILL_NOT_FOUND: Final = N_(
     "I still can't find order {order_id} for {email}. Could you double-check the order ID "

@@ -18,6 +18,7 @@ from typing import Final
 from graph.understanding import languages as L
 from graph.understanding.topics import (
     ARRIVED_RE,
+    DESTINATION_RE,
     HYPOTHETICAL_RE,
     IF_I_RE,
     POLICY_COMPOSED_RE,
@@ -31,6 +32,7 @@ from graph.understanding.topics import (
 
 __all__ = [  # the topic patterns live in .topics, read through this module too
     "ARRIVED_RE",
+    "DESTINATION_RE",
     "HYPOTHETICAL_RE",
     "IF_I_RE",
     "POLICY_COMPOSED_RE",

@@ -262,6 +262,10 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         # "what happens if I want 20 back?", "would you refund 20 if it's only chipped?":
         # a hypothetical, stated back before anything.
         reading = reading.model_copy(update={"final": False, "why_confirm": "unstated"})
+    if reading.final and P.DESTINATION_RE.search(scrubbed):
+        # "refund 20 to my card", "... sul conto di mia sorella": it only ever goes back
+        # to the wallet that paid; stated back (with where it goes) for a yes.
+        reading = reading.model_copy(update={"final": False, "why_confirm": "unstated"})
     if reading.final and P.OTHER_PAYOUT_RE.search(text):
         # "refund 20 as store credit": not money back to the wallet that paid.
         reading = reading.model_copy(update={"final": False, "why_confirm": "unstated"})

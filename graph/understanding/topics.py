@@ -224,3 +224,19 @@ UNSUPPORTED_RE: Final = re.compile(
     rf"(?:{L.all_words(L.UNSUPPORTED_WORDS)})|{_CHANGE} {_GAP}{_ACCOUNT_THING}|"
     rf"{_ACCOUNT_THING} {_GAP}{_CHANGE}|{_CANCEL_ORDER}"
 )
+
+
+# --- where the money would go -----------------------------------------------------------
+
+# A card, a bank, a payment app or an address named in a request: a refund only ever goes
+# back to the wallet that paid, so whatever the message asks, the amount is stated back
+# (with where it goes) before any money moves. Manipulation signals are read separately
+# (see :mod:`~.injection`); this catches what no signal phrase foresaw.
+DESTINATION_RE: Final = re.compile(
+    r"\b(?:cards?|carte|karte|kreditkarte|tarjeta|carta|cartao|visa|mastercard|amex|iban|"
+    r"(?<!power )bank|banque|banco|bankkonto|kontonummer|paypal|venmo|zelle|revolut|"
+    r"cash ?app|upi|paytm|gpay|phonepe|pix|bizum|satispay|mb ?way|twint|lydia|"
+    r"conto corrente|cuenta bancaria|compte bancaire|conta bancaria|account (?:number|no|"
+    r"mein|me)|wallet address|adresse (?:de )?(?:wallet|portefeuille))\b|"
+    r"\b0x[0-9a-f]{6,}|\b[a-z0-9-]{1,40}\.eth\b"
+)

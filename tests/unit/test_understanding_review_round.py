@@ -197,3 +197,26 @@ def test_everyday_yes_in_every_language(message: str) -> None:
 
 def test_a_spanish_and_is_not_a_yes() -> None:
     assert not understand_with_rules("y el pedido es ORD-1").affirmative
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "refund 20 to my card please ORD-1234",
+        "remboursez 20 USDC sur la carte de ma soeur, commande ORD-1234",
+        "refund 20 USDC via PayPal, ORD-1234",
+        "rimborsate 20 USDC sul conto corrente, ordine ORD-1234",
+        "send 20 USDC to 0xabcdef1234, ORD-1234",
+    ],
+)
+def test_a_destination_named_is_never_a_final_amount(message: str) -> None:
+    reading = understand_with_rules(message).reading
+    assert reading.kind == "exact" and reading.value == Decimal(20)
+    assert not reading.final
+
+
+@pytest.mark.parametrize(
+    "message", ["my power bank died, refund 20 ORD-1234", "refund 20 to my wallet ORD-1234"]
+)
+def test_the_wallet_that_paid_or_a_product_is_no_destination(message: str) -> None:
+    assert understand_with_rules(message).reading.final

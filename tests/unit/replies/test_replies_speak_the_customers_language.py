@@ -175,7 +175,8 @@ def test_new_replies_say_what_the_node_layer_needs() -> None:
     t = translator("en")
     assert (
         replies.confirm_amount(t, amount="15", order_id="ORD-4410").text
-        == "I can refund 15.00 USDC for order ORD-4410. Shall I go ahead?"
+        == "I can refund 15.00 USDC for order ORD-4410 to the wallet you paid with. "
+        "Shall I go ahead?"
     )
     policy = replies.policy_answer(
         t, window_days=14, per_tx_cap=Decimal("25"), daily_cap=Decimal("80"), eta="two days"
