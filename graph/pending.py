@@ -163,6 +163,16 @@ def after(state: State, understood: Understanding) -> PendingRequest:
     requested = current.requested or understood.intent == "refund"
     answering = state.awaiting == "amount" or confirming or (requested and current.unclear)
 
+    if (
+        confirming
+        and understood.negative
+        and understood.mentioned_amount is not None
+        and state.proposed_amount is not None
+        and understood.mentioned_amount == Decimal(state.proposed_amount)
+    ):
+        # "no, 8.75" to "refund 8.75 for ORD-5521?": the amount was right, so the "no" is
+        # about something else (the order): nothing is paid on it.
+        return PendingRequest(declined=True)
     if answering and understood.mentioned_amount is not None:
         # A short answer in digits to "how much?" or "shall I refund X?" is final.
         return PendingRequest(requested=True, amount=format_usdc(understood.mentioned_amount))

@@ -253,7 +253,9 @@ def read_amount(
         kind="full", final=whole_final, why_confirm=None if whole_final else "unstated"
     )
     if P.OTHER_HALF_RE.search(marked):
-        return everything  # "the other half", after a first one
+        # "the other half", after a first one; but "the other half is dead, half my money
+        # back" describes the product: stated back either way, never final.
+        return AmountReading(kind="full", why_confirm="fraction")
     if any(P.HALF_OF_ITEMS_RE.match(marked, m.end()) is None for m in P.HALF_RE.finditer(marked)):
         return AmountReading(kind="fraction", ratio=Decimal("0.5"), why_confirm="fraction")
     if P.TWO_THIRDS_RE.search(marked):

@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from graph.understanding.topics import SOMEONE_ELSES_RE
+
 INJECTION_PATTERNS: Final = (
     (
         "override_instructions",
@@ -213,7 +215,8 @@ INJECTION_PATTERNS: Final = (
             r"portefeuille|carteira)\b|"
             r"\b(?:carta di credito|tarjeta de credito|carte bancaire|carte de credit|"
             r"kreditkarte|cartao de credito|bankkonto|conto corrente|cuenta bancaria|"
-            r"compte bancaire|conta bancaria)\b",
+            r"compte bancaire|conta bancaria)\b|"
+            rf"{SOMEONE_ELSES_RE.pattern}",
             re.S,
         ),
     ),

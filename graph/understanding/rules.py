@@ -107,6 +107,9 @@ def _corrected_email(text: str, emails: list[str]) -> str | None:
     return emails[0]
 
 
+_CORRECTED_NUMBER: Final = re.compile(r"([^\d]{1,30}?)(\d{3,20})(?![\d.,]\d)")
+
+
 def order_ids_in(text: str) -> tuple[str, ...]:
     """Every order id in prepared ``text``; "not X, it's Y" keeps only Y."""
     mentions = sorted(
@@ -115,6 +118,17 @@ def order_ids_in(text: str) -> tuple[str, ...]:
         for m in pattern.finditer(text)
     )
     ids = list(dict.fromkeys(i for _, _, i in mentions))
+    if mentions:
+        # "order 5521, no sorry, 5512": a number of the same length right after a
+        # correction is the id meant.
+        end, number = mentions[-1][1], mentions[-1][2].removeprefix("ORD-")
+        after = _CORRECTED_NUMBER.match(text, end)
+        if (
+            after is not None
+            and len(after.group(2)) == len(number)
+            and P.CORRECTION_RE.search(after.group(1))
+        ):
+            return (f"ORD-{after.group(2)}",)
     if len(ids) >= 2:
         # "ORD-21575 no wait ORD-21557", "no el ORD-30150, el ORD-30157": a correction
         # between the last two different ids keeps the one named last.

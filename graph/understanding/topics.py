@@ -228,6 +228,17 @@ UNSUPPORTED_RE: Final = re.compile(
 
 # --- where the money would go -----------------------------------------------------------
 
+# A wallet, account or card of someone named after it, in any language ("the wallet of my
+# brother", "le portefeuille de ma soeur", "il conto di mio padre", "das Konto von meinem
+# Bruder"): not the wallet that paid.
+SOMEONE_ELSES_RE: Final = re.compile(
+    r"\b(?:wallet|portefeuille|compte|cuenta|billetera|cartera|conto|portafoglio|konto|conta|"
+    r"carteira|carte|tarjeta|carta|cartao|karte|account|card)s? (?:de|di|do|da|von|del|della|"
+    r"dello|des|du|of|dal) (?:mon|ma|mes|mi|mis|mio|mia|miei|meu|minha|meinem|meiner|meines|"
+    r"my|un|una|une|ein|einem|einer|um|uma|a|la|le|el|il|lo|o|der|dem|die|das|the|her|his|"
+    r"their|su|sa|son|seu|sua|suo|ihrem|seinem)\b"
+)
+
 # A card, a bank, a payment app or an address named in a request: a refund only ever goes
 # back to the wallet that paid, so whatever the message asks, the amount is stated back
 # (with where it goes) before any money moves. Manipulation signals are read separately
@@ -238,5 +249,7 @@ DESTINATION_RE: Final = re.compile(
     r"cash ?app|upi|paytm|gpay|phonepe|pix|bizum|satispay|mb ?way|twint|lydia|"
     r"conto corrente|cuenta bancaria|compte bancaire|conta bancaria|account (?:number|no|"
     r"mein|me)|wallet address|adresse (?:de )?(?:wallet|portefeuille))\b|"
-    r"\b0x[0-9a-f]{6,}|\b[a-z0-9-]{1,40}\.eth\b"
+    r"\b0x[0-9a-f]{6,}|\b[a-z0-9-]{1,40}\.eth\b|"
+    # Someone's wallet or account: "le wallet de mon petit frere", "la cuenta de mi hermana".
+    rf"{SOMEONE_ELSES_RE.pattern}"
 )

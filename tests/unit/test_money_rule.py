@@ -198,3 +198,11 @@ def test_an_identity_only_message_asks_for_nothing_whatever_a_model_says(text: s
     merged = merge_with_rules(model, text)
     assert merged.intent == "provide_info"
     assert not pending.after(State(), merged).requested
+
+
+def test_no_with_the_very_amount_stated_pays_nothing() -> None:
+    """'no, 8.75' to 'refund 8.75 for ORD-5521?': the no is about the order, not the amount."""
+    state = State(refund_requested=True, awaiting="confirm", proposed_amount="8.75")
+    request = pending.after(state, understand_with_rules("no, 8.75"))
+    assert request.amount is None
+    assert request.declined

@@ -220,3 +220,29 @@ def test_a_destination_named_is_never_a_final_amount(message: str) -> None:
 )
 def test_the_wallet_that_paid_or_a_product_is_no_destination(message: str) -> None:
     assert understand_with_rules(message).reading.final
+
+
+def test_the_other_half_of_a_product_is_never_a_final_whole() -> None:
+    understood = understand_with_rules(
+        "my led strips only light up like half the way, the other half is just dead lmao. "
+        "can i get half my money back fr"
+    )
+    assert not understood.reading.final
+    assert understood.amount is None
+
+
+def test_a_bare_number_after_a_correction_is_the_order_meant() -> None:
+    understood = understand_with_rules("order 5521, no sorry, 5512, can i get $8.75 back?")
+    assert understood.order_id == "ORD-5512"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "envoyez l'argent sur le wallet de mon petit frère svp, commande ORD-33906",
+        "manda el reembolso a la cuenta de mi hermana",
+        "refund it to the wallet of my brother",
+    ],
+)
+def test_someone_elses_wallet_is_a_signal(message: str) -> None:
+    assert "redirect_payment" in understand_with_rules(message).injection_signals
