@@ -473,8 +473,11 @@ class AgentNodes:
                     conn, state.verified_order_id, state.verified_email
                 )
         reply, outcome, offer = compose(state, svc.settings, svc.limits, refunds)
-        asked = outcome if outcome["kind"] == "asked" else None
-        again = state.asked_again + 1 if asked is not None and asked == state.last_asked else 0
+        # A question: something asked, or the order shown with "how much?" still open.
+        waiting = outcome["kind"] == "asked" or (outcome["kind"] == "none" and offer == "amount")
+        asked = outcome if waiting else None
+        same = asked is not None and asked == state.last_asked and offer == state.awaiting
+        again = state.asked_again + 1 if same else 0
         if again >= ASKED_AGAIN_LIMIT:
             # The same question a third time would not get a different answer: the
             # customer is offered a person, who sees the whole conversation.

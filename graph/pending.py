@@ -204,7 +204,7 @@ def after(state: State, understood: Understanding) -> PendingRequest:
     if (
         (understood.intent != "refund" or answering)
         and reading.kind in ("none", "unclear")
-        and current.requested
+        and (current.requested or answering)
     ):
         # "25, not 30" said after "I want 30 back"; "12, they're 6 each" answering "how
         # much?" (whatever intent a model reads into it).

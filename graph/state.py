@@ -16,7 +16,6 @@ from langgraph.graph import add_messages
 from typing_extensions import TypedDict
 
 from graph.types import (
-    Asked,
     Awaiting,
     DecisionRecord,
     NodeTransition,
@@ -118,8 +117,8 @@ class State(OutputState):
     proposed_amount: str | None = None
     """The amount the agent's last reply stated and asked a yes for; a yes confirms it."""
 
-    last_asked: Asked | None = None
-    """What the agent's last reply asked (its ``asked`` outcome), if it asked anything."""
+    last_asked: Outcome | None = None
+    """What the agent's last reply asked (its outcome), if it asked anything."""
 
     asked_again: int = 0
     """How many replies in a row asked exactly what the reply before them asked."""
@@ -198,7 +197,7 @@ class Update(TypedDict, total=False):
     awaiting: Awaiting | None
     proposal: Proposal | None
     proposed_amount: str | None
-    last_asked: Asked | None
+    last_asked: Outcome | None
     asked_again: int
     language: str
     topic: str | None

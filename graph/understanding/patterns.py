@@ -391,6 +391,8 @@ CORRECTION_RE: Final = re.compile(rf"(?:^|\W)(?:{L.all_words(L.CORRECTION_WORDS)
 NOT_A_REQUEST_RE: Final = re.compile(
     r"\b(?:don't|do not|dont|no|not|never|without|instead of|rather than|no longer|"
     r"no quiero|ne veux pas|kein|keine|nicht|nao quero|nao|non voglio|non)\b"
+    # ("I don't really know how refunds work": not knowing is not refusing.)
+    r"(?!(?: really| quite| exactly)? (?:know|understand|sure|get how|see how|think)\b)"
     r"[\w ']{0,25}\b(?:refund|reembols|rembours|erstatt|rimbors)|"
     # "I don't want 20 back", "no quiero el dinero de vuelta": the money refused.
     r"\b(?:don't|do not|dont|no longer) (?:want|need)\b[\w ']{0,25}\b(?:back|money)\b|"
@@ -426,7 +428,8 @@ HEDGE_RE: Final = re.compile(
 )
 MORE_RE: Final = re.compile(
     # ("noch nichts", "pas encore": not yet, not more.)
-    r"\b(?:more|another|again|also|too|now|otro|otra|ahora|(?<!pas )encore|maintenant|"
+    r"\b(?:more|another|again|also|too|now|otro|otra|otros|otras|ahora|(?<!pas )encore|"
+    r"autres?|maintenant|weitere\w?|altri|altre|outros|outras|aur|"
     r"noch(?! (?:nicht|nichts|nix|kein\w*))|jetzt|mais|"
     r"agora|altro|adesso|ora)\b"
 )

@@ -457,3 +457,30 @@ async def test_orders_are_never_listed_for_an_email_typed_in_the_chat(chat: Chat
     r = await chat.say(t, "alice@example.com, the phone case is cracked, refund 5 please")
     assert r["outcome"] == {"kind": "asked", "for": ["order_id"]}
     assert "ORD-1001" not in r["reply"] and "ORD-1002" not in r["reply"]
+
+
+async def test_an_amount_after_the_order_is_shown_is_read(
+    chat: Chat, sandbox: SandboxServer
+) -> None:
+    t = chat.new_thread()
+    r = await chat.say(t, "alice@example.com ORD-1001")
+    assert r["outcome"] == {"kind": "none"} and "ORD-1001" in r["reply"]
+    # "How can I help?" left "how much" open: an amount in a sentence answers it.
+    r = await chat.say(t, "for the two broken ones 8,40 please")
+    assert r["outcome"] == {
+        "kind": "asked",
+        "for": ["confirmation"],
+        "order_id": "ORD-1001",
+        "amount": "8.40",
+    }
+    assert sandbox.ledger() == []
+
+
+async def test_the_order_shown_a_third_time_offers_a_person(chat: Chat) -> None:
+    t = chat.new_thread()
+    r = await chat.say(t, "alice@example.com ORD-1001")
+    assert r["outcome"] == {"kind": "none"}
+    r = await chat.say(t, "hmm")
+    assert r["outcome"] == {"kind": "none"} and "ORD-1001" in r["reply"]
+    r = await chat.say(t, "hmm")
+    assert r["outcome"] == {"kind": "none"} and "teammate" in r["reply"]

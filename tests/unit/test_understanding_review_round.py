@@ -246,3 +246,21 @@ def test_a_bare_number_after_a_correction_is_the_order_meant() -> None:
 )
 def test_someone_elses_wallet_is_a_signal(message: str) -> None:
     assert "redirect_payment" in understand_with_rules(message).injection_signals
+
+
+def test_not_knowing_how_refunds_work_is_not_refusing_one() -> None:
+    understood = understand_with_rules(
+        "The slippers I ordered, ORD-27735, came apart. I don't really know how these refunds "
+        "work, can you help me?"
+    )
+    assert understood.topic != "acknowledged"
+    assert understood.intent != "cancel"
+
+
+def test_wanting_another_amount_after_a_refund_is_a_request() -> None:
+    understood = understand_with_rules(
+        "Mi avete rimborsato 30 dollari per lo zaino ma la cerniera si è rotta di nuovo. "
+        "Voglio altri 20 dollari. ORD-62738"
+    )
+    assert understood.intent == "refund"
+    assert understood.reading.value == Decimal(20) and not understood.reading.final
