@@ -34,7 +34,7 @@ from graph.facts import (
 from graph.policy import RefundRequest, decide
 from graph.services import Services
 from graph.state import State, Update
-from graph.turn_reply import compose
+from graph.turn_reply import compose, not_asked_again
 from graph.types import DecisionRecord, Denied, RefundAttempt, Verdict
 from graph.understanding import (
     Understanding,
@@ -50,9 +50,6 @@ from tools.refunds import RefundRefused
 logger = logging.getLogger(__name__)
 
 ServicesProvider = Callable[[], Awaitable[Services]]
-
-ASKED_AGAIN_LIMIT = 2
-"""After asking the same thing this many times in a row, offer a person instead."""
 
 
 class AgentNodes:
@@ -277,7 +274,14 @@ class AgentNodes:
             and found.order is not None
             and not state.full_confirmed
         ):
-            amount = pending.gate_amount(proposal, found.order.unrefunded_usdc, svc.limits)
+            # An amount given when asked "how much?" is the customer's answer, not a
+            # guess at one: the gate decides on it (more than is left goes to a person).
+            amount = pending.gate_amount(
+                proposal,
+                found.order.unrefunded_usdc,
+                svc.limits,
+                answered=state.awaiting == "amount",
+            )
             if amount is None and found.order.unrefunded_usdc > 0 and not state.injection_signals:
                 return {"amount_unclear": True, "refund_requested": True}
         request = RefundRequest(amount=amount, reason=state.refund_reason or "")
@@ -473,16 +477,7 @@ class AgentNodes:
                     conn, state.verified_order_id, state.verified_email
                 )
         reply, outcome, offer = compose(state, svc.settings, svc.limits, refunds)
-        # A question: something asked, or the order shown with "how much?" still open.
-        waiting = outcome["kind"] == "asked" or (outcome["kind"] == "none" and offer == "amount")
-        asked = outcome if waiting else None
-        same = asked is not None and asked == state.last_asked and offer == state.awaiting
-        again = state.asked_again + 1 if same else 0
-        if again >= ASKED_AGAIN_LIMIT:
-            # The same question a third time would not get a different answer: the
-            # customer is offered a person, who sees the whole conversation.
-            reply = replies.still_unclear(replies.translator(state.language))
-            outcome, offer, asked, again = {"kind": "none"}, "escalation", None, 0
+        reply, outcome, offer, asked, again = not_asked_again(state, reply, outcome, offer)
         text, _ = await replies.phrase(svc.phraser, reply)
         proposed = None
         if offer == "confirm" and outcome["kind"] == "asked":

@@ -95,18 +95,25 @@ def reading_of(proposal: Proposal | None) -> AmountReading | None:
     return AmountReading.model_validate(proposal) if proposal else None
 
 
-def gate_amount(proposal: AmountReading, unrefunded: Decimal, limits: Limits) -> Decimal | None:
+def gate_amount(
+    proposal: AmountReading, unrefunded: Decimal, limits: Limits, *, answered: bool = False
+) -> Decimal | None:
     """The amount the gate decides for a reading still to be confirmed; None: ask how much.
 
     A guess (a number only a model read, one of several numbers, a number not tied to the
     asking) that is more than the order has left or less than the smallest refund is not
     what the customer asked for: the agent asks rather than escalating or refusing a
-    request nobody made. A fraction of nothing is asked about too.
+    request nobody made. A fraction of nothing is asked about too. ``answered``: the
+    customer wrote it in reply to "how much?" (a model's number stays a guess).
     """
     amount = proposal.amount_of(unrefunded)
     if amount is None:
         return None
-    if proposal.why_confirm in GUESSES and (amount > unrefunded or amount < limits.min_refund):
+    if (
+        proposal.why_confirm in GUESSES
+        and not (answered and proposal.why_confirm != "model_only")
+        and (amount > unrefunded or amount < limits.min_refund)
+    ):
         return None
     return amount
 

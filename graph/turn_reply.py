@@ -20,6 +20,9 @@ from persistence.models import Refund
 Composed = tuple[Reply, Outcome, Offer | None]
 """The reply, the turn's outcome, and what the reply offers to do next (if anything)."""
 
+ASKED_AGAIN_LIMIT = 2
+"""After asking the same thing this many times in a row, offer a person instead."""
+
 
 def compose(
     state: State,
@@ -153,3 +156,29 @@ def _status(t: replies.Translator, state: State, history: Sequence[Refund]) -> R
     if state.verified_order_id:
         return replies.refund_status(t, refunds=[], order_id=state.verified_order_id)
     return None
+
+
+def not_asked_again(
+    state: State, reply: Reply, outcome: Outcome, offer: Offer | None
+) -> tuple[Reply, Outcome, Offer | None, Outcome | None, int]:
+    """The reply, unless it would ask the same thing a third time in a row.
+
+    A question is something asked, or the order shown with "how much?" still open. The
+    same one a third time would not get a different answer: the customer is offered a
+    person instead, who sees the whole conversation. Also returns what this reply asks
+    (``State.last_asked``) and how many times in a row it was asked before
+    (``State.asked_again``).
+    """
+    waiting = outcome["kind"] == "asked" or (outcome["kind"] == "none" and offer == "amount")
+    asked = outcome if waiting else None
+    same = asked is not None and asked == state.last_asked and offer == state.awaiting
+    again = state.asked_again + 1 if same else 0
+    if again >= ASKED_AGAIN_LIMIT:
+        return (
+            replies.still_unclear(replies.translator(state.language)),
+            {"kind": "none"},
+            "escalation",
+            None,
+            0,
+        )
+    return reply, outcome, offer, asked, again

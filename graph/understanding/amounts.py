@@ -88,9 +88,17 @@ def read_amount(
     for match in PAST_REFUND_AMOUNT_RE.finditer(marked):
         ignored.update(i for pos, i in at.items() if match.start() <= pos < match.end())
     # "8 dollars and 50 cents"; "twelve dollars fifty" (two digits after the dollars).
-    joins = list(P.CENTS_RE.finditer(marked)) + [
-        m for m in P.DOLLARS_CENTS_RE.finditer(marked) if len(numbers[at[m.start(2)]].raw) == 2
-    ]
+    joins = (
+        list(P.CENTS_RE.finditer(marked))
+        + [m for m in P.DOLLARS_CENTS_RE.finditer(marked) if len(numbers[at[m.start(2)]].raw) == 2]
+        + [
+            m
+            for m in P.SPOKEN_CENTS_RE.finditer(marked)
+            if numbers[at[m.start(1)]].words
+            and numbers[at[m.start(2)]].words
+            and len(numbers[at[m.start(2)]].raw) == 2
+        ]
+    )
     for match in joins:
         whole, cents = at[match.start(1)], at[match.start(2)]
         a, b = numbers[whole], numbers[cents]

@@ -253,6 +253,12 @@ CENTS_RE: Final = re.compile(
     rf"({NUM}) ?{UNIT}?,? (?:and |y |et |und |e )?({NUM}) ?"
     r"(?:cents?|centavos?|centimes?|centesimi|cent|ct)\b"
 )
+# "quinze e noventa", "doce con cincuenta", "diciannove virgola novanta": a price said
+# aloud, its cents after "and"/"comma" (read only when both numbers are words).
+SPOKEN_CENTS_RE: Final = re.compile(
+    rf"({NUM}) (?:{UNIT} )?(?:e|y|con|virgola|virgula|virgule|komma|point|punto|"
+    rf"ponto) ({NUM})(?! ?(?:cents?|centavos?|centimes?|centesimi|cent|ct)\b)"
+)
 # "twelve dollars fifty", "12 dollars 50 back": one amount, its cents named last.
 DOLLARS_CENTS_RE: Final = re.compile(
     rf"({NUM}) (?:dollars?|dolares|dolar|dollari|bucks|usd|usdc) (?:and )?({NUM})"
@@ -359,7 +365,8 @@ THIRD_RE: Final = re.compile(
 )
 QUARTER_RE: Final = re.compile(
     r"\b(?:a|one) (?:quarter|4th)\b|\bun cuarto\b|\bun quart\b|\bein viertel\b|"
-    r"\bum quarto\b|\bun quarto\b"
+    r"\bum quarto\b|\bun quarto\b|\b(?:una|la) cuarta parte\b|\b(?:uma|a) quarta parte\b|"
+    r"\b(?:la )?quarta parte\b|\ble quart\b|\bein viertel\b|\bdas viertel\b"
 )
 VAGUE_RE: Final = re.compile(
     r"\b(?:partial(?:ly)?|part of (?:it|the|my)|a portion|some of (?:it|the|my)|"

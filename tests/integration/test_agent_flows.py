@@ -484,3 +484,17 @@ async def test_the_order_shown_a_third_time_offers_a_person(chat: Chat) -> None:
     assert r["outcome"] == {"kind": "none"} and "ORD-1001" in r["reply"]
     r = await chat.say(t, "hmm")
     assert r["outcome"] == {"kind": "none"} and "teammate" in r["reply"]
+
+
+async def test_more_than_is_left_given_when_asked_goes_to_a_person(
+    chat: Chat, sandbox: SandboxServer
+) -> None:
+    t = chat.new_thread()
+    r = await chat.say(t, "alice@example.com ORD-1002, I want 30 dollars, not less, or else")
+    # 30 on a 12.50 order, not tied to a refund verb: maybe not the amount, so asked.
+    assert r["outcome"] == {"kind": "asked", "for": ["amount"]}
+    # The answer to "how much?" is theirs, not a guess: the gate decides on it.
+    r = await chat.say(t, "30, not less")
+    assert r["outcome"]["kind"] == "escalated"
+    assert "exceeds_order" in r["outcome"]["reasons"]
+    assert sandbox.ledger() == []

@@ -264,3 +264,25 @@ def test_wanting_another_amount_after_a_refund_is_a_request() -> None:
     )
     assert understood.intent == "refund"
     assert understood.reading.value == Decimal(20) and not understood.reading.final
+
+
+@pytest.mark.parametrize(
+    ("message", "value"),
+    [
+        ("quero quinze e noventa de volta", "15.90"),
+        ("quiero doce con cincuenta de vuelta", "12.50"),
+        ("vorrei diciannove virgola novanta di rimborso", "19.90"),
+    ],
+)
+def test_a_price_said_aloud_keeps_its_cents(message: str, value: str) -> None:
+    reading = understand_with_rules(message).followup
+    assert reading.value == Decimal(value) and not reading.final
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["Me conformo con una cuarta parte de lo que queda", "je veux le quart du prix"],
+)
+def test_a_quarter_in_other_words(message: str) -> None:
+    reading = understand_with_rules(message).followup
+    assert reading.kind == "fraction" and reading.ratio == Decimal("0.25")
