@@ -42,7 +42,7 @@ _NOT_X_ITS_Y: Final = re.compile(
     r"([a-z0-9#-]{3,20})[,;.]? (?:el|la|le|il|o|der|die|das|the|it'?s|it is|but|rather|"
     r"i meant|i mean|sondern|ich meine|sino|quiero decir|es el|mais|je veux dire|c'est|ma|"
     r"intendo|intendevo|mas|quero dizer|e o|e a|matlab|je voulais dire|queria dizer|"
-    r"volevo dire|quise decir|queria decir|ich meinte|i meant to say)(?: l'| )"
+    r"volevo dire|quise decir|queria decir|ich meinte|i meant to say|e|es|est|ist|is)(?: l'| )"
     r"(?:(?:la|le|el|o|a|il|der|die|das|the) )?([a-z0-9#-]{3,20})\b"
 )
 
@@ -110,6 +110,16 @@ def _corrected_email(text: str, emails: list[str]) -> str | None:
 _CORRECTED_NUMBER: Final = re.compile(r"([^\d]{1,30}?)(\d{3,20})(?![\d.,]\d)")
 
 
+def _several_numbers_for_an_order(text: str, kept: str) -> bool:
+    """Another order id, or another number of the same length, was written beside ``kept``."""
+    digits = kept.removeprefix("ORD-")
+    written = {m.group(1) for p in (P.ORDER_RE, P.BARE_ORDER_RE) for m in p.finditer(text)}
+    same_length = {
+        n for n in re.findall(r"(?<![\d.,])\d+(?![\d]|[.,]\d)", text) if len(n) == len(digits)
+    }
+    return bool((written | same_length) - {digits})
+
+
 def order_ids_in(text: str) -> tuple[str, ...]:
     """Every order id in prepared ``text``; "not X, it's Y" keeps only Y."""
     mentions = sorted(
@@ -135,7 +145,7 @@ def order_ids_in(text: str) -> tuple[str, ...]:
         last = mentions[-1]
         before = [m for m in mentions if m[2] != last[2]][-1]
         between = text[before[1] : last[0]]
-        if 0 < len(between) <= 40 and P.CORRECTION_RE.search(between):
+        if 0 < len(between) <= 80 and P.CORRECTION_RE.search(between):
             return (last[2],)
     for match in _NOT_X_ITS_Y.finditer(text):
         wrong, right = match.group(1), match.group(2)
@@ -234,6 +244,10 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     picked = meant_order(text, order_ids)
     if picked is not None:
         order_ids = (picked,)  # the others are called fine; stated back, confirmed first
+    elif len(order_ids) == 1 and _several_numbers_for_an_order(text, order_ids[0]):
+        # "ORD-44501, oh sorry, not that one ... ORD-44510": the one meant after a
+        # correction, stated back with the amount before any money moves.
+        picked = order_ids[0]
     order_id = order_ids[0] if len(order_ids) == 1 else None  # several: ask which
     # Amounts are read with ids, emails and addresses taken out, numbers in words as
     # digits (converted before accents are folded away: "fünfzehn" -> 15).

@@ -286,3 +286,20 @@ def test_a_price_said_aloud_keeps_its_cents(message: str, value: str) -> None:
 def test_a_quarter_in_other_words(message: str) -> None:
     reading = understand_with_rules(message).followup
     assert reading.kind == "fraction" and reading.ratio == Decimal("0.25")
+
+
+@pytest.mark.parametrize(
+    ("message", "order_id"),
+    [
+        (
+            "Order ORD-44501 - oh sorry, not that one, that's the candles. It's ORD-44510. "
+            "Could I have $22.40 back?",
+            "ORD-44510",
+        ),
+        ("ordine ORD-5510... no aspetta non ORD-5510, è ORD-5501. chiedo 40 dollari", "ORD-5501"),
+    ],
+)
+def test_an_order_corrected_is_kept_and_stated_back(message: str, order_id: str) -> None:
+    understood = understand_with_rules(message)
+    assert understood.order_id == order_id
+    assert not understood.reading.final and understood.amount is None
