@@ -124,15 +124,18 @@ class AgentNodes:
         request = pending.after(state, understanding)
         choice = picking.Choice()
         if (
-            order_id is None
-            and trusted_email
+            trusted_email
             and not understanding.order_ids
             and (request.requested or understanding.intent in ("refund", "status"))
         ):
-            # A signed-in customer need not know the order id: their own orders are known.
+            # A signed-in customer need not know the order id: their own orders are known,
+            # and naming another one by what it is ("now 5 for the phone case") switches.
             async with svc.storage.pool.connection() as conn:
                 mine = await repo.orders_of_customer(conn, trusted_email, limit=picking.MAX_ORDERS)
             choice = picking.choose(text, mine)
+            if order_id is not None:
+                named = picking.named_order(text, mine)
+                choice = picking.Choice(order_id=named if named != order_id else None)
             if choice.order_id is not None:
                 order_id = choice.order_id
                 request = pending.order_picked(request)

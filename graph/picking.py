@@ -101,6 +101,17 @@ def _named(words: list[str], naming: set[str]) -> tuple[bool, bool]:
     return seen, seen and negated_all
 
 
+def named_order(text: str, orders: Sequence[Order]) -> str | None:
+    """The one order ``text`` names by its description (never by being the only one)."""
+    words = _WORD.findall(fold(text))
+    meant = [
+        o.id
+        for o in orders
+        if (found := _named(words, _naming_words(o.description)))[0] and not found[1]
+    ]
+    return meant[0] if len(meant) == 1 else None
+
+
 def choose(text: str, orders: Sequence[Order]) -> Choice:
     """The one order ``text`` means among ``orders`` (a customer's own), if it is clear."""
     if not orders:
@@ -118,4 +129,4 @@ def choose(text: str, orders: Sequence[Order]) -> Choice:
     return Choice(candidates=[o.id for o in orders][:MAX_ORDERS])
 
 
-__all__ = ["MAX_ORDERS", "Choice", "choose"]
+__all__ = ["MAX_ORDERS", "Choice", "choose", "named_order"]

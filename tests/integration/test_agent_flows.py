@@ -498,3 +498,25 @@ async def test_more_than_is_left_given_when_asked_goes_to_a_person(
     assert r["outcome"]["kind"] == "escalated"
     assert "exceeds_order" in r["outcome"]["reasons"]
     assert sandbox.ledger() == []
+
+
+async def test_a_signed_in_customer_naming_another_order_switches_to_it(
+    chat: Chat, sandbox: SandboxServer
+) -> None:
+    t = chat.new_thread()
+    alice = "alice@example.com"
+    r = await chat.say(t, "refund 5 USDC for the earbuds please", customer_email=alice)
+    assert r["outcome"]["for"] == ["confirmation"] and r["outcome"]["order_id"] == "ORD-1001"
+    # "no" naming the other order by what it is: that order, stated back, nothing paid.
+    r = await chat.say(t, "no, 4 for the phone case", customer_email=alice)
+    assert r["outcome"] == {
+        "kind": "asked",
+        "for": ["confirmation"],
+        "order_id": "ORD-1002",
+        "amount": "4.00",
+    }
+    r = await chat.say(t, "yes", customer_email=alice)
+    assert r["outcome"]["kind"] == "refunded" and r["outcome"]["order_id"] == "ORD-1002"
+    r = await chat.say(t, "now refund 5 USDC for the earbuds", customer_email=alice)
+    assert r["outcome"]["for"] == ["confirmation"] and r["outcome"]["order_id"] == "ORD-1001"
+    assert len(sandbox.ledger()) == 1
