@@ -107,6 +107,8 @@ def _corrected_email(text: str, emails: list[str]) -> str | None:
     return emails[0]
 
 
+# "sorry, not 1002": the number after a correction is the one ruled out, not the one meant.
+_NEGATED_BEFORE: Final = re.compile(r"\b(?:not|no|nicht|pas|nao|non|nahi)\W{0,3}$")
 _CORRECTED_NUMBER: Final = re.compile(r"([^\d]{1,30}?)(\d{3,20})(?![\d.,]\d)")
 
 
@@ -137,6 +139,7 @@ def order_ids_in(text: str) -> tuple[str, ...]:
             after is not None
             and len(after.group(2)) == len(number)
             and P.CORRECTION_RE.search(after.group(1))
+            and not _NEGATED_BEFORE.search(after.group(1))
         ):
             return (f"ORD-{after.group(2)}",)
     if len(ids) >= 2:

@@ -303,3 +303,9 @@ def test_an_order_corrected_is_kept_and_stated_back(message: str, order_id: str)
     understood = understand_with_rules(message)
     assert understood.order_id == order_id
     assert not understood.reading.final and understood.amount is None
+
+
+def test_a_number_ruled_out_after_a_correction_is_not_the_order() -> None:
+    understood = understand_with_rules("refund 5 for ORD-1001, sorry, not 1002")
+    assert understood.order_id == "ORD-1001"
+    assert not understood.reading.final
