@@ -132,10 +132,10 @@ class AgentNodes:
             # and naming another one by what it is ("now 5 for the phone case") switches.
             async with svc.storage.pool.connection() as conn:
                 mine = await repo.orders_of_customer(conn, trusted_email, limit=picking.MAX_ORDERS)
-            choice = picking.choose(text, mine)
-            if order_id is not None:
-                named = picking.named_order(text, mine)
-                choice = picking.Choice(order_id=named if named != order_id else None)
+            if order_id is None:
+                choice = picking.choose(text, mine)
+            elif (named := picking.named_order(text, mine)) not in (None, order_id):
+                choice = picking.Choice(order_id=named)
             if choice.order_id is not None:
                 order_id = choice.order_id
                 request = pending.order_picked(request)

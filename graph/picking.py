@@ -104,28 +104,21 @@ def _named(words: list[str], naming: set[str]) -> tuple[bool, bool]:
 def named_order(text: str, orders: Sequence[Order]) -> str | None:
     """The one order ``text`` names by its description (never by being the only one)."""
     words = _WORD.findall(fold(text))
-    meant = [
-        o.id
-        for o in orders
-        if (found := _named(words, _naming_words(o.description)))[0] and not found[1]
-    ]
+    meant = []
+    for order in orders:
+        named, negated = _named(words, _naming_words(order.description))
+        if named and not negated:
+            meant.append(order.id)
     return meant[0] if len(meant) == 1 else None
 
 
 def choose(text: str, orders: Sequence[Order]) -> Choice:
     """The one order ``text`` means among ``orders`` (a customer's own), if it is clear."""
-    if not orders:
-        return Choice()
-    if len(orders) == 1:
-        return Choice(order_id=orders[0].id)
-    words = _WORD.findall(fold(text))
-    meant: list[str] = []
-    for order in orders:
-        named, negated = _named(words, _naming_words(order.description))
-        if named and not negated:
-            meant.append(order.id)
-    if len(meant) == 1:
-        return Choice(order_id=meant[0])
+    if len(orders) <= 1:
+        return Choice(order_id=orders[0].id if orders else None)
+    meant = named_order(text, orders)
+    if meant is not None:
+        return Choice(order_id=meant)
     return Choice(candidates=[o.id for o in orders][:MAX_ORDERS])
 
 

@@ -112,13 +112,14 @@ _NEGATED_BEFORE: Final = re.compile(r"\b(?:not|no|nicht|pas|nao|non|nahi)\W{0,3}
 _CORRECTED_NUMBER: Final = re.compile(r"([^\d]{1,30}?)(\d{3,20})(?![\d.,]\d)")
 
 
+_WHOLE_NUMBER: Final = re.compile(r"(?<![\d.,])\d+(?![\d]|[.,]\d)")
+
+
 def _several_numbers_for_an_order(text: str, kept: str) -> bool:
     """Another order id, or another number of the same length, was written beside ``kept``."""
     digits = kept.removeprefix("ORD-")
     written = {m.group(1) for p in (P.ORDER_RE, P.BARE_ORDER_RE) for m in p.finditer(text)}
-    same_length = {
-        n for n in re.findall(r"(?<![\d.,])\d+(?![\d]|[.,]\d)", text) if len(n) == len(digits)
-    }
+    same_length = {n for n in _WHOLE_NUMBER.findall(text) if len(n) == len(digits)}
     return bool((written | same_length) - {digits})
 
 
