@@ -123,10 +123,13 @@ class AgentNodes:
         )
         request = pending.after(state, understanding)
         choice = picking.Choice()
+        # "no, the phone case" to "shall I refund 5 for ORD-1001?": the no may be about
+        # the order, not the refund.
+        said_no = request.declined and state.proposed_amount is not None
         if (
             trusted_email
             and not understanding.order_ids
-            and (request.requested or understanding.intent in ("refund", "status"))
+            and (request.requested or said_no or understanding.intent in ("refund", "status"))
         ):
             # A signed-in customer need not know the order id: their own orders are known,
             # and naming another one by what it is ("now 5 for the phone case") switches.
@@ -138,6 +141,8 @@ class AgentNodes:
                 choice = picking.Choice(order_id=named)
             if choice.order_id is not None:
                 order_id = choice.order_id
+                if said_no:
+                    request = pending.moved_to_another_order(state)
                 request = pending.order_picked(request)
         still_verified = email == state.verified_email and order_id == state.verified_order_id
         intent = understanding.intent
@@ -162,6 +167,7 @@ class AgentNodes:
             "intent": intent,
             "topic": topic,
             "declined": request.declined,
+            "asks_again": understanding.again,
             "language": language if language in replies.LANGUAGES else "en",
             "understood_by": "fallback" if fell_back else understanding.source,
             "amount_invalid": understanding.amount_invalid
@@ -267,26 +273,9 @@ class AgentNodes:
                 business_timezone=svc.settings.refund_business_timezone,
             )
         previous, waiting, found = inputs.previous, inputs.waiting, inputs.facts
-        proposal = pending.reading_of(state.proposal)
-        amount: Decimal | None = None
-        if state.requested_amount:
-            amount = Decimal(state.requested_amount)
-        elif (
-            proposal is not None
-            and proposal.kind != "full"  # the whole amount: the gate reads what is left
-            and found.order is not None
-            and not state.full_confirmed
-        ):
-            # An amount given when asked "how much?" is the customer's answer, not a
-            # guess at one: the gate decides on it (more than is left goes to a person).
-            amount = pending.gate_amount(
-                proposal,
-                found.order.unrefunded_usdc,
-                svc.limits,
-                answered=state.awaiting == "amount",
-            )
-            if amount is None and found.order.unrefunded_usdc > 0 and not state.injection_signals:
-                return {"amount_unclear": True, "refund_requested": True}
+        amount, ask = pending.amount_to_decide(state, found.order, svc.limits)
+        if ask:
+            return {"amount_unclear": True, "refund_requested": True}
         request = RefundRequest(amount=amount, reason=state.refund_reason or "")
         verdict: Verdict
         if previous is None and waiting is not None:
@@ -348,22 +337,19 @@ class AgentNodes:
             and state.requested_amount is None
             and not state.full_confirmed
         )
-        # The very amount already refunded on this order in another conversation, asked
-        # again: more often a question about that refund, or a message sent twice, than a
-        # second request. It is stated back, and paid on a yes to exactly it. ("another
-        # 20" right after a refund in this conversation is a request.)
         repeated = (
             decision["action"] == "refund"
             and previous is None
-            and state.refund is None
             and found.order is not None
-            and found.order.refunded_usdc > 0
-            and Decimal(decision["amount"]) == found.order.refunded_usdc
-            and not (state.awaiting == "confirm" and state.proposed_amount == decision["amount"])
+            and pending.refunded_before(
+                state, order_id, Decimal(decision["amount"]), found.order.refunded_usdc
+            )
         )
         unconfirmed = unconfirmed or repeated
         if unconfirmed:
             decision["needs_confirmation"] = True
+            if repeated and found.order is not None:
+                decision["refunded_before"] = format_usdc(found.order.refunded_usdc)
         update: Update = {
             "decision": decision,
             "last_decision": decision,

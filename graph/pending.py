@@ -43,6 +43,7 @@ from core.money import format_usdc
 from graph.state import State, Update
 from graph.types import Proposal
 from graph.understanding import AmountReading, Understanding
+from persistence.models import Order
 
 CONFIRM_AWAITING = ("confirm", "confirm_full")
 """``awaiting`` values meaning the agent stated an amount and asked for a yes."""
@@ -118,6 +119,33 @@ def gate_amount(
     return amount
 
 
+def amount_to_decide(
+    state: State, order: Order | None, limits: Limits
+) -> tuple[Decimal | None, bool]:
+    """The amount the gate decides on (None: the whole unrefunded amount), or ask how much.
+
+    Returns ``(amount, ask)``; with ``ask`` the customer is asked how much instead.
+    """
+    if state.requested_amount:
+        return Decimal(state.requested_amount), False
+    if order is None or state.full_confirmed:
+        return None, False
+    proposal = reading_of(state.proposal)
+    asking_allowed = order.unrefunded_usdc > 0 and not state.injection_signals
+    if proposal is not None and proposal.kind != "full":  # full: the gate reads what is left
+        # An amount given when asked "how much?" is the customer's answer, not a guess
+        # at one: the gate decides on it (more than is left goes to a person).
+        amount = gate_amount(
+            proposal, order.unrefunded_usdc, limits, answered=state.awaiting == "amount"
+        )
+        return amount, amount is None and asking_allowed
+    if proposal is None and order.unrefunded_usdc > limits.per_tx_cap and asking_allowed:
+        # "refund kar do", no amount said: the whole of an order over the per-refund cap
+        # would go to a person for a size nobody asked for. Ask how much first.
+        return None, True
+    return None, False
+
+
 def order_picked(request: PendingRequest) -> PendingRequest:
     """The request once the order was picked for the customer: stated back for a yes.
 
@@ -132,6 +160,42 @@ def order_picked(request: PendingRequest) -> PendingRequest:
     else:
         return request
     return PendingRequest(requested=True, proposal=proposal_of(reading))
+
+
+def moved_to_another_order(state: State) -> PendingRequest:
+    """The amount just stated, for another order the customer named instead.
+
+    "no, the phone case" to "shall I refund 5.00 for ORD-1001?": 5.00 for the phone case
+    (the whole of it if the whole of the first was stated), to be stated back again.
+    """
+    stated = state.proposed_amount
+    whole = state.order is not None and stated == state.order["unrefunded_usdc"]
+    if whole or stated is None:
+        return PendingRequest(requested=True, full=True)
+    return PendingRequest(requested=True, amount=stated)
+
+
+def refunded_before(state: State, order_id: str, amount: Decimal, refunded: Decimal) -> bool:
+    """``amount`` is the very amount already refunded on the order, asked again.
+
+    More often a question about that refund, or a message sent twice, than a second
+    request: it is stated back with what was refunded, and paid on a yes to exactly it.
+    In this conversation, a word asking for more ("another 20") makes it a request; from
+    another conversation, the order's whole refunded amount is what is compared.
+    """
+    if refunded <= 0:
+        return False
+    if state.awaiting == "confirm" and state.proposed_amount == format_usdc(amount):
+        return False  # the yes to exactly this amount, stated back
+    earlier = state.refund
+    if earlier is None:
+        return amount == refunded
+    return (
+        earlier["order_id"] == order_id
+        and earlier.get("status") != "refused"
+        and Decimal(earlier["amount"]) == amount
+        and not state.asks_again
+    )
 
 
 def after(state: State, understood: Understanding) -> PendingRequest:

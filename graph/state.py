@@ -132,6 +132,9 @@ class State(OutputState):
     declined: bool = False
     """This turn said no to the amount the agent stated."""
 
+    asks_again: bool = False
+    """This turn's message asks for more than before ("another 20", "20 more", "also")."""
+
     full_confirmed: bool = False
     """The customer asked for, or confirmed, the whole remaining amount of this request."""
 
@@ -202,6 +205,7 @@ class Update(TypedDict, total=False):
     language: str
     topic: str | None
     declined: bool
+    asks_again: bool
     full_confirmed: bool
     failed_pair: list[str] | None
     ambiguous_orders: list[str]

@@ -111,8 +111,20 @@ def compose(
     if decision and decision.get("needs_confirmation") and state.order is not None:
         amount, order_id = decision["amount"], decision["order_id"]
         whole = amount == state.order["unrefunded_usdc"]
-        confirm = replies.confirm_full if whole else replies.confirm_amount
-        reply = confirm(t, amount=amount, order_id=order_id)
+        picked = state.proposal is not None and state.proposal.get("why_confirm") == "order_picked"
+        description = state.order.get("description") or ""
+        if "refunded_before" in decision:
+            reply = replies.confirm_again(
+                t, amount=amount, order_id=order_id, refunded=decision["refunded_before"]
+            )
+        elif picked and description:
+            # The order was picked by what the customer called it: say which one it is.
+            reply = replies.confirm_named(
+                t, amount=amount, order_id=order_id, description=description
+            )
+        else:
+            confirm = replies.confirm_full if whole else replies.confirm_amount
+            reply = confirm(t, amount=amount, order_id=order_id)
         return (
             reply,
             {"kind": "asked", "for": ["confirmation"], "order_id": order_id, "amount": amount},

@@ -80,6 +80,8 @@ class Verdict(TypedDict):
     re-run request reports its recorded refund's policy version and no details.
     ``needs_confirmation``: a ``refund`` of an amount the customer has not stated or
     confirmed; the agent states it and asks first (set after the audit event).
+    ``refunded_before``: with it, the amount is the very amount refunded before on the
+    order (in this conversation or another): what was refunded is said with the question.
     """
 
     action: Action
@@ -89,6 +91,7 @@ class Verdict(TypedDict):
     policy_version: NotRequired[str | None]
     details: NotRequired[dict[str, str]]
     needs_confirmation: NotRequired[bool]
+    refunded_before: NotRequired[str]
 
 
 class DecisionRecord(Verdict):

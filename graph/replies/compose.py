@@ -273,6 +273,20 @@ def confirm_amount(t: Translator, *, amount: Amount, order_id: str) -> Reply:
     return _reply(t, text, written, order_id)
 
 
+def confirm_named(t: Translator, *, amount: Amount, order_id: str, description: str) -> Reply:
+    """May the agent refund ``amount`` for the order it picked by the customer's words?"""
+    written = t.amount(amount)
+    text = _fill(t, texts.CONFIRM_NAMED, amount=written, order_id=order_id, description=description)
+    return _reply(t, text, written, order_id)
+
+
+def confirm_again(t: Translator, *, amount: Amount, order_id: str, refunded: Amount) -> Reply:
+    """The amount already refunded on the order, asked again: another refund of it?"""
+    written, before = t.amount(amount), t.amount(refunded)
+    text = _fill(t, texts.CONFIRM_AGAIN, amount=written, order_id=order_id, refunded=before)
+    return _reply(t, text, written, order_id, before)
+
+
 # --- orders ---------------------------------------------------------------------------------
 
 

@@ -87,6 +87,16 @@ CONFIRM_FULL: Final = N_(
 CONFIRM_AMOUNT: Final = N_(
     "I can refund {amount} USDC for order {order_id} to the wallet you paid with. Shall I go ahead?"
 )
+CONFIRM_NAMED: Final = N_(
+    "I can refund {amount} USDC for order {order_id} ({description}) to the wallet you paid "
+    "with. Shall I go ahead?"
+)
+"""``CONFIRM_AMOUNT`` for an order the agent picked by what the customer called it."""
+CONFIRM_AGAIN: Final = N_(
+    "Order {order_id} already has {refunded} USDC refunded. Shall I refund another {amount} "
+    "USDC to the wallet you paid with?"
+)
+"""The very amount refunded before on the order, asked again: a second refund, or not?"""
 ASK_WHICH: Final = N_("Which order would you like help with: {orders}? One at a time, please.")
 STILL_NOT_FOUND: Final = N_(
     "I still can't find order {order_id} for {email}. Could you double-check the order ID "

@@ -98,6 +98,14 @@ def read_amount(
             and numbers[at[m.start(2)]].words
             and len(numbers[at[m.start(2)]].raw) == 2
         ]
+        + [
+            m
+            for m in P.SPOKEN_PRICE_RE.finditer(marked)
+            if numbers[at[m.start(1)]].words
+            and numbers[at[m.start(2)]].words
+            and len(numbers[at[m.start(2)]].raw) == 2
+            and len(numbers[at[m.start(1)]].raw) <= 2
+        ]
     )
     for match in joins:
         whole, cents = at[match.start(1)], at[match.start(2)]

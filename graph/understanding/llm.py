@@ -152,6 +152,7 @@ def merge_with_rules(
         rules_see_refund=rules.intent == "refund",
         order_ids=rules.order_ids if len(rules.order_ids) > 1 else (),
         affirmative=rules.affirmative,
+        again=rules.again,
         negative=rules.negative,
         reason=clean_message(extraction.reason)[:40] or None if extraction.reason else None,
         injection_signals=signals,

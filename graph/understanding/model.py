@@ -94,6 +94,10 @@ class Understanding(BaseModel):
         default=(), description="Every order id written; more than one means: ask which."
     )
     affirmative: bool = Field(default=False, description="The message is a yes.")
+    again: bool = Field(
+        default=False,
+        description='The message asks for more than before: "another", "again", "also", "too".',
+    )
     negative: bool = Field(default=False, description="The message is a no.")
     rules_see_refund: bool = Field(
         default=True,

@@ -261,9 +261,13 @@ SPOKEN_CENTS_RE: Final = re.compile(
 )
 # "twelve dollars fifty", "12 dollars 50 back": one amount, its cents named last.
 DOLLARS_CENTS_RE: Final = re.compile(
-    rf"({NUM}) (?:dollars?|dolares|dolar|dollari|bucks|usd|usdc) (?:and )?({NUM})"
-    r"(?= ?(?:back|please|pls|refund\w*|[?!.]|$))"
+    rf"({NUM}) (?:dollars?|dolares|dolar|dollari|bucks|usd|usdc) (?:and |und )?({NUM})"
+    r"(?= ?(?:back|please|pls|refund\w*|zuruck|erstattet|bitte|retour|de volta|de vuelta|"
+    r"indietro|wapas|vapas|[?!.,]|$))"
 )
+# "twelve fifty", "twenty-two fifty": a price said aloud, its cents as a second number in
+# words right after the first (joined only when both are words; stated back for a yes).
+SPOKEN_PRICE_RE: Final = re.compile(rf"({NUM}) ({NUM})")
 # A short reply that leads with its amount, then explains it: "14, ek glass 7 ka hai".
 # (The number's own trailing comma is part of it: "14," is marked as one number.)
 LEAD_AMOUNT_RE: Final = re.compile(
@@ -432,13 +436,6 @@ NO_RE: Final = re.compile(rf"^\W{{0,3}}(?:{L.all_words(L.NO_WORDS)})(?:\W|$)")
 HEDGE_RE: Final = re.compile(
     r"\b(?:no|not|don't|do not|never|cancel|stop|wait|hold on|instead|nein|non|nao|nahi|"
     r"espera|attends|warte|aspetta)\b"
-)
-MORE_RE: Final = re.compile(
-    # ("noch nichts", "pas encore": not yet, not more.)
-    r"\b(?:more|another|again|also|too|now|otro|otra|otros|otras|ahora|(?<!pas )encore|"
-    r"autres?|maintenant|weitere\w?|altri|altre|outros|outras|aur|"
-    r"noch(?! (?:nicht|nichts|nix|kein\w*))|jetzt|mais|"
-    r"agora|altro|adesso|ora)\b"
 )
 CANCEL_RE: Final = re.compile(rf"\b(?:{L.all_words(L.CANCEL_WORDS)})\b")
 GREETING_RE: Final = re.compile(

@@ -14,6 +14,7 @@ import re
 from typing import Final
 
 from graph.understanding import amounts
+from graph.understanding import asking as A
 from graph.understanding import patterns as P
 from graph.understanding.injection import INJECTION_PATTERNS
 from graph.understanding.languages import detect, spelled_right
@@ -113,6 +114,26 @@ _CORRECTED_NUMBER: Final = re.compile(r"([^\d]{1,30}?)(\d{3,20})(?![\d.,]\d)")
 
 
 _WHOLE_NUMBER: Final = re.compile(r"(?<![\d.,])\d+(?![\d]|[.,]\d)")
+# "ORD-1001, not 1002": a number ruled out beside an order id of its length is an id.
+_RULED_OUT_NUMBER: Final = re.compile(
+    r"\b(?:not|no|nicht|pas|nao|non|nahi)\W{1,3}(?:(?:the|el|la|le|die|der|o|a|il)\s)?"
+    r"(?<![\d.,])(\d{3,20})(?![\d]|[.,]\d)"
+)
+
+
+def _without_ruled_out_ids(text: str, kept: str | None) -> str:
+    """``text`` with numbers ruled out as order ids ("not 1002" beside ORD-1001) blanked."""
+    if kept is None:
+        return text
+    digits = kept.removeprefix("ORD-")
+
+    def blank(m: re.Match[str]) -> str:
+        number = m.group(1)
+        if len(number) != len(digits) or number == digits:
+            return m.group(0)
+        return m.group(0)[: m.start(1) - m.start()] + " " * len(number)
+
+    return _RULED_OUT_NUMBER.sub(blank, text)
 
 
 def _several_numbers_for_an_order(text: str, kept: str) -> bool:
@@ -255,9 +276,12 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     order_id = order_ids[0] if len(order_ids) == 1 else None  # several: ask which
     # Amounts are read with ids, emails and addresses taken out, numbers in words as
     # digits (converted before accents are folded away: "fünfzehn" -> 15).
-    scrubbed = _scrub(text, emails)
-    words_text = _scrub(
-        fold(amounts.digits_for_words(normal.lower(), language, sure=detected.sure)), emails
+    scrubbed = _without_ruled_out_ids(_scrub(text, emails), order_id)
+    words_text = _without_ruled_out_ids(
+        _scrub(
+            fold(amounts.digits_for_words(normal.lower(), language, sure=detected.sure)), emails
+        ),
+        order_id,
     )
     marked, numbers = amounts.mark_numbers(scrubbed, words_text=words_text)
 
@@ -269,17 +293,27 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         or (
             P.PROMISED_RE.search(text)
             and (question or P.ARRIVED_RE.search(text))
-            and not P.MORE_RE.search(text)
+            and not A.MORE_RE.search(text)
         )
     )
     # "I already got 10 back, the rest please": a request for what is left, not a look back.
-    rest_after_past = bool(P.REST_RE.search(text) and past_positions(marked))
+    # ("ya me devolvieron una parte ... devolveme la mitad de lo que queda": the same,
+    # with the earlier refund named without its amount.)
+    rest_after_past = bool(
+        P.REST_RE.search(text)
+        and not P.REST_FINE_RE.search(text)
+        and (past_positions(marked) or (P.REFUND_RE.search(text) and not question))
+    )
     status_question = status_question and not rest_after_past
     looking_back = not rest_after_past and (status_question or bool(PAST_REFUND_RE.search(text)))
     declined = bool(P.NOT_A_REQUEST_RE.search(text))
     cancel = bool(P.CANCEL_RE.search(text))
     acknowledging = bool(P.ACK_RE.search(text) or P.KEEP_RE.search(text))
-    asks = (bool(P.REFUND_RE.search(text)) or rest_after_past) and not looking_back and not declined
+    asks = (
+        (bool(P.REFUND_RE.search(text) or A.NO_REPLACEMENT_RE.search(text)) or rest_after_past)
+        and not looking_back
+        and not declined
+    )
     dot_groups = language in DOT_GROUPING_LANGUAGES
     reading = amounts.read_amount(
         marked,
@@ -318,7 +352,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     followup = reading
     if reading.kind in ("none", "unclear"):
         followup = amounts.read_amount(marked, numbers, asks=True, dot_groups=dot_groups)
-    if looking_back and not P.MORE_RE.search(text):
+    if looking_back and not A.MORE_RE.search(text):
         # "I see 20 USDC refunded, thanks", "20 USDC back in my wallet": a refund that
         # happened, not a request for another.
         reading = followup = AmountReading()
@@ -340,6 +374,8 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         (acknowledging or (declined and not cancel))
         and not asked_amount
         and reading.kind in ("none", "unclear")
+        # ("en fait 12,50 ça suffit, je vais le garder": an amount settled on.)
+        and not (followup.kind == "exact" and A.ENOUGH_RE.search(text))
     ):
         topic = "acknowledged"  # "no refund needed, I'll keep it": nothing to do
         asks = False
@@ -362,7 +398,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         or asked_amount
         or (
             reading.kind != "none"
-            and (reason is not None or P.MORE_RE.search(text) or P.BACK_RE.search(text))
+            and (reason is not None or A.MORE_RE.search(text) or P.BACK_RE.search(text))
         )
         # "I want half the price", "la moitié du prix me paraît juste": a share of the
         # money is asking for it (stated back before paying, as every share is).
@@ -405,6 +441,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         full_refund=reading.kind == "full",
         order_ids=order_ids,
         affirmative=yes,
+        again=A.asks_again(text, language),
         negative=bool(P.NO_RE.search(text)),
         reason=reason,
         injection_signals=signals,

@@ -425,8 +425,35 @@ async def test_the_amount_already_refunded_asked_again_is_stated_back(
         "amount": "20.00",
     }
     assert len(sandbox.ledger()) == 1
+    assert "already has 20.00 USDC refunded" in r["reply"]
     r = await chat.say(t2, "yes")
     assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "20.00"
+    assert len(sandbox.ledger()) == 2
+
+
+async def test_the_same_request_sent_twice_in_one_conversation_pays_once(
+    chat: Chat, sandbox: SandboxServer
+) -> None:
+    t = chat.new_thread()
+    message = "alice@example.com ORD-1001, refund 10 USDC please"
+    r = await chat.say(t, message)
+    assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "10.00"
+    # The very message again (pasted twice, sent again while waiting): stated back with
+    # what was refunded, never paid a second time on its own.
+    r = await chat.say(t, message)
+    assert r["outcome"] == {
+        "kind": "asked",
+        "for": ["confirmation"],
+        "order_id": "ORD-1001",
+        "amount": "10.00",
+    }
+    assert "already has 10.00 USDC refunded" in r["reply"]
+    assert len(sandbox.ledger()) == 1
+    r = await chat.say(t, "no thanks")
+    assert r["outcome"]["kind"] != "refunded"
+    # Asking for another 10 in so many words is a request: paid.
+    r = await chat.say(t, "actually yes, refund another 10 USDC please")
+    assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "10.00"
     assert len(sandbox.ledger()) == 2
 
 
@@ -440,13 +467,15 @@ async def test_a_signed_in_customer_names_the_order_by_what_it_is(
     assert r["outcome"] == {"kind": "asked", "for": ["order_id"]}
     assert "ORD-1001" in r["reply"] and "ORD-1002" in r["reply"]
     r = await chat.say(t, "the phone case, not the earbuds", customer_email=alice)
-    # Picked by its description: order and amount are stated back before any money.
+    # Picked by its description: order and amount are stated back before any money,
+    # the order by what it is too.
     assert r["outcome"] == {
         "kind": "asked",
         "for": ["confirmation"],
         "order_id": "ORD-1002",
         "amount": "5.00",
     }
+    assert "ORD-1002 (Phone case)" in r["reply"]
     assert sandbox.ledger() == []
     r = await chat.say(t, "yes", customer_email=alice)
     assert r["outcome"]["kind"] == "refunded" and r["outcome"]["order_id"] == "ORD-1002"
@@ -519,4 +548,25 @@ async def test_a_signed_in_customer_naming_another_order_switches_to_it(
     assert r["outcome"]["kind"] == "refunded" and r["outcome"]["order_id"] == "ORD-1002"
     r = await chat.say(t, "now refund 5 USDC for the earbuds", customer_email=alice)
     assert r["outcome"]["for"] == ["confirmation"] and r["outcome"]["order_id"] == "ORD-1001"
+    assert len(sandbox.ledger()) == 1
+
+
+async def test_no_naming_another_order_moves_the_amount_to_it(
+    chat: Chat, sandbox: SandboxServer
+) -> None:
+    t = chat.new_thread()
+    alice = "alice@example.com"
+    r = await chat.say(t, "refund 5 USDC for the earbuds please", customer_email=alice)
+    assert r["outcome"]["for"] == ["confirmation"] and r["outcome"]["order_id"] == "ORD-1001"
+    # "no" about the order, not the money: the same amount for the order named, stated back.
+    r = await chat.say(t, "no, the phone case", customer_email=alice)
+    assert r["outcome"] == {
+        "kind": "asked",
+        "for": ["confirmation"],
+        "order_id": "ORD-1002",
+        "amount": "5.00",
+    }
+    assert sandbox.ledger() == []
+    r = await chat.say(t, "yes", customer_email=alice)
+    assert r["outcome"]["kind"] == "refunded" and r["outcome"]["order_id"] == "ORD-1002"
     assert len(sandbox.ledger()) == 1

@@ -47,9 +47,14 @@ async def test_a_retried_message_is_answered_once(
     assert len(sandbox.ledger()) == 1
     view = (await http.get(f"/v1/conversations/{thread}")).json()
     assert len(view["messages"]) == 2
-    # Without the key the same words are a new request (another 20 of what is left).
+    # Without the key the same words are a new message: the very amount refunded before,
+    # asked again, is stated back (a message sent twice is likelier than a second
+    # request) and paid on a yes.
     again = await http.post(url, json=body)
-    assert again.json()["outcome"]["kind"] == "refunded"
+    assert again.json()["outcome"]["for"] == ["confirmation"]
+    assert len(sandbox.ledger()) == 1
+    yes = await http.post(url, json={"text": "yes"})
+    assert yes.json()["outcome"]["kind"] == "refunded"
     assert len(sandbox.ledger()) == 2
 
 

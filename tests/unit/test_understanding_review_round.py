@@ -309,3 +309,21 @@ def test_a_number_ruled_out_after_a_correction_is_not_the_order() -> None:
     understood = understand_with_rules("refund 5 for ORD-1001, sorry, not 1002")
     assert understood.order_id == "ORD-1001"
     assert not understood.reading.final
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "refund 5 for ORD-1001, sorry, not 1002",
+        "ORD-1001 not 1002, refund 5",
+        "ORD-1001 (not the 1002), refund 5 please",
+    ],
+)
+def test_a_number_ruled_out_as_the_order_is_never_the_amount(message: str) -> None:
+    reading = understand_with_rules(message).reading
+    assert reading.kind == "exact" and reading.value == Decimal("5")
+    assert not reading.final
+
+
+def test_a_number_beside_the_order_not_ruled_out_is_still_an_amount() -> None:
+    assert understand_with_rules("refund 1002 for ORD-1001").reading.value == Decimal("1002")
