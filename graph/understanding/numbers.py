@@ -83,6 +83,8 @@ _KEPT: Final = "\ue000"
 
 
 _WORD: Final = re.compile(r"[^\W\d_]{4,}")
+_WORD_RE: Final = re.compile(r"[^\W\d_]+")
+"""Any word of letters (counting the number words a language left unread)."""
 _ORDINAL_FORM: Final = re.compile(r"\d+(?:st|nd|rd|th|º|ª|o|a|eme|ème|ere|ère|e|er|\.)")
 
 
@@ -155,7 +157,14 @@ def digits_for_words(text: str, language: str, *, sure: bool = True) -> str:
         return out
     converted = {code: _alpha2digit(text, code) for code in _TEXT2NUM_LANG if code != "en"}
     changed = {c for c in converted.values() if c != text}
-    return changed.pop() if len(changed) == 1 else text
+    if len(changed) <= 1:
+        return changed.pop() if changed else text
+    # "quinze e noventa": French reads only "quinze", Spanish only "noventa", Portuguese
+    # both. The one language that reads every number word wins; a tie changes nothing.
+    words_left = {c: len(_WORD_RE.findall(c)) for c in changed}
+    fewest = min(words_left.values())
+    best = [c for c, n in words_left.items() if n == fewest]
+    return best[0] if len(best) == 1 else text
 
 
 def mark_numbers(text: str, *, words_text: str | None = None) -> tuple[str, list[Number]]:

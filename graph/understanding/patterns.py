@@ -395,6 +395,8 @@ KEEP_RE: Final = re.compile(rf"\b(?:{L.all_words(L.KEEP_WORDS)})\b")
 ACK_RE: Final = re.compile(rf"(?:^|\W)(?:{L.all_words(L.ACK_WORDS)})(?:\W|$)")
 REFUND_RE: Final = re.compile(
     rf"\b(?:{_ASK}|(?:get|have|want|need) (?:\S+ ){{0,4}}back|"
+    r"(?:quero|queria|quiero|queria|voglio|vorrei|veux|voudrais|will|mochte|chahiye) "
+    r"(?:\S+ ){0,4}(?:de volta|de vuelta|indietro|zuruck|wapas)|"
     r"approve\w* (?:the |a |my )?refund|approve_refund|"
     r"it never (?:arrived|came)|never (?:arrived|received it|got it)|send (?:the|my) money back)\b"
 )

@@ -16,6 +16,7 @@ from typing import Final
 from graph.understanding import amounts
 from graph.understanding import asking as A
 from graph.understanding import patterns as P
+from graph.understanding.emails import corrected_email, emails_in, normalize_email
 from graph.understanding.injection import INJECTION_PATTERNS
 from graph.understanding.languages import detect, spelled_right
 from graph.understanding.model import AmountReading, Intent, Topic, Understanding
@@ -35,7 +36,6 @@ def _words_only(text: str) -> str:
     )
 
 
-_DOT_WORD: Final = re.compile(r" (?:dot|punto|point|punkt|ponto) ")
 _NOT_X_ITS_Y: Final = re.compile(
     r"\b(?:not|nicht|no|non|nao|pas|nahi) (?:(?:e|es|est|ist|is|era|it's|c'est|ce n'est) )?"
     r"(?:el |la |le |l'|il |lo |o |a |der |die |das |the )?"
@@ -60,52 +60,8 @@ def normalize_order_id(raw: str) -> str | None:
     return None
 
 
-def normalize_email(raw: str) -> str | None:
-    """Lower-cased email if ``raw`` contains exactly one plausible address."""
-    found = emails_in(prepare(raw))
-    return found[0] if len(found) == 1 else None
-
-
 DOT_GROUPING_LANGUAGES: Final = frozenset({"de", "es", "fr", "it", "pt"})
 """Languages writing a thousand as "1.000" and two and a half as "2,5"."""
-
-
-_LETTER_RUN_RE: Final = re.compile(r"(?<!\w)(?:[a-z0-9] ){1,63}[a-z0-9](?!\w)")
-
-
-def emails_in(text: str) -> list[str]:
-    """Every address in prepared ``text``: written, spaced or spelled out, in order."""
-    found = [m.group() for m in P.EMAIL_RE.finditer(text)]
-    written = tuple(found)
-    for match in P.SPACED_EMAIL_RE.finditer(text):
-        address = f"{match.group(1)}@{match.group(2)}".replace(" ", "")
-        # "ana@example.com. Order ...": the sentence's full stop, not a longer address.
-        if P.EMAIL_RE.fullmatch(address) and not address.startswith(written):
-            found.append(address)
-    # "j o dot w h i t e at example dot co dot uk": letters spelled one by one, joined.
-    joined = _LETTER_RUN_RE.sub(lambda m: m.group().replace(" ", ""), text)
-    for match in P.SPELLED_EMAIL_RE.finditer(joined):
-        if not (_DOT_WORD.search(match.group(2)) or "." in match.group(1)):
-            continue  # "I bought it at shop.com": a spelled address spells a dot somewhere
-        local = _DOT_WORD.sub(".", match.group(1))
-        domain = _DOT_WORD.sub(".", match.group(2))
-        address = f"{local}@{domain}"
-        if P.EMAIL_RE.fullmatch(address):
-            found.append(address)
-    return list(dict.fromkeys(found))
-
-
-def _corrected_email(text: str, emails: list[str]) -> str | None:
-    """The address meant: the first, or the last when a correction stands between them.
-
-    "mark.t@example.net - sorry, not that one, it's mark.taylor@example.net": the last.
-    """
-    if len(emails) < 2:
-        return emails[0] if emails else None
-    first, last = text.find(emails[0]), text.rfind(emails[-1])
-    if 0 <= first < last and P.CORRECTION_RE.search(text, first + len(emails[0]), last):
-        return emails[-1]
-    return emails[0]
 
 
 # "sorry, not 1002": the number after a correction is the one ruled out, not the one meant.
@@ -264,7 +220,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     language = detected.language if detected.sure or not language_hint else language_hint
     signals = injection_signals(message)
     emails = emails_in(text)
-    email = _corrected_email(text, emails)
+    email = corrected_email(text, emails)
     order_ids = order_ids_in(text)
     picked = meant_order(text, order_ids)
     if picked is not None:

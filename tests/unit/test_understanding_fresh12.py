@@ -1,0 +1,120 @@
+"""Readings found wrong when the fresh12 part became dev conversations.
+
+Each case is a message shape the agent misread on its first run (an amount said aloud, a
+question taken for a request, a request taken for a question); the tests pin the reading.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from graph.understanding import understand_with_rules
+
+
+@pytest.mark.parametrize(
+    ("message", "value"),
+    [
+        ("could i get twelve fifty back? i'll live with the flicker", "12.50"),
+        ("ich möchte zweiundzwanzig dollar fünfzig zurück haben", "22.50"),
+        ("crack aa gaya, pachees dollar refund kar do yaar", "25"),
+        ("meu pedido é o 60731, quero quinze e noventa de volta", "15.90"),
+    ],
+)
+def test_an_amount_said_aloud_is_read_and_stated_back(message: str, value: str) -> None:
+    understood = understand_with_rules(message)
+    assert understood.intent == "refund"
+    assert understood.reading.kind == "exact" and understood.reading.value == Decimal(value)
+    assert not understood.reading.final  # words are always stated back for a yes
+
+
+def test_a_short_answer_in_words_of_an_unclear_language_is_read() -> None:
+    # French reads only "quinze", Spanish only "noventa": Portuguese reads both.
+    followup = understand_with_rules("quinze e noventa").followup
+    assert followup.kind == "exact" and followup.value == Decimal("15.90")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "just saw the refund land, thank you so much, you guys are lovely",
+        "the refund just landed, cheers",
+    ],
+)
+def test_a_refund_seen_arriving_asks_for_nothing(message: str) -> None:
+    understood = understand_with_rules(message)
+    assert understood.intent != "refund"
+    assert understood.reading.kind == "none"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "ob meine Erstattung für die Duftkerzen wirklich durchgegangen ist? ORD-26684",
+        "ontem pedi reembolso do ventilador, pedido ORD-51239. ele já foi processado?",
+        "kal maine refund request kiya tha, kya woh process ho gaya? ORD-24471",
+    ],
+)
+def test_asking_whether_a_refund_went_through_is_a_status_question(message: str) -> None:
+    understood = understand_with_rules(message)
+    assert understood.topic == "refund_status"
+    assert understood.intent == "status"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "Can you cancel ORD-42680 before it goes out?",
+        "si può cambiare la taglia prima che la spediscono? ORD-12689",
+        "can I get a different size instead?",
+    ],
+)
+def test_what_the_agent_cannot_do_is_said_plainly(message: str) -> None:
+    assert understand_with_rules(message).topic == "unsupported"
+
+
+def test_no_replacement_wanted_is_asking_for_money() -> None:
+    understood = understand_with_rules(
+        "Three of the six glasses were smashed. Order ORD-38804. Not interested in a replacement."
+    )
+    assert understood.intent == "refund"
+    assert understood.topic is None
+
+
+def test_an_amount_settled_on_while_keeping_the_item_is_not_a_no() -> None:
+    understood = understand_with_rules("en fait 12,50 ça suffit largement, je vais le garder")
+    assert understood.topic != "acknowledged"
+    assert understood.followup.value == Decimal("12.50")
+
+
+def test_half_of_what_is_left_after_a_refund_named_without_its_amount() -> None:
+    understood = understand_with_rules(
+        "ya me devolvieron una parte la semana pasada. devolveme la mitad de lo que queda"
+    )
+    assert understood.intent == "refund"
+    assert understood.reading.kind == "fraction" and not understood.reading.final
+
+
+def test_a_spoken_full_stop_after_an_address_ends_it() -> None:
+    understood = understand_with_rules(
+        "ORD-15294 und meine E-Mail gerda punkt lehmann at example punkt com Punkt was nun"
+    )
+    assert understood.email == "gerda.lehmann@example.com"
+    assert understand_with_rules("ana dot ruiz at example dot com dot br").email == (
+        "ana.ruiz@example.com.br"
+    )
+
+
+@pytest.mark.parametrize(
+    ("message", "again"),
+    [
+        ("refund another 10 please", True),
+        ("bitte nochmal 10 erstatten", True),
+        ("ich möchte 20 zurück, also die hälfte", False),  # German "also" is "so"
+        ("order ORD-604218 aur email rohit@example.com", False),  # "aur" is "and"
+        ("refund 10 please", False),
+    ],
+)
+def test_asking_for_more_than_before(message: str, again: bool) -> None:
+    assert understand_with_rules(message).again is again
