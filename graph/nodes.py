@@ -161,12 +161,21 @@ class AgentNodes:
         topic: str | None = understanding.topic
         if topic is None and intent == "provide_info" and state.topic == "refund_status":
             topic = state.topic  # the identity the status question was waiting for
+        checking = (
+            request.declined
+            and state.last_decision is not None
+            and "refunded_before" in state.last_decision
+        )
+        if checking:
+            # "no, I just wanted to check" to "... already has 15 refunded. Another 15?":
+            # the customer was asking after that refund; say where it stands.
+            topic = "refund_status"
         return {
             **reset,
             **request.update(),
             "intent": intent,
             "topic": topic,
-            "declined": request.declined,
+            "declined": request.declined and not checking,
             "asks_again": understanding.again,
             "language": language if language in replies.LANGUAGES else "en",
             "understood_by": "fallback" if fell_back else understanding.source,

@@ -22,7 +22,7 @@ MORE_RE: Final = re.compile(
 AGAIN_RE: Final = re.compile(
     r"\b(?:more|another|again|also|too|otro|otra|otros|otras|(?<!pas )encore|autres?|"
     r"weitere\w?|altri|altre|outros|outras|outro|outra|ek aur|aur bhi|aur ek|"
-    r"noch(?! (?:nicht|nichts|nix|kein\w*))|"
+    r"noch(?! (?:nicht|nichts|nix|kein\w*|was|etwas)\b)|"
     r"mais|altro|altra|de nuevo|otra vez|de novo|di nuovo|nochmal|wieder|phir se|dobara)\b"
 )
 # "not interested in a replacement", "no quiero un reemplazo": the money, not the goods.

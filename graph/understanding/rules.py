@@ -308,9 +308,13 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     followup = reading
     if reading.kind in ("none", "unclear"):
         followup = amounts.read_amount(marked, numbers, asks=True, dot_groups=dot_groups)
-    if looking_back and not A.MORE_RE.search(text):
+    if looking_back and not (
+        A.asks_again(text, language)
+        or (A.MORE_RE.search(text) and (not question or P.REFUND_RE.search(text)))
+    ):
         # "I see 20 USDC refunded, thanks", "20 USDC back in my wallet": a refund that
-        # happened, not a request for another.
+        # happened, not a request for another ("... now 10 for the other one" asks; "ist
+        # das jetzt durch?" asks after it).
         reading = followup = AmountReading()
     asked_amount = reading.kind == "exact" and (
         reading.final

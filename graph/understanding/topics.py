@@ -95,7 +95,10 @@ _STATUS_COMPOSED: Final = (
     rf"{_NOT_SEEN} {_CLAUSE_GAP}{_MY_REFUND}|"
     rf"{_MY_REFUND}\?{{0,3}} {_GAP}{_NOT_SEEN}|{_NOT_SEEN} {_SOME_MONEY}"
 )
-STATUS_QUESTION_RE: Final = re.compile(rf"(?:{L.all_words(L.STATUS_WORDS)})|{_STATUS_COMPOSED}")
+# (Whole words: "schon durch" is not in "schon durchgelaufen".)
+STATUS_QUESTION_RE: Final = re.compile(
+    rf"(?<!\w)(?:{L.all_words(L.STATUS_WORDS)})(?!\w)|{_STATUS_COMPOSED}"
+)
 # "the refund arrived?" / "has my refund gone through?": a status question with a "?"
 # ("the refund landed this morning, thanks" is a thank-you).
 # "has the 12.50 been sent yet?", "did the 20 dollars arrive?": an amount asked after.
@@ -236,7 +239,10 @@ SOMEONE_ELSES_RE: Final = re.compile(
     r"carteira|carte|tarjeta|carta|cartao|karte|account|card)s? (?:de|di|do|da|von|del|della|"
     r"dello|des|du|of|dal) (?:mon|ma|mes|mi|mis|mio|mia|miei|meu|minha|meinem|meiner|meines|"
     r"my|un|una|une|ein|einem|einer|um|uma|a|la|le|el|il|lo|o|der|dem|die|das|the|her|his|"
-    r"their|su|sa|son|seu|sua|suo|ihrem|seinem)\b"
+    r"their|su|sa|son|seu|sua|suo|ihrem|seinem)\b|"
+    # Hinglish: "mere husband ke card pe", "bhai ke account mein" (the owner comes first).
+    r"\b(?:\w+ )(?:ke|ki|ka) (?:card|account|wallet|khate|khata|bank account|upi)"
+    r" (?:pe|par|mein|me|main)\b"
 )
 
 # A card, a bank, a payment app or an address named in a request: a refund only ever goes

@@ -426,6 +426,12 @@ async def test_the_amount_already_refunded_asked_again_is_stated_back(
     }
     assert len(sandbox.ledger()) == 1
     assert "already has 20.00 USDC refunded" in r["reply"]
+    # "no" to another 20: they were asking after the first; it is reported.
+    t3 = chat.new_thread()
+    await chat.say(t3, "alice@example.com ORD-1001, refund 20 USDC please")
+    r = await chat.say(t3, "no, I just wanted to check it went through")
+    assert r["outcome"] == {"kind": "answered", "topic": "refund_status"}
+    assert "20.00" in r["reply"] and len(sandbox.ledger()) == 1
     r = await chat.say(t2, "yes")
     assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "20.00"
     assert len(sandbox.ledger()) == 2
