@@ -180,19 +180,20 @@ def refunded_before(state: State, order_id: str, amount: Decimal, refunded: Deci
 
     More often a question about that refund, or a message sent twice, than a second
     request: it is stated back with what was refunded, and paid on a yes to exactly it.
-    In this conversation, a word asking for more ("another 20") makes it a request; from
-    another conversation, the order's whole refunded amount is what is compared.
+    After a refund on this order in this conversation, a word asking for more tied to the
+    amount ("another 20", "20 more") makes it a request; otherwise (another conversation,
+    or this one's refund was on another order) the order's whole refunded amount is what
+    is compared.
     """
     if refunded <= 0:
         return False
     if state.awaiting == "confirm" and state.proposed_amount == format_usdc(amount):
         return False  # the yes to exactly this amount, stated back
     earlier = state.refund
-    if earlier is None:
+    if earlier is None or earlier["order_id"] != order_id:
         return amount == refunded
     return (
-        earlier["order_id"] == order_id
-        and earlier.get("status") != "refused"
+        earlier.get("status") != "refused"
         and Decimal(earlier["amount"]) == amount
         and not state.asks_again
     )

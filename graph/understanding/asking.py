@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from graph.understanding.patterns import NUM, UNIT
+
 # Words of a request that adds to or follows another: "another 20", "now 5 for ...".
 MORE_RE: Final = re.compile(
     # ("noch nichts", "pas encore": not yet, not more.)
@@ -17,21 +19,31 @@ MORE_RE: Final = re.compile(
     r"noch(?! (?:nicht|nichts|nix|kein\w*))|jetzt|mais|"
     r"agora|altro|adesso|ora)\b"
 )
-# Asking for more than before ("another 20", "20 more", "otros 20"): MORE_RE without the
-# words for "now", which start a new request without saying it adds to the last one.
-AGAIN_RE: Final = re.compile(
-    r"\b(?:more|another|again|also|too|otro|otra|otros|otras|(?<!pas )encore|autres?|"
-    r"weitere\w?|altri|altre|outros|outras|outro|outra|ek aur|aur bhi|aur ek|"
-    r"noch(?! (?:nicht|nichts|nix|kein\w*|was|etwas)\b)|"
-    r"mais|altro|altra|de nuevo|otra vez|de novo|di nuovo|nochmal|wieder|phir se|dobara)\b"
+# Asking for more than before, the word tied to an amount ("another 20", "20 more", "otros
+# 20", "noch 10", "10 aur"); "hi again", "I'll say it again", "too many times", "mais je
+# veux mes 10" and "noch immer" ask for nothing more. Read on marked text (NUM marks).
+_ANOTHER: Final = (
+    r"(?:another|other|otro|otra|otros|otras|autres?|weitere\w?|altri|altre|altro|altra|"
+    r"outros|outras|outro|outra)"
 )
-# "not interested in a replacement", "no quiero un reemplazo": the money, not the goods.
+_MORE_BEFORE: Final = r"(?:noch|nochmal|nochmals|ek aur|aur|encore|mais|also)"
+_MORE_AFTER: Final = (
+    r"(?:more|extra|additional|de plus|en plus|mas|mehr|dazu|in piu|di piu|a mais|aur)"
+)
+AGAIN_RE: Final = re.compile(
+    rf"\b({_ANOTHER}) (?:[a-z]+ ){{0,3}}(?:{UNIT} ?)?{NUM}|"
+    rf"\b({_MORE_BEFORE}) (?:{UNIT} ?)?{NUM}|"
+    rf"{NUM} ?(?:{UNIT} )?{_MORE_AFTER}\b"
+)
+# "not interested in a replacement", "no quiero un reemplazo": the money, not the goods
+# (declined in so many words; "there is no replacement part" declines nothing).
 NO_REPLACEMENT_RE: Final = re.compile(
-    r"\b(?:not interested in|no need for|don't want|do not want|don't need|no|without|"
-    r"no quiero|ne veux pas|pas de|kein(?:en)?|nao quero|non voglio)"
+    r"\b(?:not interested in|no need for|don't want|do not want|don't need|do not need|"
+    r"no quiero|ne veux pas|will keinen?|mochte keinen?|brauche keinen?|nao quero|non voglio)"
     r" (?:a |an |any |un |una |uno |une |einen |um |uma )?"
     r"(?:replacement|new one|exchange|reemplazo|cambio|remplacement|echange|ersatz|umtausch|"
-    r"troca|sostituzione)\b"
+    r"troca|sostituzione)\b|"
+    r"\bno (?:replacement|exchange)(?: needed| please| thanks?)?(?= ?[.,!]| ?$)"
 )
 # "12,50 ça suffit", "20 is enough": an amount settled on, with or without keeping the item.
 ENOUGH_RE: Final = re.compile(
@@ -40,12 +52,12 @@ ENOUGH_RE: Final = re.compile(
 )
 
 
-def asks_again(text: str, language: str) -> bool:
-    """``text`` (folded) asks for more than before: "another 20", "otros 20", "nochmal".
+def asks_again(marked: str, language: str) -> bool:
+    """``marked`` text asks for an amount more than before: "another 20", "otros 20".
 
     (German "also" is "so", not "also".)
     """
-    return any(m.group(0) != "also" or language != "de" for m in AGAIN_RE.finditer(text))
+    return any(m.group(2) != "also" or language != "de" for m in AGAIN_RE.finditer(marked))
 
 
 __all__ = ["AGAIN_RE", "ENOUGH_RE", "MORE_RE", "NO_REPLACEMENT_RE", "asks_again"]

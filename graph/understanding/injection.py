@@ -70,9 +70,11 @@ INJECTION_PATTERNS: Final = (
             r"\bas an? (?:employee|staff member|admin|insider)\b|\bi work (?:for|at) (?:you|"
             r"your (?:company|store|shop)|the (?:company|store|shop))\b|"
             r"\bi(?: am|'m) (?:the|an?|your) (?:\w+ )?(?:admin|administrator|developer|ceo|"
-            # ("I'm the account owner" / "the owner of this order": the customer, not the shop.)
-            r"supervisor)\b|\bi(?: am|'m) (?:the|an?|your) (?!(?:account|order|wallet) )"
-            r"(?:\w+ )?(?:owner|manager)\b(?! of (?:this|the|my|that) (?:account|order|wallet))"
+            # ("I'm the account owner" / "the owner of this order": the customer, not the
+            # shop; a manager of anything, or the store's owner, is the shop.)
+            r"supervisor)\b|\bi(?: am|'m) (?:the|an?|your) (?:(?:\w+ )?manager\b|"
+            r"(?:store|shop|company|business|site|website|brand) owner\b|"
+            r"owner\b(?! of (?:this|the|my|that) (?:account|order|wallet)))"
             r".{0,40}"
             r"\b(?:approv(?:e|ing)|authori[sz](?:e|ing)|overrid(?:e|ing)|allow|refund|pay|send)|"
             r"\bi(?: am|'m) (?:approving|authori[sz]ing|overriding)\b|"

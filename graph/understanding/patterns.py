@@ -265,9 +265,13 @@ DOLLARS_CENTS_RE: Final = re.compile(
     r"(?= ?(?:back|please|pls|refund\w*|zuruck|erstattet|bitte|retour|de volta|de vuelta|"
     r"indietro|wapas|vapas|[?!.,]|$))"
 )
-# "twelve fifty", "twenty-two fifty": a price said aloud, its cents as a second number in
-# words right after the first (joined only when both are words; stated back for a yes).
-SPOKEN_PRICE_RE: Final = re.compile(rf"({NUM}) ({NUM})")
+# "twelve fifty": a price said aloud, its cents a second number in words right after the
+# first (both words; stated back for a yes). "two twenty dollar items": a count and a price.
+SPOKEN_PRICE_RE: Final = re.compile(
+    rf"({NUM}) ({NUM})(?! ?-?(?:dollar|euro|buck|usd) "
+    r"(?!(?:back|refund\w*|please|pls|for|to|on|and|usdc|returned)\b)[a-z])"
+    r"(?! ?(?:each|items?|pieces?|things?)\b)"
+)
 # A short reply that leads with its amount, then explains it: "14, ek glass 7 ka hai".
 # (The number's own trailing comma is part of it: "14," is marked as one number.)
 LEAD_AMOUNT_RE: Final = re.compile(

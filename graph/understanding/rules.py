@@ -266,7 +266,11 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     cancel = bool(P.CANCEL_RE.search(text))
     acknowledging = bool(P.ACK_RE.search(text) or P.KEEP_RE.search(text))
     asks = (
-        (bool(P.REFUND_RE.search(text) or A.NO_REPLACEMENT_RE.search(text)) or rest_after_past)
+        bool(
+            P.REFUND_RE.search(text)
+            or (A.NO_REPLACEMENT_RE.search(text) and not question)
+            or rest_after_past
+        )
         and not looking_back
         and not declined
     )
@@ -309,7 +313,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     if reading.kind in ("none", "unclear"):
         followup = amounts.read_amount(marked, numbers, asks=True, dot_groups=dot_groups)
     if looking_back and not (
-        A.asks_again(text, language)
+        A.asks_again(marked, language)
         or (A.MORE_RE.search(text) and (not question or P.REFUND_RE.search(text)))
     ):
         # "I see 20 USDC refunded, thanks", "20 USDC back in my wallet": a refund that
@@ -401,7 +405,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         full_refund=reading.kind == "full",
         order_ids=order_ids,
         affirmative=yes,
-        again=A.asks_again(text, language),
+        again=A.asks_again(marked, language),
         negative=bool(P.NO_RE.search(text)),
         reason=reason,
         injection_signals=signals,

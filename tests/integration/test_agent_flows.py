@@ -457,6 +457,10 @@ async def test_the_same_request_sent_twice_in_one_conversation_pays_once(
     assert len(sandbox.ledger()) == 1
     r = await chat.say(t, "no thanks")
     assert r["outcome"]["kind"] != "refunded"
+    # Repeating oneself ("again") is not asking for more: stated back again.
+    r = await chat.say(t, "hi again, refund 10 USDC please")
+    assert r["outcome"]["for"] == ["confirmation"] and len(sandbox.ledger()) == 1
+    r = await chat.say(t, "no")
     # Asking for another 10 in so many words is a request: paid.
     r = await chat.say(t, "actually yes, refund another 10 USDC please")
     assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "10.00"
@@ -576,3 +580,17 @@ async def test_no_naming_another_order_moves_the_amount_to_it(
     r = await chat.say(t, "yes", customer_email=alice)
     assert r["outcome"]["kind"] == "refunded" and r["outcome"]["order_id"] == "ORD-1002"
     assert len(sandbox.ledger()) == 1
+
+
+async def test_a_refund_on_another_order_keeps_the_repeat_check_for_this_one(
+    chat: Chat, sandbox: SandboxServer
+) -> None:
+    r = await chat.say(chat.new_thread(), "alice@example.com ORD-1001, refund 20 USDC please")
+    assert r["outcome"]["kind"] == "refunded"
+    t = chat.new_thread()
+    r = await chat.say(t, "alice@example.com ORD-1002 refund 5 USDC please")
+    assert r["outcome"]["kind"] == "refunded" and len(sandbox.ledger()) == 2
+    # ORD-1001's 20 from the other conversation, asked again here: stated back first.
+    r = await chat.say(t, "and ORD-1001, refund 20 USDC please")
+    assert r["outcome"]["for"] == ["confirmation"] and r["outcome"]["order_id"] == "ORD-1001"
+    assert len(sandbox.ledger()) == 2
