@@ -11,7 +11,14 @@ from typing import Any
 
 import pytest
 
-from benchmarks import checkpoint_size, concurrency, http_overhead, llm_calls, turn_overhead
+from benchmarks import (
+    checkpoint_size,
+    concurrency,
+    http_overhead,
+    llm_calls,
+    scale_out,
+    turn_overhead,
+)
 
 
 def _number(value: Any) -> bool:
@@ -120,9 +127,24 @@ async def test_checkpoint_size_smoke(pg_admin: str, capsys: pytest.CaptureFixtur
     assert "checkpoint_blobs" in capsys.readouterr().out
 
 
+async def test_scale_out_smoke(pg_admin: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # Real child processes on the shared database and sandbox: every conversation refunds.
+    result = await scale_out.run(
+        scale_out.Options(rounds=1, concurrency=2, conversations=2, pool_size=2), admin=pg_admin
+    )
+    legs = {leg["processes"]: leg for leg in result["legs"]}
+    assert set(legs) == {1, 2}
+    for leg in legs.values():
+        assert leg["turns"] == 4  # two two-turn conversations, each ending in a refund
+        assert _number(leg["turns_per_s"]) and leg["turns_per_s"] > 0
+    assert len(result["two_over_one"]) == 1 and _number(result["two_over_one_median"])
+    scale_out.report(result)
+    assert "two processes / one" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     "module",
-    [turn_overhead, llm_calls, concurrency, checkpoint_size, http_overhead],
+    [turn_overhead, llm_calls, concurrency, checkpoint_size, http_overhead, scale_out],
     ids=lambda m: m.__name__,
 )
 def test_defaults_parse(module: Any) -> None:
