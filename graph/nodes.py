@@ -125,7 +125,9 @@ class AgentNodes:
         choice = picking.Choice()
         # "no, the phone case" to "shall I refund 5 for ORD-1001?": the no may be about
         # the order, not the refund.
-        said_no = request.declined and state.proposed_amount is not None
+        said_no = (
+            request.declined and state.proposed_amount is not None and not picking.keeps(text)
+        )
         if (
             trusted_email
             and not understanding.order_ids
@@ -142,7 +144,8 @@ class AgentNodes:
             if choice.order_id is not None:
                 order_id = choice.order_id
                 if said_no:
-                    request = pending.moved_to_another_order(state)
+                    named_one = next((o for o in mine if o.id == choice.order_id), None)
+                    request = pending.moved_to_another_order(state, named_one)
                 request = pending.order_picked(request)
         still_verified = email == state.verified_email and order_id == state.verified_order_id
         intent = understanding.intent
@@ -427,6 +430,7 @@ class AgentNodes:
             "error_code": record.error_code,
             "error_reason": record.error_reason,
         }
+        asked_here = [*state.refunded_here, f"{attempt['order_id']}:{attempt['amount']}"]
         if outcome.status == "confirmed":
             if (order := outcome.order) is None:  # read only when another call confirmed it
                 async with svc.storage.pool.connection() as conn:
@@ -434,6 +438,7 @@ class AgentNodes:
             snapshot = order_snapshot(order) if order is not None else state.order
             return {
                 "refund": attempt,
+                "refunded_here": asked_here,
                 "order": snapshot,
                 "outcome": {
                     "kind": "refunded",
@@ -450,7 +455,7 @@ class AgentNodes:
             reason = "refund_failed"
         else:
             reason = "refund_outcome_unknown"
-        return {"refund": attempt, "escalation_reason": reason}
+        return {"refund": attempt, "refunded_here": asked_here, "escalation_reason": reason}
 
     # --- escalate ----------------------------------------------------------------
 

@@ -162,16 +162,19 @@ def order_picked(request: PendingRequest) -> PendingRequest:
     return PendingRequest(requested=True, proposal=proposal_of(reading))
 
 
-def moved_to_another_order(state: State) -> PendingRequest:
+def moved_to_another_order(state: State, named: Order | None) -> PendingRequest:
     """The amount just stated, for another order the customer named instead.
 
     "no, the phone case" to "shall I refund 5.00 for ORD-1001?": 5.00 for the phone case
-    (the whole of it if the whole of the first was stated), to be stated back again.
+    (the whole of it if the whole of the first was stated), to be stated back again. More
+    than the named order has left was never asked for it: the customer is asked how much.
     """
     stated = state.proposed_amount
     whole = state.order is not None and stated == state.order["unrefunded_usdc"]
     if whole or stated is None:
         return PendingRequest(requested=True, full=True)
+    if named is not None and Decimal(stated) > named.unrefunded_usdc:
+        return PendingRequest(requested=True, unclear=True)
     return PendingRequest(requested=True, amount=stated)
 
 
@@ -180,23 +183,17 @@ def refunded_before(state: State, order_id: str, amount: Decimal, refunded: Deci
 
     More often a question about that refund, or a message sent twice, than a second
     request: it is stated back with what was refunded, and paid on a yes to exactly it.
-    After a refund on this order in this conversation, a word asking for more tied to the
-    amount ("another 20", "20 more") makes it a request; otherwise (another conversation,
-    or this one's refund was on another order) the order's whole refunded amount is what
-    is compared.
+    After a refund of this amount on this order in this conversation, a word asking for
+    more tied to the amount ("another 20", "20 more") makes it a request; otherwise the
+    order's whole refunded amount (refunds of other conversations too) is compared.
     """
     if refunded <= 0:
         return False
     if state.awaiting == "confirm" and state.proposed_amount == format_usdc(amount):
         return False  # the yes to exactly this amount, stated back
-    earlier = state.refund
-    if earlier is None or earlier["order_id"] != order_id:
-        return amount == refunded
-    return (
-        earlier.get("status") != "refused"
-        and Decimal(earlier["amount"]) == amount
-        and not state.asks_again
-    )
+    if f"{order_id}:{format_usdc(amount)}" in state.refunded_here:
+        return not state.asks_again
+    return amount == refunded
 
 
 def after(state: State, understood: Understanding) -> PendingRequest:

@@ -74,6 +74,20 @@ _NOT_NAMING: Final = frozenset(
 )
 
 
+_KEEPING: Final = re.compile(
+    r"\b(?:keep|keeping|behalte\w*|garde\w*|quedo|quedar\w*|tengo|tenere|fico|ficar|"
+    r"rakh\w*)\b"
+)
+
+
+def keeps(text: str) -> bool:
+    """``text`` says the customer keeps something: an order named there is not refunded.
+
+    "no thanks, I'll keep the phone case" declines; it names no order to refund instead.
+    """
+    return bool(_KEEPING.search(fold(text)))
+
+
 @dataclass(frozen=True, slots=True)
 class Choice:
     """The order meant (``order_id``), or the orders to ask between (``candidates``)."""

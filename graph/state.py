@@ -162,6 +162,9 @@ class State(OutputState):
     refund: RefundAttempt | None = None
     """The latest refund attempt: turn, status, amount, tx_hash, refund_id, error."""
 
+    refunded_here: list[str] = field(default_factory=list)
+    """Every refund this conversation sent to MoltPe, as ``"<order id>:<amount>"``."""
+
     ticket: TicketRef | None = None
     """The latest review ticket: id, reference, reasons (and status once resolved)."""
 
@@ -215,6 +218,7 @@ class Update(TypedDict, total=False):
     decision: DecisionRecord | None
     last_decision: DecisionRecord | None
     refund: RefundAttempt | None
+    refunded_here: list[str]
     ticket: TicketRef | None
     escalation_reason: str | None
     node_trail: list[NodeTransition] | None

@@ -51,6 +51,37 @@ ENOUGH_RE: Final = re.compile(
     r"genugt|basta|bastano|bastan|alcanza|es suficiente|chega|e suficiente|kaafi)\b"
 )
 
+# Why the customer asks (the refund reason recorded with the request).
+REASONS: Final = (
+    (
+        "damaged",
+        re.compile(
+            r"\b(?:damaged|broken|broke|cracked|smashed|shattered|chipped|torn|ripped|dented|"
+            r"defective|faulty|doesn't work|stopped working|"
+            r"not working|roto|rota|danado|danada|casse|cassee|abime|kaputt|beschadigt|defekt|"
+            r"quebrad[oa]|danificad[oa]|rott[oa]|danneggiat[oa]|toota|tuta|kharab)\b"
+        ),
+    ),
+    (
+        "not_received",
+        re.compile(
+            r"\b(?:never (?:arrived|received|came)|not (?:arrived|received)|didn't (?:arrive|"
+            r"receive|get)|lost|no llego|nunca llego|pas recu|jamais arrive|nie angekommen|"
+            r"nicht angekommen|nao chegou|nunca chegou|mai arrivato|non e arrivato|nahi aaya)\b"
+        ),
+    ),
+    ("wrong_item", re.compile(r"\b(?:wrong (?:item|size|color|colour|product))\b")),
+    (
+        "not_as_described",
+        re.compile(r"\b(?:not as described|different from|fake|poor quality|quality issue)\b"),
+    ),
+    ("duplicate_charge", re.compile(r"\b(?:charged twice|double charged|duplicate)\b")),
+    (
+        "changed_mind",
+        re.compile(r"\b(?:changed my mind|don't (?:want|need) it|no longer need)\b"),
+    ),
+)
+
 
 def asks_again(marked: str, language: str) -> bool:
     """``marked`` text asks for an amount more than before: "another 20", "otros 20".
@@ -60,4 +91,4 @@ def asks_again(marked: str, language: str) -> bool:
     return any(m.group(2) != "also" or language != "de" for m in AGAIN_RE.finditer(marked))
 
 
-__all__ = ["AGAIN_RE", "ENOUGH_RE", "MORE_RE", "NO_REPLACEMENT_RE", "asks_again"]
+__all__ = ["AGAIN_RE", "ENOUGH_RE", "MORE_RE", "NO_REPLACEMENT_RE", "REASONS", "asks_again"]

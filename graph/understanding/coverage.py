@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from graph.understanding import asking as A
 from graph.understanding import languages as L
 from graph.understanding import patterns as P
 from graph.understanding.model import Understanding
@@ -66,7 +67,7 @@ def read_fully(message: str, understanding: Understanding) -> bool:
         return False
     rest = P.SPELLED_EMAIL_RE.sub(" ", P.EMAIL_RE.sub(" ", text))
     rest = P.BARE_ORDER_RE.sub(" ", P.ORDER_RE.sub(" ", rest))
-    for _, pattern in P.REASONS:
+    for _, pattern in A.REASONS:
         rest = pattern.sub(" ", rest)
     rest = _UNIT_RE.sub(" ", rest)
     numbers = _NUMBER_RE.findall(rest)

@@ -17,6 +17,56 @@ _DOT_WORD: Final = re.compile(r" (?:dot|punto|point|punkt|ponto) ")
 _LETTER_RUN_RE: Final = re.compile(r"(?<!\w)(?:[a-z0-9] ){1,63}[a-z0-9](?!\w)")
 
 _GENERIC_TLDS: Final = frozenset({"com", "net", "org", "edu", "gov", "info", "io", "biz"})
+_COUNTRIES_AFTER_GENERIC: Final = frozenset(
+    {
+        "br",
+        "ar",
+        "mx",
+        "au",
+        "tr",
+        "cn",
+        "sg",
+        "pl",
+        "hk",
+        "tw",
+        "co",
+        "pe",
+        "ve",
+        "ec",
+        "uy",
+        "py",
+        "bo",
+        "gt",
+        "ng",
+        "pk",
+        "ph",
+        "vn",
+        "eg",
+        "sa",
+        "ua",
+        "cy",
+        "mt",
+        "gr",
+        "uk",
+        "nz",
+        "za",
+        "jp",
+        "kr",
+        "ru",
+        "pt",
+        "ro",
+        "hr",
+        "lb",
+        "qa",
+        "kw",
+        "bh",
+        "om",
+        "jm",
+        "do",
+    }
+)
+"""Countries whose addresses end in com.br, net.au, org.uk and the like ("es", "it",
+"le", "my" after a spoken ".com" are words: "... dot com dot my order is ...")."""
 
 
 def _whole_domain(domain: str) -> str:
@@ -27,7 +77,7 @@ def _whole_domain(domain: str) -> str:
     """
     labels = domain.split(".")
     for i, label in enumerate(labels[:-1]):
-        if label in _GENERIC_TLDS and len(labels[i + 1]) != 2:
+        if label in _GENERIC_TLDS and labels[i + 1] not in _COUNTRIES_AFTER_GENERIC:
             return ".".join(labels[: i + 1])
     return domain
 

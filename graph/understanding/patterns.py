@@ -448,34 +448,6 @@ GREETING_RE: Final = re.compile(
     r"^(?:hi|hello|hey|thanks?|thank you|good (?:morning|day)|hola|bonjour|salut|hallo|"
     r"guten tag|ola|oi|ciao|buongiorno|namaste|gracias|merci|danke|obrigad[oa]|grazie)\b"
 )
-REASONS: Final = (
-    (
-        "damaged",
-        re.compile(
-            r"\b(?:damaged|broken|broke|cracked|defective|faulty|doesn't work|stopped working|"
-            r"not working|roto|rota|danado|danada|casse|cassee|abime|kaputt|beschadigt|defekt|"
-            r"quebrad[oa]|danificad[oa]|rott[oa]|danneggiat[oa]|toota|tuta|kharab)\b"
-        ),
-    ),
-    (
-        "not_received",
-        re.compile(
-            r"\b(?:never (?:arrived|received|came)|not (?:arrived|received)|didn't (?:arrive|"
-            r"receive|get)|lost|no llego|nunca llego|pas recu|jamais arrive|nie angekommen|"
-            r"nicht angekommen|nao chegou|nunca chegou|mai arrivato|non e arrivato|nahi aaya)\b"
-        ),
-    ),
-    ("wrong_item", re.compile(r"\b(?:wrong (?:item|size|color|colour|product))\b")),
-    (
-        "not_as_described",
-        re.compile(r"\b(?:not as described|different from|fake|poor quality|quality issue)\b"),
-    ),
-    ("duplicate_charge", re.compile(r"\b(?:charged twice|double charged|duplicate)\b")),
-    (
-        "changed_mind",
-        re.compile(r"\b(?:changed my mind|don't (?:want|need) it|no longer need)\b"),
-    ),
-)
 _LEAD: Final = (
     r"ok|okay|so|then|well|fine|make it|just|only|let's say|how about|maybe|i'd like|"
     r"i would like|i want|can i get|can i have|give me|let's do|yes|sure|no|solo|nur|"

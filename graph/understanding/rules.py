@@ -241,7 +241,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     )
     marked, numbers = amounts.mark_numbers(scrubbed, words_text=words_text)
 
-    reason = next((name for name, pattern in P.REASONS if pattern.search(text)), None)
+    reason = next((name for name, pattern in A.REASONS if pattern.search(text)), None)
     question = "?" in text
     status_question = bool(
         P.STATUS_QUESTION_RE.search(text)
@@ -268,7 +268,9 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     asks = (
         bool(
             P.REFUND_RE.search(text)
-            or (A.NO_REPLACEMENT_RE.search(text) and not question)
+            # ("smashed ... not interested in a replacement"; "I don't need a new one, it
+            # works now" asks for nothing.)
+            or (A.NO_REPLACEMENT_RE.search(text) and reason is not None and not question)
             or rest_after_past
         )
         and not looking_back
@@ -339,7 +341,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         and not asked_amount
         and reading.kind in ("none", "unclear")
         # ("en fait 12,50 ça suffit, je vais le garder": an amount settled on.)
-        and not (followup.kind == "exact" and A.ENOUGH_RE.search(text))
+        and not (followup.kind == "exact" and A.ENOUGH_RE.search(text) and not declined)
     ):
         topic = "acknowledged"  # "no refund needed, I'll keep it": nothing to do
         asks = False

@@ -594,3 +594,37 @@ async def test_a_refund_on_another_order_keeps_the_repeat_check_for_this_one(
     r = await chat.say(t, "and ORD-1001, refund 20 USDC please")
     assert r["outcome"]["for"] == ["confirmation"] and r["outcome"]["order_id"] == "ORD-1001"
     assert len(sandbox.ledger()) == 2
+
+
+async def test_no_naming_a_smaller_order_asks_how_much_and_keeping_it_declines(
+    chat: Chat, sandbox: SandboxServer
+) -> None:
+    t = chat.new_thread()
+    alice = "alice@example.com"
+    r = await chat.say(t, "refund 20 USDC for the earbuds please", customer_email=alice)
+    assert r["outcome"]["for"] == ["confirmation"] and r["outcome"]["order_id"] == "ORD-1001"
+    # 20 is more than the phone case has: never asked for it, so how much is asked.
+    r = await chat.say(t, "no, the phone case", customer_email=alice)
+    assert r["outcome"] == {"kind": "asked", "for": ["amount"]}
+    assert sandbox.ledger() == []
+    t2 = chat.new_thread()
+    await chat.say(t2, "refund 5 USDC for the earbuds please", customer_email=alice)
+    r = await chat.say(t2, "no thanks, I'll keep the phone case", customer_email=alice)
+    assert r["outcome"]["kind"] != "asked" or r["outcome"].get("for") != ["confirmation"]
+    assert sandbox.ledger() == []
+
+
+async def test_the_same_amount_again_after_other_refunds_here_is_stated_back(
+    chat: Chat, sandbox: SandboxServer
+) -> None:
+    t = chat.new_thread()
+    first = "alice@example.com ORD-1001, refund 10 USDC please"
+    assert (await chat.say(t, first))["outcome"]["kind"] == "refunded"
+    r = await chat.say(t, "refund another 5 USDC please")
+    assert r["outcome"]["kind"] == "refunded" and len(sandbox.ledger()) == 2
+    # The first message pasted again: its 10 was refunded here already.
+    r = await chat.say(t, first)
+    assert r["outcome"]["for"] == ["confirmation"] and len(sandbox.ledger()) == 2
+    # Thanks, with the money named, is never a request for it.
+    r = await chat.say(t, "no. 10 USDC back in my wallet, thanks again")
+    assert len(sandbox.ledger()) == 2

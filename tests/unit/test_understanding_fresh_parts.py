@@ -229,3 +229,49 @@ def test_no_replacement_mentioned_is_not_a_refund_request(message: str) -> None:
 )
 def test_staff_of_an_account_or_order_is_still_a_claim_of_authority(message: str) -> None:
     assert "fake_authority" in injection_signals(message)
+
+
+@pytest.mark.parametrize(
+    ("message", "email"),
+    [
+        (
+            "meine Mail ist alice at example punkt com punkt es geht um ORD-1001",
+            "alice@example.com",
+        ),
+        (
+            "mi correo es alice arroba example punto com punto el pedido es ORD-1001",
+            "alice@example.com",
+        ),
+        ("my email is alice at example dot com dot my order is ORD-1001", "alice@example.com"),
+        ("ana dot ruiz at example dot com dot br", "ana.ruiz@example.com.br"),
+    ],
+)
+def test_a_word_after_a_spoken_com_is_not_a_country(message: str, email: str) -> None:
+    assert understand_with_rules(message).email == email
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "alice@example.com my payment has been processed but the item never came, refund 10 USDC",
+        "ja foi feito o pagamento mas nao chegou, quero reembolso de 10 ORD-1001",
+        "payment ho gaya kya pata nahi, 10 wapas chahiye ORD-1001",
+    ],
+)
+def test_a_payment_processed_beside_a_request_is_still_a_request(message: str) -> None:
+    understood = understand_with_rules(message)
+    assert understood.intent == "refund" and understood.topic is None
+
+
+def test_the_shop_owner_mentioned_is_not_a_claim() -> None:
+    assert injection_signals("o dono da loja disse que eu podia pedir reembolso de 10") == ()
+
+
+def test_no_replacement_needed_when_it_works_again_asks_for_nothing() -> None:
+    message = "I don't need a new one, the earbuds work fine now, thanks ORD-1001"
+    assert understand_with_rules(message).intent != "refund"
+
+
+def test_keeping_it_with_no_refund_wins_over_an_amount_called_fine() -> None:
+    understood = understand_with_rules("I'll keep it, 20 is fine for what it is, no refund")
+    assert understood.topic == "acknowledged"
