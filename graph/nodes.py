@@ -122,12 +122,12 @@ class AgentNodes:
             understanding.order_id or bare_order_id(state, text, ids) or state.claimed_order_id
         )
         request = pending.after(state, understanding)
+        if pending.about_the_first(state, understanding, text):
+            request = pending.PendingRequest(declined=True)
         choice = picking.Choice()
         # "no, the phone case" to "shall I refund 5 for ORD-1001?": the no may be about
         # the order, not the refund.
-        said_no = (
-            request.declined and state.proposed_amount is not None and not picking.keeps(text)
-        )
+        said_no = request.declined and state.proposed_amount is not None and not picking.keeps(text)
         if (
             trusted_email
             and not understanding.order_ids

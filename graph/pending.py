@@ -43,6 +43,8 @@ from core.money import format_usdc
 from graph.state import State, Update
 from graph.types import Proposal
 from graph.understanding import AmountReading, Understanding
+from graph.understanding.past import RECEIVED_RE
+from graph.understanding.text import prepare
 from persistence.models import Order
 
 CONFIRM_AWAITING = ("confirm", "confirm_full")
@@ -139,7 +141,8 @@ def amount_to_decide(
             proposal, order.unrefunded_usdc, limits, answered=state.awaiting == "amount"
         )
         return amount, amount is None and asking_allowed
-    if proposal is None and order.unrefunded_usdc > limits.per_tx_cap and asking_allowed:
+    implicit = proposal is None or (proposal.kind == "full" and proposal.why_confirm is None)
+    if implicit and order.unrefunded_usdc > limits.per_tx_cap and asking_allowed:
         # "refund kar do", no amount said: the whole of an order over the per-refund cap
         # would go to a person for a size nobody asked for. Ask how much first.
         return None, True
@@ -194,6 +197,21 @@ def refunded_before(state: State, order_id: str, amount: Decimal, refunded: Deci
     if f"{order_id}:{format_usdc(amount)}" in state.refunded_here:
         return not state.asks_again
     return amount == refunded
+
+
+def about_the_first(state: State, understood: Understanding, text: str) -> bool:
+    """A yes to "... already has 20.00 refunded. Another 20.00?" that is about the first.
+
+    "yes I got it, thanks", "sim, já recebi": the customer confirms the refund they had,
+    not a second one; nothing is paid on it.
+    """
+    return (
+        state.awaiting in CONFIRM_AWAITING
+        and state.last_decision is not None
+        and "refunded_before" in state.last_decision
+        and understood.affirmative
+        and bool(RECEIVED_RE.search(prepare(text)))
+    )
 
 
 def after(state: State, understood: Understanding) -> PendingRequest:

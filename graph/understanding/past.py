@@ -97,13 +97,23 @@ PAST_REFUND_RE: Final = re.compile(
     r"\b(?:recebi|chegou) o reembolso\b|\bo reembolso (?:ja )?(?:chegou|caiu)\b|"
     r"\brefund (?:aa gaya|mil gaya)\b|"
     r"\b(?:the |my )?refund (?:came|arrived|went) through\b|"
-    r"\b(?:saw|seen|see|watched) (?:the|my) (?:refund|money) (?:land|arrive|come in|come "
+    r"\b(?<!never )(?<!not )(?<!didn't )(?<!haven't )(?<!don't )(?<!can't )(?<!havent )"
+    r"(?<!didnt )(?<!dont )(?:saw|seen|see|watched) (?:the|my) (?:refund|money) "
+    r"(?:land|arrive|come in|come "
     r"through|go through|show up)\b|"
     r"\b(?:the|my) (?:refund|money) (?:has |have )?(?:just )?(?:landed|arrived|came in|showed up|"
     r"is in|hit my)\b(?![^.?!]{0,40}\?)|"
     r"\b(?:i see|i got|i received|got|received|see)\b[^.?!]{0,30}\brefunded\b|"
     r"\brefunded[,!.]? (?:thanks?|thank you|cheers)\b|\bback in my (?:wallet|account)\b|"
     rf"{NUM} ?{UNIT}? ?(?:arrived|came through|(?:is|are) back|landed)\b"
+)
+# "yes I got it, thanks", "sim, já recebi": the refund asked after has arrived (a yes to
+# "another one?" that is really about the first).
+RECEIVED_RE: Final = re.compile(
+    r"\b(?:got it|i got it|received it|i received|already got|recebi|ja recebi|recibi|"
+    r"ya lo recibi|ya llego|angekommen|erhalten|ricevuto|l'ho ricevuto|j'ai recu|recu|"
+    r"mil gaya|aa gaya|that's the one|the one i meant|that one|thanks?|thank you|obrigad[oa]|"
+    r"gracias|danke|merci|grazie|shukriya)\b"
 )
 # A past refund and the amount it names ("thanks for the refund of 20"): not a request.
 PAST_REFUND_AMOUNT_RE: Final = re.compile(
@@ -120,6 +130,7 @@ __all__ = [
     "PAST_PARTICIPLE_RE",
     "PAST_REFUND_AMOUNT_RE",
     "PAST_REFUND_RE",
+    "RECEIVED_RE",
     "WANTED_PAST_RE",
     "past_positions",
 ]

@@ -88,7 +88,8 @@ WANT: Final = (
     r"gostaria de|preciso de|voglio|vorrei|mujhe"
 )
 # A number tied to the asking ("refund 20", "20 USDC back"); counts are not amounts.
-_ASK: Final = rf"(?:{L.all_words(L.REFUND_WORDS)})\w*"
+ASK_WORDS: Final = L.all_words(L.REFUND_WORDS)
+_ASK: Final = rf"(?:{ASK_WORDS})\w*"
 ASKED_AMOUNT_PATTERNS: Final = (
     # An answer to "how much?" that starts with the amount: "13.50 for the three tins".
     re.compile(rf"^\W{{0,3}}({NUM}) ?{UNIT}? (?:for|por|pour|fur|per|pelo|pela|ke liye)\b"),
@@ -263,14 +264,13 @@ SPOKEN_CENTS_RE: Final = re.compile(
 DOLLARS_CENTS_RE: Final = re.compile(
     rf"({NUM}) (?:dollars?|dolares|dolar|dollari|bucks|usd|usdc) (?:and |und )?({NUM})"
     r"(?= ?(?:back|please|pls|refund\w*|zuruck|erstattet|bitte|retour|de volta|de vuelta|"
-    r"indietro|wapas|vapas|[?!.,]|$))"
+    r"indietro|wapas|vapas|[?!.]|$))"
 )
 # "twelve fifty": a price said aloud, its cents a second number in words right after the
 # first (both words; stated back for a yes). "two twenty dollar items": a count and a price.
 SPOKEN_PRICE_RE: Final = re.compile(
-    rf"({NUM}) ({NUM})(?! ?-?(?:dollar|euro|buck|usd) "
-    r"(?!(?:back|refund\w*|please|pls|for|to|on|and|usdc|returned)\b)[a-z])"
-    r"(?! ?(?:each|items?|pieces?|things?)\b)"
+    rf"({NUM}) ({NUM})(?= ?(?:back|refund\w*|please|pls|dollars|bucks|usd|usdc|for|on|of|total|"
+    r"de volta|de vuelta|zuruck|indietro|wapas|[?!.,]|$))"
 )
 # A short reply that leads with its amount, then explains it: "14, ek glass 7 ka hai".
 # (The number's own trailing comma is part of it: "14," is marked as one number.)
@@ -344,9 +344,14 @@ REST_FINE_RE: Final = re.compile(
     r"\b(?:the rest|the others|el resto|los demas|las demas|le reste|les autres|der rest|"
     r"die anderen|il resto|gli altri|le altre|o resto|os outros|as outras|baaki|baki) "
     r"(?:are|is|were|was|seem|look|arrived|esta|estan|son|llegaron|sont|est|sind|ist|kamen|"
-    r"sono|e|estao|esta|sao|chegaram|hai|hain|theek)(?: \w+)? ?(?:fine|ok|okay|good|intact|"
-    r"perfect|bien|buenos|buenas|intactos|intactas|perfectos|parfaits|intacts|gut|heil|"
-    r"in ordnung|bene|intatti|intatte|perfetti|bons|boas|inteiros|perfeitos|theek|sahi|hai)\b"
+    r"sono|e|estao|esta|sao|chegaram|hai|hain|theek|llego|work|works|worked|sab)(?: \w+)? ?"
+    r"(?:fine|ok|okay|good|intact|perfect|bien|buenos|buenas|intactos|intactas|perfectos|"
+    r"parfaits|intacts|gut|heil|in ordnung|bene|intatti|intatte|perfetti|bons|boas|inteiros|"
+    r"perfeitos|theek|sahi|hai)\b|"
+    # "forget about the rest", "el resto me lo quedo", "the rest of the items work".
+    r"\b(?:forget (?:about )?the rest|(?:el resto|le reste|o resto|il resto|der rest) "
+    r"(?:me lo quedo|je le garde|fico com|lo tengo|behalte ich)|the rest of (?:the |my )?\w+ "
+    r"(?:work|works|are fine|is fine))"
 )
 HALF_RE: Final = re.compile(rf"\b(?:{L.all_words(L.HALF_WORDS)})\b")
 # What follows "half" when it counts things, not money: "half the LEDs", "la mitad de
@@ -400,7 +405,8 @@ ACK_RE: Final = re.compile(rf"(?:^|\W)(?:{L.all_words(L.ACK_WORDS)})(?:\W|$)")
 REFUND_RE: Final = re.compile(
     rf"\b(?:{_ASK}|(?:get|have|want|need) (?:\S+ ){{0,4}}back|"
     r"(?:quero|queria|quiero|queria|voglio|vorrei|veux|voudrais|will|mochte|chahiye) "
-    r"(?:\S+ ){0,4}(?:de volta|de vuelta|indietro|zuruck|wapas)|"
+    r"(?:\S+ ){0,4}(?:de volta|de vuelta|indietro|zuruck|wapas)"
+    r"(?! ?(?:schick|send|senden|mand|envi|spedi|bhej|geben|bring|retourn))|"
     r"approve\w* (?:the |a |my )?refund|approve_refund|"
     r"it never (?:arrived|came)|never (?:arrived|received it|got it)|send (?:the|my) money back)\b"
 )
@@ -409,7 +415,9 @@ NOT_A_REQUEST_RE: Final = re.compile(
     r"\b(?:don't|do not|dont|no|not|never|without|instead of|rather than|no longer|"
     r"no quiero|ne veux pas|kein|keine|nicht|nao quero|nao|non voglio|non)\b"
     # ("I don't really know how refunds work": not knowing is not refusing.)
-    r"(?!(?: really| quite| exactly)? (?:know|understand|sure|get how|see how|think)\b)"
+    # ("I never saw my refund", "don't see the refund": asking after one, not refusing.)
+    r"(?!(?: really| quite| exactly)? (?:know|understand|sure|get how|see how|think|saw|seen|"
+    r"see|got|gotten|get|received|receive)\b)"
     r"[\w ']{0,25}\b(?:refund|reembols|rembours|erstatt|rimbors)|"
     # "I don't want 20 back", "no quiero el dinero de vuelta": the money refused.
     r"\b(?:don't|do not|dont|no longer) (?:want|need)\b[\w ']{0,25}\b(?:back|money)\b|"
@@ -437,7 +445,11 @@ HUMAN_STRONG_RE: Final = re.compile(
 )
 HUMAN_RE: Final = re.compile(rf"\b(?:{L.all_words(L.HUMAN_WORDS)})\b")
 # ("y" or "k" alone, nothing else: a terse yes; "y el pedido..." is Spanish "and".)
-YES_RE: Final = re.compile(rf"^\W{{0,3}}(?:(?:{L.all_words(L.YES_WORDS)})(?:\W|$)|[yk]\W{{0,3}}$)")
+# ("bet" and "say less" are a yes only on their own: "bet you'll mess it up" is not.)
+YES_RE: Final = re.compile(
+    rf"^\W{{0,3}}(?:(?:{L.all_words(L.YES_WORDS)})(?:\W|$)|[yk]\W{{0,3}}$|"
+    r"(?:bet|say less)(?:\W+(?:yes|yeah|yep|ok|okay|go ahead|do it))?\W{0,3}$)"
+)
 NO_RE: Final = re.compile(rf"^\W{{0,3}}(?:{L.all_words(L.NO_WORDS)})(?:\W|$)")
 HEDGE_RE: Final = re.compile(
     r"\b(?:no|not|don't|do not|never|cancel|stop|wait|hold on|instead|nein|non|nao|nahi|"

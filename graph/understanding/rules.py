@@ -69,6 +69,11 @@ _NEGATED_BEFORE: Final = re.compile(r"\b(?:not|no|nicht|pas|nao|non|nahi)\W{0,3}
 _CORRECTED_NUMBER: Final = re.compile(r"([^\d]{1,30}?)(\d{3,20})(?![\d.,]\d)")
 
 
+# "devolveme la mitad de lo que queda", "refund what's left please": a refund verb tied to
+# the rest in one clause ("my refund came through, forget about the rest" is not).
+_REST_ASKED: Final = re.compile(
+    rf"\b(?:{P.ASK_WORDS})\w*(?: [a-z'%]+){{0,6}} (?:{P.REST_RE.pattern})"
+)
 _WHOLE_NUMBER: Final = re.compile(r"(?<![\d.,])\d+(?![\d]|[.,]\d)")
 # "ORD-1001, not 1002": a number ruled out beside an order id of its length is an id.
 _RULED_OUT_NUMBER: Final = re.compile(
@@ -258,7 +263,10 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     rest_after_past = bool(
         P.REST_RE.search(text)
         and not P.REST_FINE_RE.search(text)
-        and (past_positions(marked) or (P.REFUND_RE.search(text) and not question))
+        and (
+            past_positions(marked)
+            or (_REST_ASKED.search(text) and not question and not PAST_REFUND_RE.search(text))
+        )
     )
     status_question = status_question and not rest_after_past
     looking_back = not rest_after_past and (status_question or bool(PAST_REFUND_RE.search(text)))

@@ -95,10 +95,7 @@ _STATUS_COMPOSED: Final = (
     rf"{_NOT_SEEN} {_CLAUSE_GAP}{_MY_REFUND}|"
     rf"{_MY_REFUND}\?{{0,3}} {_GAP}{_NOT_SEEN}|{_NOT_SEEN} {_SOME_MONEY}"
 )
-# (Whole words: "schon durch" is not in "schon durchgelaufen".)
-STATUS_QUESTION_RE: Final = re.compile(
-    rf"(?<!\w)(?:{L.all_words(L.STATUS_WORDS)})(?!\w)|{_STATUS_COMPOSED}"
-)
+STATUS_QUESTION_RE: Final = re.compile(rf"(?:{L.all_words(L.STATUS_WORDS)})|{_STATUS_COMPOSED}")
 # "the refund arrived?" / "has my refund gone through?": a status question with a "?"
 # ("the refund landed this morning, thanks" is a thank-you).
 # "has the 12.50 been sent yet?", "did the 20 dollars arrive?": an amount asked after.
@@ -241,7 +238,9 @@ SOMEONE_ELSES_RE: Final = re.compile(
     r"my|un|una|une|ein|einem|einer|um|uma|a|la|le|el|il|lo|o|der|dem|die|das|the|her|his|"
     r"their|su|sa|son|seu|sua|suo|ihrem|seinem)\b|"
     # Hinglish: "mere husband ke card pe", "bhai ke account mein" (the owner comes first).
-    r"\b(?:\w+ )(?:ke|ki|ka) (?:card|account|wallet|khate|khata|bank account|upi)"
+    r"\b(?:husband|wife|pati|patni|bhai|bhaiya|behen|didi|papa|mummy|maa|dost|friend|beta|"
+    r"beti|sister|brother|mom|dad|uncle|aunty|chacha|mama|saas|sasur|devar|jiju) "
+    r"(?:ke|ki|ka) (?:card|account|wallet|khate|khata|bank account|upi)"
     r" (?:pe|par|mein|me|main)\b"
 )
 

@@ -432,6 +432,12 @@ async def test_the_amount_already_refunded_asked_again_is_stated_back(
     r = await chat.say(t3, "no, I just wanted to check it went through")
     assert r["outcome"] == {"kind": "answered", "topic": "refund_status"}
     assert "20.00" in r["reply"] and len(sandbox.ledger()) == 1
+    # A yes that is about the first refund ("yes I got it, thanks") pays nothing more.
+    t4 = chat.new_thread()
+    await chat.say(t4, "alice@example.com ORD-1001, refund 20 USDC please")
+    r = await chat.say(t4, "yes I got it, thanks")
+    assert r["outcome"] == {"kind": "answered", "topic": "refund_status"}
+    assert len(sandbox.ledger()) == 1
     r = await chat.say(t2, "yes")
     assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "20.00"
     assert len(sandbox.ledger()) == 2
@@ -628,3 +634,14 @@ async def test_the_same_amount_again_after_other_refunds_here_is_stated_back(
     # Thanks, with the money named, is never a request for it.
     r = await chat.say(t, "no. 10 USDC back in my wallet, thanks again")
     assert len(sandbox.ledger()) == 2
+
+
+async def test_a_refund_asked_with_no_amount_on_an_order_over_the_cap_asks_how_much(
+    chat: Chat, sandbox: SandboxServer
+) -> None:
+    t = chat.new_thread()
+    r = await chat.say(t, "bob@example.com ORD-2001, it broke, refund please")
+    # The whole order is over the per-refund cap: how much is asked, no ticket opened.
+    assert r["outcome"] == {"kind": "asked", "for": ["amount"]}
+    r = await chat.say(t, "20")
+    assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "20.00"

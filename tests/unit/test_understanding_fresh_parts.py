@@ -275,3 +275,62 @@ def test_no_replacement_needed_when_it_works_again_asks_for_nothing() -> None:
 def test_keeping_it_with_no_refund_wins_over_an_amount_called_fine() -> None:
     understood = understand_with_rules("I'll keep it, 20 is fine for what it is, no refund")
     assert understood.topic == "acknowledged"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "the refund arrived, thank you! the rest of the items work",
+        "ya me devolvieron una parte, gracias, el resto me lo quedo",
+        "my refund came through, forget about the rest",
+    ],
+)
+def test_thanks_beside_the_rest_asks_for_nothing(message: str) -> None:
+    understood = understand_with_rules(message)
+    assert understood.intent != "refund" and understood.reading.kind == "none"
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["el resto llegó bien, quiero el reembolso del vaso roto", "baki sab theek hai, refund kar do"],
+)
+def test_the_rest_arrived_fine_is_not_the_rest_of_the_money(message: str) -> None:
+    assert understand_with_rules(message).reading.kind != "full"
+
+
+@pytest.mark.parametrize(
+    ("message", "yes"),
+    [("bet", True), ("bet, yes", True), ("bet you'll mess it up like last time", False)],
+)
+def test_bet_is_a_yes_only_on_its_own(message: str, yes: bool) -> None:
+    assert understand_with_rules(message).affirmative is yes
+
+
+def test_never_having_seen_a_refund_is_not_refusing_one() -> None:
+    understood = understand_with_rules("I never saw my refund come through, refund 20")
+    assert understood.intent == "refund"
+
+
+def test_sending_the_parcel_back_is_not_asking_for_money() -> None:
+    assert understand_with_rules("ich möchte das Paket zurück schicken").intent != "refund"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "the lamp is broken, refund it to usi ke account mein please",
+        "original payment ke wallet mein",
+    ],
+)
+def test_the_same_account_in_hinglish_is_not_someone_elses(message: str) -> None:
+    assert "redirect_payment" not in injection_signals(message)
+
+
+@pytest.mark.parametrize(
+    ("message", "value"),
+    [("20 dollars and 15, for shipping", "20"), ("two twelve packs, one was missing", None)],
+)
+def test_a_count_or_a_second_amount_is_not_cents(message: str, value: str | None) -> None:
+    reading = understand_with_rules(message).followup
+    assert reading.value == (Decimal(value) if value else None) or not reading.final
+    assert reading.value not in (Decimal("20.15"), Decimal("2.12"))
