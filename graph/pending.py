@@ -29,6 +29,10 @@ an unreadable amount, a count          ``unclear``: the agent asks how much
 a refund intent only a model saw,      ``unclear``: the agent asks how much
 with no amount in the text
 a new refund request, another order    starts afresh (nothing carries over)
+the very amount refunded before on     stated back with what was refunded
+the order, asked again (no "another")  (``refunded_before``), paid on a yes to it
+no amount said, the order over the     ``unclear``: the agent asks how much
+per-refund cap                         (``amount_to_decide``)
 =====================================  ===============================================
 """
 
