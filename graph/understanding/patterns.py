@@ -89,7 +89,8 @@ WANT: Final = (
 )
 # A number tied to the asking ("refund 20", "20 USDC back"); counts are not amounts.
 ASK_WORDS: Final = L.all_words(L.REFUND_WORDS)
-_ASK: Final = rf"(?:{ASK_WORDS})\w*"
+# ("I read your refund FAQ": a page, not a request.)
+_ASK: Final = rf"(?:{ASK_WORDS})\w*(?! (?:faq|policy|policies|page|rules|terms|section)\b)"
 ASKED_AMOUNT_PATTERNS: Final = (
     # An answer to "how much?" that starts with the amount: "13.50 for the three tins".
     re.compile(rf"^\W{{0,3}}({NUM}) ?{UNIT}? (?:for|por|pour|fur|per|pelo|pela|ke liye)\b"),
@@ -421,6 +422,7 @@ NOT_A_REQUEST_RE: Final = re.compile(
     r"[\w ']{0,25}\b(?:refund|reembols|rembours|erstatt|rimbors)|"
     # "I don't want 20 back", "no quiero el dinero de vuelta": the money refused.
     r"\b(?:don't|do not|dont|no longer) (?:want|need)\b[\w ']{0,25}\b(?:back|money)\b|"
+    r"\brefund (?:nahi|nhi|mat)\b|"
     r"\b(?:no quiero|ne veux pas|ne veux plus|will kein|mochte kein|brauche kein|nao quero|"
     r"non voglio)\b[\w ']{0,25}\b(?:de vuelta|dinero|argent|zuruck|geld|de volta|dinheiro|"
     r"indietro|soldi)\b|"

@@ -334,3 +334,27 @@ def test_a_count_or_a_second_amount_is_not_cents(message: str, value: str | None
     reading = understand_with_rules(message).followup
     assert reading.value == (Decimal(value) if value else None) or not reading.final
     assert reading.value not in (Decimal("20.15"), Decimal("2.12"))
+
+
+@pytest.mark.parametrize(
+    ("message", "topic"),
+    [
+        ("obrigado pelo reembolso de 15, já caiu aqui! valeu", None),
+        ("eu n sei se já caiu, dá pra ver pra mim se foi mesmo? pedido ORD-56602", "refund_status"),
+        ("did u guys send the money back yet for my ring light?? ORD-97214", "refund_status"),
+        (
+            "Please cancel ORD-23776 before it ships. I read your refund FAQ but I'd rather stop "
+            "the order",
+            "unsupported",
+        ),
+        ("ORD-57364 me size L kar sakte ho kya? exchange chahiye refund nahi", "unsupported"),
+        (
+            "can I swap the M for an L? don't want my money back, just the bigger size",
+            "unsupported",
+        ),
+    ],
+)
+def test_more_questions_and_thanks_in_everyday_words(message: str, topic: str | None) -> None:
+    understood = understand_with_rules(message)
+    assert understood.topic == topic
+    assert understood.intent != "refund"
