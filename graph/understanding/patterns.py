@@ -338,7 +338,8 @@ PHONE_RE: Final = re.compile(
 REST_RE: Final = re.compile(
     r"\b(?:the rest|what'?s left|the remainder|el resto|lo que queda|lo que falta|le reste|"
     r"ce qui reste|le restant|den rest|restbetrag|was ubrig ist|il resto|quello che resta|"
-    r"il restante|o resto|o restante|o que falta|o que sobrou|baaki|baki)\b"
+    r"il restante|o resto|o restante|o que falta|o que sobrou|baaki|baki|bacha hua|bacha hai|"
+    r"jo bacha)\b"
 )
 # "the rest are fine", "el resto está bien": the other items, not the rest of the money.
 REST_FINE_RE: Final = re.compile(

@@ -358,3 +358,12 @@ def test_more_questions_and_thanks_in_everyday_words(message: str, topic: str | 
     understood = understand_with_rules(message)
     assert understood.topic == topic
     assert understood.intent != "refund"
+
+
+def test_half_of_what_is_left_in_hinglish_after_a_past_refund() -> None:
+    understood = understand_with_rules(
+        "already 20 ka refund hua tha. ab gasket bhi leak kar raha hai. jo amount bacha hai "
+        "uska 50% refund kar dijiye please. ORD-61277"
+    )
+    assert understood.intent == "refund"
+    assert understood.reading.kind == "fraction" and not understood.reading.final
