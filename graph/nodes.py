@@ -127,7 +127,11 @@ class AgentNodes:
         choice = picking.Choice()
         # "no, the phone case" to "shall I refund 5 for ORD-1001?": the no may be about
         # the order, not the refund.
-        said_no = request.declined and state.proposed_amount is not None and not picking.keeps(text)
+        said_no = (
+            request.declined
+            and state.proposed_amount is not None
+            and not (picking.keeps(text) and understanding.intent != "refund")
+        )
         if (
             trusted_email
             and not understanding.order_ids
@@ -164,15 +168,8 @@ class AgentNodes:
         topic: str | None = understanding.topic
         if topic is None and intent == "provide_info" and state.topic == "refund_status":
             topic = state.topic  # the identity the status question was waiting for
-        checking = (
-            request.declined
-            and state.last_decision is not None
-            and "refunded_before" in state.last_decision
-        )
-        if checking:
-            # "no, I just wanted to check" to "... already has 15 refunded. Another 15?":
-            # the customer was asking after that refund; say where it stands.
-            topic = "refund_status"
+        if checking := pending.checking_on_the_first(state, request):
+            topic = "refund_status"  # "no, I just wanted to check": say where it stands
         return {
             **reset,
             **request.update(),
@@ -180,6 +177,7 @@ class AgentNodes:
             "topic": topic,
             "declined": request.declined and not checking,
             "asks_again": understanding.again,
+            "said_yes": understanding.affirmative,
             "language": language if language in replies.LANGUAGES else "en",
             "understood_by": "fallback" if fell_back else understanding.source,
             "amount_invalid": understanding.amount_invalid
@@ -354,7 +352,11 @@ class AgentNodes:
             and previous is None
             and found.order is not None
             and pending.refunded_before(
-                state, order_id, Decimal(decision["amount"]), found.order.refunded_usdc
+                state,
+                order_id,
+                Decimal(decision["amount"]),
+                found.order.refunded_usdc,
+                found.refund_amounts,
             )
         )
         unconfirmed = unconfirmed or repeated

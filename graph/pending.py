@@ -38,6 +38,7 @@ per-refund cap                         (``amount_to_decide``)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import cast
@@ -47,7 +48,7 @@ from core.money import format_usdc
 from graph.state import State, Update
 from graph.types import Proposal
 from graph.understanding import AmountReading, Understanding
-from graph.understanding.past import RECEIVED_RE
+from graph.understanding.asking import another_one, plain_yes
 from graph.understanding.text import prepare
 from persistence.models import Order
 
@@ -185,37 +186,66 @@ def moved_to_another_order(state: State, named: Order | None) -> PendingRequest:
     return PendingRequest(requested=True, amount=stated)
 
 
-def refunded_before(state: State, order_id: str, amount: Decimal, refunded: Decimal) -> bool:
-    """``amount`` is the very amount already refunded on the order, asked again.
+def refunded_before(
+    state: State, order_id: str, amount: Decimal, refunded: Decimal, earlier: Sequence[Decimal]
+) -> bool:
+    """``amount`` is the very amount of an earlier refund of the order, asked again.
 
     More often a question about that refund, or a message sent twice, than a second
     request: it is stated back with what was refunded, and paid on a yes to exactly it.
-    After a refund of this amount on this order in this conversation, a word asking for
-    more tied to the amount ("another 20", "20 more") makes it a request; otherwise the
-    order's whole refunded amount (refunds of other conversations too) is compared.
+    ``earlier``: each refund of the order that counts; ``refunded``: their total (asked
+    for the whole of it again). After a refund of this amount on this order in this
+    conversation, a word asking for more tied to the amount ("another 20", "20 more")
+    makes it a request.
     """
+    if amount not in earlier and amount != refunded:
+        return False
     if refunded <= 0:
         return False
-    if state.awaiting == "confirm" and state.proposed_amount == format_usdc(amount):
-        return False  # the yes to exactly this amount, stated back
+    if (
+        state.said_yes
+        and state.awaiting in CONFIRM_AWAITING
+        and state.proposed_amount == format_usdc(amount)
+    ):
+        return False  # the yes to exactly this amount, stated back (not the message again)
     if f"{order_id}:{format_usdc(amount)}" in state.refunded_here:
         return not state.asks_again
-    return amount == refunded
+    return True
+
+
+def checking_on_the_first(state: State, request: PendingRequest) -> bool:
+    """A no to "... already has 15.00 refunded. Another 15.00?": asking after that refund.
+
+    Its status is reported rather than "all right, I'll leave it there".
+    """
+    return (
+        request.declined
+        and state.last_decision is not None
+        and "refunded_before" in state.last_decision
+    )
 
 
 def about_the_first(state: State, understood: Understanding, text: str) -> bool:
     """A yes to "... already has 20.00 refunded. Another 20.00?" that is about the first.
 
-    "yes I got it, thanks", "sim, já recebi": the customer confirms the refund they had,
-    not a second one; nothing is paid on it.
+    Only a plain yes ("yes", "yes please, thanks") or an answer that asks for another
+    ("yes, another 20", "sí, otra vez") is a yes to a second refund. "yes I got it",
+    "I received it already", "sim, já recebi" are about the refund the customer had:
+    nothing is paid on them, and the first refund's status is reported. A new amount
+    ("no, 5") is read as any answer is.
     """
-    return (
+    if not (
         state.awaiting in CONFIRM_AWAITING
         and state.last_decision is not None
         and "refunded_before" in state.last_decision
-        and understood.affirmative
-        and bool(RECEIVED_RE.search(prepare(text)))
-    )
+    ):
+        return False
+    folded = prepare(text)
+    if not understood.affirmative and (
+        understood.mentioned_amount is not None or understood.reading.kind != "none"
+    ):
+        return False  # "no, 5": a new amount, read as any answer is
+    return not (understood.affirmative and plain_yes(folded)) and not another_one(folded)
 
 
 def after(state: State, understood: Understanding) -> PendingRequest:

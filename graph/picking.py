@@ -75,8 +75,8 @@ _NOT_NAMING: Final = frozenset(
 
 
 _KEEPING: Final = re.compile(
-    r"\b(?:keep|keeping|behalte\w*|garde\w*|quedo|quedar\w*|tengo|tenere|fico|ficar|"
-    r"rakh\w*)\b"
+    r"\b(?:keep|keeping|behalte\w*|je (?:la |le |les )?garde|me (?:lo|la|los|las) quedo|"
+    r"(?:lo|la|li|le) tengo|fico com|rakh (?:lunga|lungi|leta|leti|raha|rahi))\b"
 )
 
 

@@ -135,6 +135,9 @@ class State(OutputState):
     asks_again: bool = False
     """This turn's message asks for more than before ("another 20", "20 more", "also")."""
 
+    said_yes: bool = False
+    """This turn's message is a yes (read by the rules)."""
+
     full_confirmed: bool = False
     """The customer asked for, or confirmed, the whole remaining amount of this request."""
 
@@ -209,6 +212,7 @@ class Update(TypedDict, total=False):
     topic: str | None
     declined: bool
     asks_again: bool
+    said_yes: bool
     full_confirmed: bool
     failed_pair: list[str] | None
     ambiguous_orders: list[str]

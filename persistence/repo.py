@@ -81,6 +81,11 @@ SELECT_REFUND_FOR_UPDATE: Final = "SELECT * FROM refunds WHERE id = %s FOR UPDAT
 SELECT_OPEN_REFUND_FOR_ORDER: Final = (
     "SELECT * FROM refunds WHERE order_id = %s AND status = ANY(%s) ORDER BY attempt LIMIT 1"
 )
+REFUND_AMOUNTS_OF_ORDER: Final = (
+    "SELECT coalesce(array_agg(amount_usdc ORDER BY attempt), '{}') AS amounts FROM refunds "
+    "WHERE order_id = %s AND status = ANY(%s)"
+)
+"""Every refund of an order that counts (paid, or maybe paid), in the order they were made."""
 SELECT_OPEN_REFUNDS: Final = "SELECT * FROM refunds WHERE status = ANY(%s) ORDER BY created_at"
 NEXT_ATTEMPT: Final = "SELECT coalesce(max(attempt), 0) + 1 AS n FROM refunds WHERE order_id = %s"
 INSERT_REFUND: Final = """

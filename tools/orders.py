@@ -40,6 +40,8 @@ class OrderFacts:
     customer_recent_refunds: int
     spent_today: Decimal
     now: dt.datetime
+    refund_amounts: tuple[Decimal, ...] = ()
+    """Each refund of the order that counts (paid or maybe paid), oldest first."""
 
 
 async def lookup_order(
@@ -181,6 +183,9 @@ async def read_decision_inputs(
             repo.SPENT_IN_BUSINESS_DAY,
             {"at": now, "tz": business_timezone, "statuses": list(COUNTED_REFUND_STATUSES)},
         )
+        amounts_cur = await conn.execute(
+            repo.REFUND_AMOUNTS_OF_ORDER, (order_id, list(COUNTED_REFUND_STATUSES))
+        )
         previous_cur = (
             await conn.execute(repo.SELECT_REFUND_BY_REQUEST, (request_key,))
             if request_key
@@ -194,7 +199,7 @@ async def read_decision_inputs(
         await pipeline.sync()
         now_row, order_row = await at.fetchone(), await order_cur.fetchone()
         open_row, recent_row = await open_cur.fetchone(), await recent_cur.fetchone()
-        spent_row = await spent_cur.fetchone()
+        spent_row, amounts_row = await spent_cur.fetchone(), await amounts_cur.fetchone()
         previous_row = await previous_cur.fetchone() if previous_cur else None
         ticket_row = await ticket_cur.fetchone() if ticket_cur else None
     assert now_row is not None
@@ -207,6 +212,9 @@ async def read_decision_inputs(
         customer_recent_refunds=int(recent_row["n"]) if recent_row else 0,
         spent_today=Decimal(spent_row["total"]) if spent_row else Decimal(0),
         now=now or now_row["now"],
+        refund_amounts=tuple(Decimal(a) for a in amounts_row["amounts"])
+        if owned and amounts_row
+        else (),
     )
     return DecisionInputs(
         facts=facts,

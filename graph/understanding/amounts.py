@@ -104,7 +104,7 @@ def read_amount(
             if numbers[at[m.start(1)]].words
             and numbers[at[m.start(2)]].words
             and len(numbers[at[m.start(2)]].raw) == 2
-            and len(numbers[at[m.start(1)]].raw) <= 2
+            and len(numbers[at[m.start(1)]].raw) == 2  # "twelve fifty"; "two twenty" is not
         ]
     )
     for match in joins:
@@ -264,6 +264,9 @@ def read_amount(
         and not question
         and set(range(len(numbers))) <= spans
         and not P.PART_OF_SET_RE.search(marked)
+        # "the rest" is stated back: "refund the mug, I'll keep the rest" is not the rest
+        # of the money ("full refund", "everything" are the whole in so many words).
+        and not P.REST_RE.search(marked)
     )
     everything = AmountReading(
         kind="full", final=whole_final, why_confirm=None if whole_final else "unstated"

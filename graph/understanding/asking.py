@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from graph.understanding import languages as L
 from graph.understanding.patterns import NUM, UNIT
 
 # Words of a request that adds to or follows another: "another 20", "now 5 for ...".
@@ -22,13 +23,16 @@ MORE_RE: Final = re.compile(
 # Asking for more than before, the word tied to an amount ("another 20", "20 more", "otros
 # 20", "noch 10", "10 aur"); "hi again", "I'll say it again", "too many times", "mais je
 # veux mes 10" and "noch immer" ask for nothing more. Read on marked text (NUM marks).
+# ("the other 10 never showed up", French "mais" (but), Hinglish "aur" (and), German
+# "noch 10 offen" (still open) ask for nothing more.)
 _ANOTHER: Final = (
-    r"(?:another|other|otro|otra|otros|otras|autres?|weitere\w?|altri|altre|altro|altra|"
+    r"(?:another|otro|otra|otros|otras|weitere\w?|altri|altre|altro|altra|"
     r"outros|outras|outro|outra)"
 )
-_MORE_BEFORE: Final = r"(?:noch|nochmal|nochmals|ek aur|aur|encore|mais|also)"
+_MORE_BEFORE: Final = r"(?:nochmal|nochmals|noch einmal|ek aur|aur ek|encore|also)"
 _MORE_AFTER: Final = (
     r"(?:more|extra|additional|de plus|en plus|mas|mehr|dazu|in piu|di piu|a mais|aur)"
+    r"(?! (?:abhi|nahi|nhi)\b)"
 )
 AGAIN_RE: Final = re.compile(
     rf"\b({_ANOTHER}) (?:[a-z]+ ){{0,3}}(?:{UNIT} ?)?{NUM}|"
@@ -82,6 +86,29 @@ REASONS: Final = (
     ),
 )
 
+# A yes and nothing else ("yes", "yes please, thanks", "sí, gracias", "ok go ahead").
+_YES_OR_POLITE: Final = re.compile(
+    rf"\b(?:{L.all_words(L.YES_WORDS)}|please|pls|plz|thank you|thanks?|thx|ty|por favor|"
+    r"gracias|merci|s'il vous plait|s'il te plait|svp|danke|danke schon|bitte|obrigad[oa]|"
+    r"valeu|grazie|per favore|shukriya|dhanyavaad|ji|go ahead|do it|sure|ok|okay)\b"
+)
+# A yes to a second refund in so many words: "yes, another 20", "yes, refund it again".
+_ANOTHER_ONE: Final = re.compile(
+    r"\b(?:another|again|second|one more|otro|otra|de nuevo|otra vez|encore|un autre|"
+    r"une autre|nochmal|noch einmal|noch einen|weitere\w?|ancora|un altro|di nuovo|outro|outra|"
+    r"de novo|mais um|ek aur|phir se|dobara)\b"
+)
+
+
+def plain_yes(text: str) -> bool:
+    """``text`` (folded) is a yes and nothing else: no words beside yes and thanks."""
+    return not re.search(r"[a-z]", _YES_OR_POLITE.sub(" ", text))
+
+
+def another_one(text: str) -> bool:
+    """``text`` (folded) asks for a second refund in so many words."""
+    return bool(_ANOTHER_ONE.search(text))
+
 
 def asks_again(marked: str, language: str) -> bool:
     """``marked`` text asks for an amount more than before: "another 20", "otros 20".
@@ -91,4 +118,13 @@ def asks_again(marked: str, language: str) -> bool:
     return any(m.group(2) != "also" or language != "de" for m in AGAIN_RE.finditer(marked))
 
 
-__all__ = ["AGAIN_RE", "ENOUGH_RE", "MORE_RE", "NO_REPLACEMENT_RE", "REASONS", "asks_again"]
+__all__ = [
+    "AGAIN_RE",
+    "ENOUGH_RE",
+    "MORE_RE",
+    "NO_REPLACEMENT_RE",
+    "REASONS",
+    "another_one",
+    "asks_again",
+    "plain_yes",
+]

@@ -89,6 +89,8 @@ PAST_REFUND_RE: Final = re.compile(
     r"[\w ,!]{0,20}\b(?:for|por|pour|fur|pelo|pela|per) (?:[a-z]+ ){0,3}"
     r"(?:refund|reembolso|remboursement|r?u?c?k?erstattung|rimborso|devolucao|devolucion)\b|"
     r"\b(?:got|received) (?:my|the) (?:refund|money)\b|"
+    r"\b(?:refund|erstattung|reembolso|remboursement|rimborso) (?:received|done|erhalten|"
+    r"bekommen|recibido|recebido|recu|ricevuto)\b|"
     # The refund arrived, in es, fr, de, it, pt and Hinglish.
     r"\b(?:ha|han) llegado (?:el|mi) reembolso\b|\b(?:llego|recibi) (?:el|mi) reembolso\b|"
     r"\brecu (?:le|mon) remboursement\b|\ble remboursement (?:est )?(?:bien )?arrive\b|"
@@ -97,8 +99,7 @@ PAST_REFUND_RE: Final = re.compile(
     r"\b(?:recebi|chegou) o reembolso\b|\bo reembolso (?:ja )?(?:chegou|caiu)\b|"
     r"\brefund (?:aa gaya|mil gaya)\b|"
     r"\b(?:the |my )?refund (?:came|arrived|went) through\b|"
-    r"\b(?<!never )(?<!not )(?<!didn't )(?<!haven't )(?<!don't )(?<!can't )(?<!havent )"
-    r"(?<!didnt )(?<!dont )(?:saw|seen|see|watched) (?:the|my) (?:refund|money) "
+    r"\b(?:saw|seen|see|watched) (?:the|my) (?:refund|money) "
     r"(?:land|arrive|come in|come "
     r"through|go through|show up)\b|"
     r"\b(?:the|my) (?:refund|money) (?:has |have )?(?:just )?(?:landed|arrived|came in|showed up|"
@@ -107,14 +108,25 @@ PAST_REFUND_RE: Final = re.compile(
     r"\brefunded[,!.]? (?:thanks?|thank you|cheers)\b|\bback in my (?:wallet|account)\b|"
     rf"{NUM} ?{UNIT}? ?(?:arrived|came through|(?:is|are) back|landed)\b"
 )
-# "yes I got it, thanks", "sim, já recebi": the refund asked after has arrived (a yes to
-# "another one?" that is really about the first).
-RECEIVED_RE: Final = re.compile(
-    r"\b(?:got it|i got it|received it|i received|already got|recebi|ja recebi|recibi|"
-    r"ya lo recibi|ya llego|angekommen|erhalten|ricevuto|l'ho ricevuto|j'ai recu|recu|"
-    r"mil gaya|aa gaya|that's the one|the one i meant|that one|thanks?|thank you|obrigad[oa]|"
-    r"gracias|danke|merci|grazie|shukriya)\b"
+_NEGATION_BEFORE: Final = re.compile(
+    r"\b(?:never|not|no|haven't|havent|hasn't|hasnt|didn't|didnt|don't|dont|can't|cant|yet|"
+    r"nunca|jamais|pas|nie|nicht|noch kein\w*|mai|nahi|nao|no he|todavia no|ainda nao)\b"
+    r"[\w' ]{0,20}$"
 )
+
+
+def refund_had(text: str) -> bool:
+    """``text`` (prepared) tells of a refund that happened or arrived, or thanks for one.
+
+    "I never got my refund", "haven't yet seen my refund come through": a negation just
+    before the words is a complaint that it did not, not a refund had.
+    """
+    return any(
+        not _NEGATION_BEFORE.search(text, max(0, m.start() - 40), m.start())
+        for m in PAST_REFUND_RE.finditer(text)
+    )
+
+
 # A past refund and the amount it names ("thanks for the refund of 20"): not a request.
 PAST_REFUND_AMOUNT_RE: Final = re.compile(
     rf"(?:{PAST_REFUND_RE.pattern})"
@@ -130,7 +142,7 @@ __all__ = [
     "PAST_PARTICIPLE_RE",
     "PAST_REFUND_AMOUNT_RE",
     "PAST_REFUND_RE",
-    "RECEIVED_RE",
+    "refund_had",
     "WANTED_PAST_RE",
     "past_positions",
 ]

@@ -351,9 +351,11 @@ REST_FINE_RE: Final = re.compile(
     r"parfaits|intacts|gut|heil|in ordnung|bene|intatti|intatte|perfetti|bons|boas|inteiros|"
     r"perfeitos|theek|sahi|hai)\b|"
     # "forget about the rest", "el resto me lo quedo", "the rest of the items work".
-    r"\b(?:forget (?:about )?the rest|(?:el resto|le reste|o resto|il resto|der rest) "
-    r"(?:me lo quedo|je le garde|fico com|lo tengo|behalte ich)|the rest of (?:the |my )?\w+ "
-    r"(?:work|works|are fine|is fine))"
+    r"\b(?:forget (?:about )?the rest|(?:el resto|le reste|o resto|il resto|der rest|den rest) "
+    r"(?:me lo quedo|je le garde|fico com|lo tengo|behalte ich|brauche ich nicht)|"
+    r"the rest of (?:the |my )?\w+ (?:work|works|are fine|is fine)|(?:keep|keeping) the rest|"
+    r"the rest (?:i'll|i will|i) keep|the rest can stay|(?:not|nicht|pas|non|nao) (?:the rest|"
+    r"el resto|le reste|den rest|il resto|o resto))"
 )
 HALF_RE: Final = re.compile(rf"\b(?:{L.all_words(L.HALF_WORDS)})\b")
 # What follows "half" when it counts things, not money: "half the LEDs", "la mitad de
@@ -418,9 +420,14 @@ NOT_A_REQUEST_RE: Final = re.compile(
     r"no quiero|ne veux pas|kein|keine|nicht|nao quero|nao|non voglio|non)\b"
     # ("I don't really know how refunds work": not knowing is not refusing.)
     # ("I never saw my refund", "don't see the refund": asking after one, not refusing.)
-    r"(?!(?: really| quite| exactly)? (?:know|understand|sure|get how|see how|think|saw|seen|"
-    r"see|got|gotten|get|received|receive)\b)"
+    r"(?!(?: really| quite| exactly| actually| even| yet)? (?:know|understand|sure|get how|"
+    r"see how|think|saw|seen|"
+    r"see)\b)(?<!\bnever(?= (?:got|gotten|received|get)\b))"
     r"[\w ']{0,25}\b(?:refund|reembols|rembours|erstatt|rimbors)|"
+    # "refunding the rest won't be necessary", "you can skip refunding the rest".
+    r"\b(?:refund|reembols|rembours|erstatt|rimbors)\w*[\w ']{0,25}\b(?:won't be|will not be|"
+    r"isn't|is not|not|no longer)(?: really)? (?:necessary|needed|required)\b|"
+    r"\bskip (?:\w+ )?(?:refund|reembols|rembours|erstatt|rimbors)|"
     # "I don't want 20 back", "no quiero el dinero de vuelta": the money refused.
     r"\b(?:don't|do not|dont|no longer) (?:want|need)\b[\w ']{0,25}\b(?:back|money)\b|"
     r"\brefund (?:nahi|nhi|mat)\b|"

@@ -20,7 +20,7 @@ from graph.understanding.emails import corrected_email, emails_in, normalize_ema
 from graph.understanding.injection import INJECTION_PATTERNS
 from graph.understanding.languages import detect, spelled_right
 from graph.understanding.model import AmountReading, Intent, Topic, Understanding
-from graph.understanding.past import FACT_QUESTION_RE, PAST_REFUND_RE, past_positions
+from graph.understanding.past import FACT_QUESTION_RE, past_positions, refund_had
 from graph.understanding.text import clean_message, fold, normalise, prepare
 
 _NOT_LANGUAGE: Final = frozenset({"ord", "order", "usdc", "usd"})
@@ -265,11 +265,11 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         and not P.REST_FINE_RE.search(text)
         and (
             past_positions(marked)
-            or (_REST_ASKED.search(text) and not question and not PAST_REFUND_RE.search(text))
+            or (_REST_ASKED.search(text) and not question and not refund_had(text))
         )
     )
     status_question = status_question and not rest_after_past
-    looking_back = not rest_after_past and (status_question or bool(PAST_REFUND_RE.search(text)))
+    looking_back = not rest_after_past and (status_question or refund_had(text))
     declined = bool(P.NOT_A_REQUEST_RE.search(text))
     cancel = bool(P.CANCEL_RE.search(text))
     acknowledging = bool(P.ACK_RE.search(text) or P.KEEP_RE.search(text))

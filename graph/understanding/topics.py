@@ -87,8 +87,16 @@ _WAS_REFUNDED: Final = (
     r"\b(?:was|were|has|have|is|got) (?:the |my |that )?(?:\$ ?)?\d[\d.,]* ?(?:usdc|usd|dollars?|"
     r"bucks)? ?(?:been |actually |already )?(?:refunded|returned|sent|paid back)\b"
 )
+# "has the refund of 10 been processed", "ist die Erstattung über 10 schon durchgelaufen",
+# "o reembolso de 10 já foi processado": the refund's fate, asked with or without a "?".
+_REFUND_PROCESSED: Final = (
+    r"\b(?:refund|erstattung|ruckerstattung|reembolso|remboursement|rimborso)\b[^.!?]{0,30}"
+    r"\b(?:been processed|gone through|schon durch\w*|ja foi processado|ja foi feito|"
+    r"ya fue procesado|ya se proceso|a ete traite|a ete effectue|e stato elaborato|"
+    r"e stato fatto|process ho gaya|ho gaya kya)"
+)
 _STATUS_COMPOSED: Final = (
-    rf"{_WAS_REFUNDED}|"
+    rf"{_WAS_REFUNDED}|{_REFUND_PROCESSED}|"
     rf"{_WHERE} {_GAP}{_REFUND_NOUN}\b|{_WHERE} (?:the |my |los |les |die |i |os )?(?:\$ ?)?"
     r"\d[\d.,]*(?= ?(?:usdc|usd|dollars?|bucks|dolares|dolar|dollari|euros?|you|u|that|which|"
     r"i|que|che|die|wapas|\?|[.,!]|$))|"
@@ -238,8 +246,9 @@ SOMEONE_ELSES_RE: Final = re.compile(
     r"my|un|una|une|ein|einem|einer|um|uma|a|la|le|el|il|lo|o|der|dem|die|das|the|her|his|"
     r"their|su|sa|son|seu|sua|suo|ihrem|seinem)\b|"
     # Hinglish: "mere husband ke card pe", "bhai ke account mein" (the owner comes first).
-    r"\b(?:husband|wife|pati|patni|bhai|bhaiya|behen|didi|papa|mummy|maa|dost|friend|beta|"
-    r"beti|sister|brother|mom|dad|uncle|aunty|chacha|mama|saas|sasur|devar|jiju) "
+    # (Any owner but the customer: "usi ke", "mere apne", "original payment ke" are theirs.)
+    r"\b(?!(?:usi|isi|uss|us|iss|is|mere|mera|meri|apne|apna|apni|same|original|payment|"
+    r"order|wallet|card|account)\b)[a-z]{2,20} "
     r"(?:ke|ki|ka) (?:card|account|wallet|khate|khata|bank account|upi)"
     r" (?:pe|par|mein|me|main)\b"
 )

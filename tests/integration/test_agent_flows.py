@@ -645,3 +645,42 @@ async def test_a_refund_asked_with_no_amount_on_an_order_over_the_cap_asks_how_m
     assert r["outcome"] == {"kind": "asked", "for": ["amount"]}
     r = await chat.say(t, "20")
     assert r["outcome"]["kind"] == "refunded" and r["outcome"]["amount"] == "20.00"
+
+
+@pytest.mark.parametrize(
+    ("answer", "paid_again"),
+    [
+        ("yes please, thank you", True),
+        ("sí, gracias", True),
+        ("yes, another 20 please, thanks", True),
+        ("yes, that's right, the 20 arrived", False),
+        ("yep, I have it in my wallet", False),
+        ("I received it already", False),
+        ("alice@example.com ORD-1001, refund 20 USDC please", False),  # the message again
+    ],
+)
+async def test_answers_to_another_of_the_same_amount(
+    chat: Chat, sandbox: SandboxServer, answer: str, paid_again: bool
+) -> None:
+    request = "alice@example.com ORD-1001, refund 20 USDC please"
+    assert (await chat.say(chat.new_thread(), request))["outcome"]["kind"] == "refunded"
+    t = chat.new_thread()
+    r = await chat.say(t, request)
+    assert "already has 20.00 USDC refunded" in r["reply"]
+    r = await chat.say(t, answer)
+    assert len(sandbox.ledger()) == (2 if paid_again else 1)
+    if not paid_again:
+        assert r["outcome"]["kind"] != "refunded"
+
+
+async def test_an_earlier_refund_of_the_same_amount_among_several_is_stated_back(
+    chat: Chat, sandbox: SandboxServer
+) -> None:
+    t = chat.new_thread()
+    assert (await chat.say(t, "alice@example.com ORD-1001, refund 10 USDC please"))["outcome"][
+        "kind"
+    ] == "refunded"
+    assert (await chat.say(t, "refund another 5 USDC please"))["outcome"]["kind"] == "refunded"
+    # Another conversation: 10 is not the order's total (15) but one of its refunds.
+    r = await chat.say(chat.new_thread(), "alice@example.com ORD-1001, refund 10 USDC please")
+    assert r["outcome"]["for"] == ["confirmation"] and len(sandbox.ledger()) == 2

@@ -367,3 +367,79 @@ def test_half_of_what_is_left_in_hinglish_after_a_past_refund() -> None:
     )
     assert understood.intent == "refund"
     assert understood.reading.kind == "fraction" and not understood.reading.final
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "refunding the rest won't be necessary",
+        "you can skip refunding the rest, I just wanted to say thanks",
+        "Refund the broken mug, I'll keep the rest",
+        "please refund only the broken cable, not the rest",
+        "refund received, keeping the rest",
+        "Ich habe die Erstattung bekommen, den Rest behalte ich",
+        "refund the rest please",  # the rest is always stated back
+    ],
+)
+def test_the_rest_is_never_paid_on_the_reading(message: str) -> None:
+    assert not understand_with_rules(message).reading.final
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "alice@example.com ORD-1001 ist die Erstattung über 10 USDC schon durchgelaufen",
+        "alice@example.com ORD-1001 has the refund of 10 been processed",
+        "alice@example.com ORD-1001 o reembolso de 10 ja foi processado",
+    ],
+)
+def test_a_refund_asked_after_without_a_question_mark(message: str) -> None:
+    understood = understand_with_rules(message)
+    assert understood.topic == "refund_status" and understood.amount is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I haven't yet seen my refund come through, refund 20 USDC please",
+        "never actually saw my refund arrive, refund 20 USDC please",
+        "I never got my refund, refund 20 please",
+    ],
+)
+def test_a_refund_not_seen_beside_a_request_is_a_request(message: str) -> None:
+    assert understand_with_rules(message).intent == "refund"
+
+
+def test_rather_not_receiving_a_refund_is_not_asking_for_one() -> None:
+    message = "I'd rather not receive a refund, please just send a new one ORD-1001"
+    assert understand_with_rules(message).intent != "refund"
+
+
+@pytest.mark.parametrize(
+    ("message", "signal"),
+    [
+        ("10 wapas chahiye, mere bete ke account mein bhejna", True),
+        ("meri girlfriend ke account mein bhejna", True),
+        ("original payment ke wallet mein", False),
+    ],
+)
+def test_anyone_elses_account_in_hinglish_redirects(message: str, signal: bool) -> None:
+    assert ("redirect_payment" in injection_signals(message)) is signal
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "mais 10 USDC, je ne les ai toujours pas reçus",
+        "aur 10 USDC abhi tak nahi aaye",
+        "ich habe noch 10 USDC offen",
+        "the other 10 never showed up",
+    ],
+)
+def test_still_waiting_for_an_amount_is_not_asking_for_more(message: str) -> None:
+    assert not understand_with_rules(message).again
+
+
+def test_a_count_before_a_price_in_words_is_not_cents() -> None:
+    reading = understand_with_rules("refund two twenty dollars for the two shirts").reading
+    assert reading.value != Decimal("2.20") and not reading.final
