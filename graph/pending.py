@@ -15,7 +15,9 @@ a cancel ("never mind")                dropped
 "no" while ``awaiting == "confirm"``   dropped, and the "no" acknowledged
 an amount in digits tied to the        ``amount`` = it, final: the gate may pay it
 asking ("refund 20", "20 USDC back")
-"the rest", "full refund"              ``full`` (the whole unrefunded amount), final
+"full refund", "everything"           ``full`` (the whole unrefunded amount), final
+("the rest" is stated back: it may be
+the rest of the items)
 any other reading: a correction,       ``proposal`` = the reading; the gate's amount
 arithmetic, several amounts, words,    for it is stated and confirmed before paying
 a fraction or percentage, an amount
