@@ -46,8 +46,7 @@ NO_REPLACEMENT_RE: Final = re.compile(
     r"no quiero|ne veux pas|will keinen?|mochte keinen?|brauche keinen?|nao quero|non voglio)"
     r" (?:a |an |any |un |una |uno |une |einen |um |uma )?"
     r"(?:replacement|new one|exchange|reemplazo|cambio|remplacement|echange|ersatz|umtausch|"
-    r"troca|sostituzione)\b|"
-    r"\bno (?:replacement|exchange)(?: needed| please| thanks?)?(?= ?[.,!]| ?$)"
+    r"troca|sostituzione)\b"
 )
 # "12,50 ça suffit", "20 is enough": an amount settled on, with or without keeping the item.
 ENOUGH_RE: Final = re.compile(

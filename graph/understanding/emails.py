@@ -18,55 +18,12 @@ _LETTER_RUN_RE: Final = re.compile(r"(?<!\w)(?:[a-z0-9] ){1,63}[a-z0-9](?!\w)")
 
 _GENERIC_TLDS: Final = frozenset({"com", "net", "org", "edu", "gov", "info", "io", "biz"})
 _COUNTRIES_AFTER_GENERIC: Final = frozenset(
-    {
-        "br",
-        "ar",
-        "mx",
-        "au",
-        "tr",
-        "cn",
-        "sg",
-        "pl",
-        "hk",
-        "tw",
-        "co",
-        "pe",
-        "ve",
-        "ec",
-        "uy",
-        "py",
-        "bo",
-        "gt",
-        "ng",
-        "pk",
-        "ph",
-        "vn",
-        "eg",
-        "sa",
-        "ua",
-        "cy",
-        "mt",
-        "gr",
-        "uk",
-        "nz",
-        "za",
-        "jp",
-        "kr",
-        "ru",
-        "pt",
-        "ro",
-        "hr",
-        "lb",
-        "qa",
-        "kw",
-        "bh",
-        "om",
-        "jm",
-        "do",
-    }
+    "br ar mx au tr cn sg hk tw ve ec uy py bo gt ng pk ph vn eg ua cy mt gr uk nz za jp kr ru "
+    "ro hr lb qa kw bh om jm".split()
 )
 """Countries whose addresses end in com.br, net.au, org.uk and the like ("es", "it",
-"le", "my" after a spoken ".com" are words: "... dot com dot my order is ...")."""
+"le", "my", "do", "pe", "sa", "pt" after a spoken ".com" are words of a sentence: "... dot
+com dot my order is ...")."""
 
 
 def _whole_domain(domain: str) -> str:

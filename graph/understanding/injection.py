@@ -104,9 +104,11 @@ INJECTION_PATTERNS: Final = (
             r"responsabile|responsable|gerente|gerant|manager)\b|\badmin (?:hoon|hu|hun)\b|"
             # "sou o dono da loja", "soy el dueño de la tienda" (not "of the account").
             r"\b(?:soy|je suis|ich bin|sono|sou|main|eu sou|io sono) (?:el |la |le |der |die |"
-            r"il |o |a |un |une |ein |eine |uno |um |uma )?(?:dono|dona|dueno|duena|"
+            r"il |o |a |un |une |ein |eine |uno |um |uma |l')?(?:dono|dona|dueno|duena|"
             r"propietari[oa]|proprietaire|proprietari[oa]|inhaber\w*|besitzer\w*|titolare|"
-            r"patron|patronne) (?:de la |del |da |do |de |du |des |della |dello |dei |der |des )?"
+            r"patron|patronne) (?:de la |del |da |do |de |du |des |della |dello |dei |der |des |"
+            r"de esta |de este |de cette |de ce |dieses |diesem |di questo |di questa |desta |"
+            r"deste |della mia |del mio |de mi |de ma |de mon |meines |meiner )?"
             r"(?:tienda|loja|boutique|magasin|shop\w*|laden\w*|geschaft\w*|negozio|empresa|"
             r"entreprise|firma|azienda|site|sitio|sito)\b|"
             r"\b(?:autorizando|autorizzando|autorisiere|j'autorise)\b|"

@@ -89,8 +89,9 @@ PAST_REFUND_RE: Final = re.compile(
     r"[\w ,!]{0,20}\b(?:for|por|pour|fur|pelo|pela|per) (?:[a-z]+ ){0,3}"
     r"(?:refund|reembolso|remboursement|r?u?c?k?erstattung|rimborso|devolucao|devolucion)\b|"
     r"\b(?:got|received) (?:my|the) (?:refund|money)\b|"
-    r"\b(?:refund|erstattung|reembolso|remboursement|rimborso) (?:received|done|erhalten|"
-    r"bekommen|recibido|recebido|recu|ricevuto)\b|"
+    r"\b(?:refund|erstattung|reembolso|remboursement|rimborso)"
+    rf"(?: (?:of|de|von|di|du|da|do) (?:{UNIT} ?)?{NUM} ?{UNIT}?)? (?:received|done|erhalten|"
+    r"bekommen|recibido|recebido|recu|ricevuto|came|arrived)\b|"
     # The refund arrived, in es, fr, de, it, pt and Hinglish.
     r"\b(?:ha|han) llegado (?:el|mi) reembolso\b|\b(?:llego|recibi) (?:el|mi) reembolso\b|"
     r"\brecu (?:le|mon) remboursement\b|\ble remboursement (?:est )?(?:bien )?arrive\b|"

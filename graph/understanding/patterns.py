@@ -354,7 +354,9 @@ REST_FINE_RE: Final = re.compile(
     r"\b(?:forget (?:about )?the rest|(?:el resto|le reste|o resto|il resto|der rest|den rest) "
     r"(?:me lo quedo|je le garde|fico com|lo tengo|behalte ich|brauche ich nicht)|"
     r"the rest of (?:the |my )?\w+ (?:work|works|are fine|is fine)|(?:keep|keeping) the rest|"
-    r"the rest (?:i'll|i will|i) keep|the rest can stay|(?:not|nicht|pas|non|nao) (?:the rest|"
+    r"the rest (?:i'll|i will|i) keep|the rest can stay|the rest (?:isn't|is not|not) needed|"
+    r"el resto no hace falta|o resto nao (?:precisa|e preciso)|"
+    r"le reste n'est pas (?:necessaire|la peine)|(?:not|nicht|pas|non|nao) (?:the rest|"
     r"el resto|le reste|den rest|il resto|o resto))"
 )
 HALF_RE: Final = re.compile(rf"\b(?:{L.all_words(L.HALF_WORDS)})\b")
