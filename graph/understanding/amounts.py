@@ -38,6 +38,19 @@ _AMBIGUOUS_GROUPING: Final = re.compile(r"\d{1,3}[.,]\d{3}")
 _NUMBER_RUN_RE: Final = re.compile(rf"{P.NUM}(?:[ .-]{P.NUM}){{3,}}")
 
 
+# "everything else is fine", "todo bien con lo demás", "alles andere ist gut": the other
+# items, not the whole of the money (blanked before FULL_RE is read).
+_FULL_ELSE_RE: Final = re.compile(
+    r"\b(?:everything|all|todo|tout|alles|tutto|tudo|sab|le reste|il resto|o resto|el resto) "
+    r"(?:else|the others?|the other \w+|andere\w*|lo demas|le reste|il resto|o resto|o mais|"
+    r"baaki|baki|autre|altro|bien|va bien|bene|bem|gut|ok|theek|good|fine|arrived|llego|"
+    r"ist gut|ist ok|in ordnung)\b|"
+    r"\b(?:todo|tout|alles|tutto|tudo|sab) (?:lo demas|le reste|andere|il resto|o resto|"
+    r"el resto|baaki)(?: \w+)? (?:bien|bon|gut|bene|bem|theek|ok|fine|esta bien|va bien|"
+    r"ist gut|e ok|sta bene)\b"
+)
+
+
 def _indexes(marked: str) -> dict[int, int]:
     """Position of each :data:`~.patterns.NUM` in ``marked`` -> index of its number."""
     return {pos: i for i, pos in enumerate(m.start() for m in re.finditer(P.NUM, marked))}
@@ -285,7 +298,7 @@ def read_amount(
         return AmountReading(kind="fraction", ratio=third, why_confirm="fraction")
     if P.QUARTER_RE.search(marked):
         return AmountReading(kind="fraction", ratio=Decimal("0.25"), why_confirm="fraction")
-    if P.FULL_RE.search(marked) and not pool:
+    if P.FULL_RE.search(_FULL_ELSE_RE.sub(" ", marked)) and not pool:
         return everything
     if P.WHOLE_MONEY_RE.search(marked) and not pool:
         return AmountReading(kind="full", why_confirm="unstated")

@@ -478,3 +478,22 @@ def test_no_replacement_needed_while_fixing_it_oneself_asks_for_nothing() -> Non
 def test_a_portuguese_word_after_a_spoken_com_is_not_a_country() -> None:
     message = "meu email e alice arroba example ponto com ponto do pedido ORD-1001"
     assert understand_with_rules(message).email == "alice@example.com"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "refund the broken mug, everything else is fine",
+        "todo bien con lo demás, reembolsa la taza",
+        "alles andere ist gut, bitte die Tasse erstatten",
+        "tutto il resto va bene, rimborsami la tazza",
+    ],
+)
+def test_everything_else_is_the_other_items_not_the_whole_order(message: str) -> None:
+    assert understand_with_rules(message).reading.kind != "full"
+
+
+@pytest.mark.parametrize("message", ["refund everything please", "I want everything back"])
+def test_everything_asked_for_is_still_the_whole(message: str) -> None:
+    reading = understand_with_rules(message).reading
+    assert reading.kind == "full" and reading.final
