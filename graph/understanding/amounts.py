@@ -43,11 +43,9 @@ _NUMBER_RUN_RE: Final = re.compile(rf"{P.NUM}(?:[ .-]{P.NUM}){{3,}}")
 _FULL_ELSE_RE: Final = re.compile(
     r"\b(?:everything|all|todo|tout|alles|tutto|tudo|sab|le reste|il resto|o resto|el resto) "
     r"(?:else|the others?|the other \w+|andere\w*|lo demas|le reste|il resto|o resto|o mais|"
-    r"baaki|baki|autre|altro|bien|va bien|bene|bem|gut|ok|theek|good|fine|arrived|llego|"
-    r"ist gut|ist ok|in ordnung)\b|"
-    r"\b(?:todo|tout|alles|tutto|tudo|sab) (?:lo demas|le reste|andere|il resto|o resto|"
-    r"el resto|baaki)(?: \w+)? (?:bien|bon|gut|bene|bem|theek|ok|fine|esta bien|va bien|"
-    r"ist gut|e ok|sta bene)\b"
+    r"baaki|baki|autre|altro)\b|"
+    r"\b(?:todo|tout|alles|tutto|tudo|sab) (?:bien|bon|gut|bene|bem|theek|ok) (?:con|avec|mit|"
+    r"com|with) (?:lo demas|le reste|dem rest|il resto|o resto|the rest)\b"
 )
 
 
