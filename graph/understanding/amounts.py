@@ -21,6 +21,7 @@ from typing import Final
 
 from core.money import InvalidAmount, parse_usdc
 from graph.understanding import patterns as P
+from graph.understanding import whole as W
 from graph.understanding.model import AmountReading, ConfirmWhy
 from graph.understanding.numbers import (
     NUMBER_TOKEN,
@@ -36,17 +37,6 @@ _AMBIGUOUS_GROUPING: Final = re.compile(r"\d{1,3}[.,]\d{3}")
 
 
 _NUMBER_RUN_RE: Final = re.compile(rf"{P.NUM}(?:[ .-]{P.NUM}){{3,}}")
-
-
-# "everything else is fine", "todo bien con lo demás", "alles andere ist gut": the other
-# items, not the whole of the money (blanked before FULL_RE is read).
-_FULL_ELSE_RE: Final = re.compile(
-    r"\b(?:everything|all|todo|tout|alles|tutto|tudo|sab|le reste|il resto|o resto|el resto) "
-    r"(?:else|the others?|the other \w+|andere\w*|lo demas|le reste|il resto|o resto|o mais|"
-    r"baaki|baki|autre|altro)\b|"
-    r"\b(?:todo|tout|alles|tutto|tudo|sab) (?:bien|bon|gut|bene|bem|theek|ok) (?:con|avec|mit|"
-    r"com|with) (?:lo demas|le reste|dem rest|il resto|o resto|the rest)\b"
-)
 
 
 def _indexes(marked: str) -> dict[int, int]:
@@ -276,8 +266,11 @@ def read_amount(
         and set(range(len(numbers))) <= spans
         and not P.PART_OF_SET_RE.search(marked)
         # "the rest" is stated back: "refund the mug, I'll keep the rest" is not the rest
-        # of the money ("full refund", "everything" are the whole in so many words).
+        # of the money; only the whole said in so many words is final ("full refund",
+        # "refund everything", "all my money back"), never beside a part ("except", "only").
         and not P.REST_RE.search(marked)
+        and bool(W.EXPLICIT_FULL_RE.search(marked))
+        and not W.PARTIAL_RE.search(marked)
     )
     everything = AmountReading(
         kind="full", final=whole_final, why_confirm=None if whole_final else "unstated"
@@ -296,7 +289,11 @@ def read_amount(
         return AmountReading(kind="fraction", ratio=third, why_confirm="fraction")
     if P.QUARTER_RE.search(marked):
         return AmountReading(kind="fraction", ratio=Decimal("0.25"), why_confirm="fraction")
-    if P.FULL_RE.search(_FULL_ELSE_RE.sub(" ", marked)) and not pool:
+    if P.FULL_RE.search(W.FULL_ELSE_RE.sub(" ", marked)) and not pool:
+        if W.NOT_FULL_RE.search(marked) or W.PARTIAL_RE.search(marked):
+            # "a partial refund, not the full amount", "everything works except one":
+            # part of it, how much not said.
+            return AmountReading(kind="unclear", why_confirm="unstated")
         return everything
     if P.WHOLE_MONEY_RE.search(marked) and not pool:
         return AmountReading(kind="full", why_confirm="unstated")

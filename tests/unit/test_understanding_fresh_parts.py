@@ -497,3 +497,41 @@ def test_everything_else_is_the_other_items_not_the_whole_order(message: str) ->
 def test_everything_asked_for_is_still_the_whole(message: str) -> None:
     reading = understand_with_rules(message).reading
     assert reading.kind == "full" and reading.final
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "alice@example.com ORD-1001 I want a partial refund, not the full amount",
+        "refund please, but not everything",
+        "quiero un reembolso parcial, no el total",
+        "je veux un remboursement partiel, pas la totalité",
+        "refund chahiye par poora nahi, thoda sa",
+        "everything works except the left earbud, refund for that",
+        "tout fonctionne sauf un écouteur, remboursez-le",
+        "the whole box arrived damaged but only one earbud is broken, refund that one",
+    ],
+)
+def test_a_part_asked_for_is_never_the_whole(message: str) -> None:
+    reading = understand_with_rules(message).reading
+    assert reading.kind != "full" and not reading.final
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "I want a full refund",
+        "refund me in full",
+        "quiero un reembolso total",
+        "ich möchte den vollen Betrag zurück",
+        "rimborso totale per favore",
+    ],
+)
+def test_the_whole_in_so_many_words_is_final(message: str) -> None:
+    reading = understand_with_rules(message).reading
+    assert reading.kind == "full" and reading.final
+
+
+def test_my_money_back_is_the_whole_stated_back() -> None:
+    reading = understand_with_rules("it never came, I want my money back").reading
+    assert reading.kind == "full" and not reading.final

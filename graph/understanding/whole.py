@@ -1,0 +1,60 @@
+"""The whole of the money, said in so many words, and what says it is only a part.
+
+"full refund", "refund everything", "all my money back", "reembolso total", "pura refund"
+are the whole order's unrefunded amount, final. Everywhere else a word for "all" may be
+about the items ("everything works except the left earbud", "the whole box arrived
+damaged") or be negated ("a partial refund, not the full amount"): then the whole is
+stated back, or how much is asked. Folded text, linear-time patterns.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+EXPLICIT_FULL_RE: Final = re.compile(
+    r"\b(?:full refund|refund (?:me |it |this |the order |my order |them )?in full|"
+    r"refund (?:me )?(?:for )?(?:everything|all of it)|(?:all|every cent|every penny) (?:of )?my "
+    r"money|my money back in full|(?:the|my) (?:whole|full|entire) (?:amount|order|price|"
+    r"payment|sum|thing)|everything back|all (?:of )?it back|"
+    r"reembolso (?:total|completo|integro)|todo (?:el dinero|el importe|mi dinero)|"
+    r"devolucion (?:total|completa)|devuelv\w* todo|"
+    r"rembours\w* (?:total|integral|integralement|en totalite|complet|de tout)|"
+    r"tout le montant|la totalite|en entier|integralement|"
+    r"(?:komplett|vollstandig|ganz) (?:erstatt|zuruck)\w*|(?:den )?volle?n? (?:betrag|preis)|"
+    r"volle erstattung|gesamte?n? (?:betrag|preis)|alles zuruck|den ganzen betrag|"
+    r"reembolso (?:total|integral|completo)|o valor (?:todo|total|inteiro)|tudo de volta|"
+    r"todo o dinheiro|rimborso (?:totale|completo|integrale)|per intero|tutto l'importo|"
+    r"tutti i (?:miei )?soldi|rimborsa\w* tutto|"
+    r"(?:pura|poora|pure|poore) (?:refund|paise|paisa)|saara paisa|saare paise)\b"
+)
+"""The whole, in so many words, in each language."""
+
+PARTIAL_RE: Final = re.compile(
+    r"\b(?:partial|parcial|partiel\w*|parziale|teil\w*|part of|some of|a bit of|a little|"
+    r"thoda|thode|less than|except|apart from|but for|sauf|ausser|menos|tranne|salvo|"
+    r"(?:only|just) (?:one|the|a|for)|that one|solo (?:uno|una|el|la)|seulement|nur (?:ein|den|"
+    r"die|das)|apenas|parte del?|parte do|une partie)\b"
+)
+"""Words saying the request is for a part, not the whole."""
+
+NOT_FULL_RE: Final = re.compile(
+    r"\b(?:not|no|pas|nicht|nao|non|don't need|do not need|less than)"
+    r"(?: (?:the|el|la|le|den|o|il|a|de la|du))? (?:full|whole|entire|everything|total|"
+    r"totalite|todo|tout|tudo|tutto|alles|valor todo|vollen?|ganzen?)\b|"
+    r"\b(?:poora|pura|pure|poore) (?:\w+ )?nahi\b"
+)
+"""The whole, negated ("not the full amount", "poora nahi")."""
+
+# "everything else is fine", "todo bien con lo demás", "alles andere ist gut": the other
+# items, not the whole of the money (blanked before FULL_RE is read).
+FULL_ELSE_RE: Final = re.compile(
+    r"\b(?:everything|all|todo|tout|alles|tutto|tudo|sab|le reste|il resto|o resto|el resto) "
+    r"(?:else|the others?|the other \w+|andere\w*|lo demas|le reste|il resto|o resto|o mais|"
+    r"baaki|baki|autre|altro)\b|"
+    r"\b(?:todo|tout|alles|tutto|tudo|sab) (?:bien|bon|gut|bene|bem|theek|ok) (?:con|avec|mit|"
+    r"com|with) (?:lo demas|le reste|dem rest|il resto|o resto|the rest)\b"
+)
+
+
+__all__ = ["EXPLICIT_FULL_RE", "FULL_ELSE_RE", "NOT_FULL_RE", "PARTIAL_RE"]
