@@ -271,6 +271,7 @@ def read_amount(
         and not P.REST_RE.search(marked)
         and bool(W.EXPLICIT_FULL_RE.search(marked))
         and not W.PARTIAL_RE.search(marked)
+        and not W.FULL_OF_A_PART_RE.search(marked)
     )
     everything = AmountReading(
         kind="full", final=whole_final, why_confirm=None if whole_final else "unstated"
@@ -416,6 +417,18 @@ def _corrected_after(marked: str, chosen: int) -> bool:
     return bool(after) and any(pos > after[0] for pos in where.values())
 
 
+_TIME_NEXT: Final = re.compile(
+    r"\W{0,3}(?:days?|weeks?|months?|hours?|dias?|semanas?|meses|jours?|semaines?|mois|"
+    r"tage\w*|wochen|monate\w*|giorni|settimane|mesi|din|hafte|mahine)\b"
+)
+_PAST_AFTER: Final = re.compile(
+    r"\b(?:was|were|came|already|got|received|refunded|ago|schon|bereits|bekommen|erhalten|"
+    r"deja|ja|gia|pehle|mil gaye|mil gaya|aa gaye|hace|il y a|fa|atras|recibi|recebi|recu|"
+    r"ricevuto)\b"
+)
+"""After a reply's leading number: a time ("2 days ago"), or a refund that happened."""
+
+
 def short_answer(marked: str, numbers: list[Number]) -> Decimal | None:
     """The amount of a short answer ("20", "ok, 20 USDC then", "just 15 please").
 
@@ -436,6 +449,8 @@ def short_answer(marked: str, numbers: list[Number]) -> Decimal | None:
     lead = P.REPLY_LEAD_RE.match(marked) if len(marked) <= 80 else None
     if lead is None or numbers[0] is not digits[0]:
         return None
+    if _TIME_NEXT.match(marked, lead.end()) or _PAST_AFTER.search(marked, lead.end()):
+        return None  # "no, 20 was already refunded", "yes, 2 days ago": not how much
     if not P.CORRECTION_RE.search(marked, lead.end()):
         return digits[0].value
     return None

@@ -85,6 +85,11 @@ REASONS: Final = (
     ),
 )
 
+# A yes that narrows what it agrees to: "yes but only for the left earbud", "sí, pero solo 1".
+BUT_ONLY_RE: Final = re.compile(
+    r"\b(?:but|pero|mais|aber|mas|ma|lekin|par|though)\b[^.!?]{0,20}\b(?:only|solo|solamente|"
+    r"seulement|nur|so|somente|apenas|sirf|bas|just|juste)\b"
+)
 # A yes and nothing else ("yes", "yes please, thanks", "sí, gracias", "ok go ahead").
 _YES_OR_POLITE: Final = re.compile(
     rf"\b(?:{L.all_words(L.YES_WORDS)}|please|pls|plz|thank you|thanks?|thx|ty|por favor|"
@@ -119,6 +124,7 @@ def asks_again(marked: str, language: str) -> bool:
 
 __all__ = [
     "AGAIN_RE",
+    "BUT_ONLY_RE",
     "ENOUGH_RE",
     "MORE_RE",
     "NO_REPLACEMENT_RE",

@@ -403,7 +403,12 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         )
     value = reading.value if reading.kind == "exact" else None
     short = amounts.short_answer(marked, numbers)
-    yes = bool(P.YES_RE.search(text)) and not P.HEDGE_RE.search(text)
+    # ("yes but only for the left earbud", "ok but I only paid 30": not a yes to it.)
+    yes = (
+        bool(P.YES_RE.search(text))
+        and not P.HEDGE_RE.search(text)
+        and not A.BUT_ONLY_RE.search(text)
+    )
     return Understanding(
         intent=intent,
         email=email,

@@ -30,6 +30,26 @@ EXPLICIT_FULL_RE: Final = re.compile(
 )
 """The whole, in so many words, in each language."""
 
+# "the full price of the left earbud", "reembolso completo del auricular", "left earbud ka
+# poora refund": the whole of one part (how much is asked), not of the order.
+FULL_OF_A_PART_RE: Final = re.compile(
+    r"\b(?:full|total|whole|entire|complete|completo|completa|total|integral|intégral|"
+    r"integrale|totale|voll\w*|ganze\w*) (?:refund|price|cost|amount|reembolso|precio|"
+    r"remboursement|prix|erstattung|preis|rimborso|prezzo|preco|valor)"
+    r" (?:of|for|del|de la|de l'|de|du|des|dell'|della|dello|do|da|dos|das|fur|vom|von)"
+    r" (?!(?:the |my |this |that |el |la |mi |mon |ma |mein\w* |il |o |a |mio |meu |minha )?"
+    r"(?:order|orden|pedido|commande|bestellung|ordine|encomenda|purchase|compra|achat|kauf|"
+    r"acquisto|money|dinero|argent|geld|soldi|dinheiro|everything|todo|tout|alles|tutto|tudo)"
+    r"\b)[a-z]|"
+    r"\b(?:reembolso|remboursement|rimborso|erstattung) (?:completo|completa|total|totale|"
+    r"integral|integrale|complet|entier|intero|komplette?)"
+    r"(?: (?:del|de la|de|du|des|della|dello|do|da|dos|das|fur|von) | de l'| dell')"
+    r"(?!(?:the |el |la |mi |mon |ma |il |o |a |mio |meu |minha )?(?:pedido|commande|ordine|"
+    r"encomenda|bestellung|compra|achat|acquisto|dinero|argent|soldi|dinheiro)\b)[a-z]|"
+    r"\b(?!order\b|ordine\b)[a-z]+ (?:ka|ki|ke) (?:poora|pura|pure|poore|full) "
+)
+"""A word for the whole about one named part."""
+
 PARTIAL_RE: Final = re.compile(
     r"\b(?:partial|parcial|partiel\w*|parziale|teil\w*|part of|some of|a bit of|a little|"
     r"thoda|thode|less than|except|apart from|but for|sauf|ausser|menos|tranne|salvo|"
@@ -57,4 +77,10 @@ FULL_ELSE_RE: Final = re.compile(
 )
 
 
-__all__ = ["EXPLICIT_FULL_RE", "FULL_ELSE_RE", "NOT_FULL_RE", "PARTIAL_RE"]
+__all__ = [
+    "EXPLICIT_FULL_RE",
+    "FULL_ELSE_RE",
+    "FULL_OF_A_PART_RE",
+    "NOT_FULL_RE",
+    "PARTIAL_RE",
+]

@@ -535,3 +535,42 @@ def test_the_whole_in_so_many_words_is_final(message: str) -> None:
 def test_my_money_back_is_the_whole_stated_back() -> None:
     reading = understand_with_rules("it never came, I want my money back").reading
     assert reading.kind == "full" and not reading.final
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "refund the total cost of the broken part",
+        "quiero el reembolso completo del auricular izquierdo",
+        "rimborso completo dell'auricolare sinistro",
+        "left earbud ka poora refund do",
+    ],
+)
+def test_the_whole_of_one_part_is_never_paid_at_once(message: str) -> None:
+    # (It may be a whole order named by what it is: "the full price of the socks".)
+    assert not understand_with_rules(message).reading.final
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["yes but only for the left earbud", "ok but I only paid 30 with a coupon", "sí, pero solo 1"],
+)
+def test_a_yes_that_narrows_is_not_a_yes(message: str) -> None:
+    assert not understand_with_rules(message).affirmative
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "no, 20 was already refunded last week",
+        "yes, 2 days ago",
+        "nein, 20 habe ich schon bekommen",
+        "nahi, 20 pehle hi mil gaye",
+    ],
+)
+def test_a_number_in_a_report_is_not_an_answer_to_how_much(message: str) -> None:
+    assert understand_with_rules(message).mentioned_amount is None
+
+
+def test_a_short_correction_is_still_an_answer() -> None:
+    assert understand_with_rules("no, just 9 for the one glass").mentioned_amount == Decimal("9")
