@@ -317,7 +317,8 @@ def after(state: State, understood: Understanding) -> PendingRequest:
     if (
         confirming
         and understood.affirmative
-        and (reading.kind == "none" or model_only)
+        # ("yes, that's all": "all" is not a new whole to state back.)
+        and (reading.kind == "none" or model_only or (reading.kind == "full" and not reading.final))
         and understood.mentioned_amount is None
         and state.proposed_amount
     ):

@@ -249,10 +249,12 @@ def read_amount(
     if percents:
         value = numbers[percents[-1]].value
         if value == HUNDRED and len(set(percents)) == 1 and len(numbers) == 1:
-            return AmountReading(  # "a 100% refund": the whole order
+            # "a 100% refund": the whole order; "I'm 100% sure it's broken" is stated back.
+            to_refund = bool(W.HUNDRED_PERCENT_REFUND_RE.search(marked))
+            return AmountReading(
                 kind="full",
-                final=asks and not question,
-                why_confirm=None if asks and not question else "percentage",
+                final=asks and not question and to_refund,
+                why_confirm=None if asks and not question and to_refund else "percentage",
             )
         if value is None or value > HUNDRED or len(set(percents)) > 1:
             return AmountReading(kind="unclear", why_confirm="percentage")
@@ -419,7 +421,12 @@ def _corrected_after(marked: str, chosen: int) -> bool:
 
 _TIME_NEXT: Final = re.compile(
     r"\W{0,3}(?:days?|weeks?|months?|hours?|dias?|semanas?|meses|jours?|semaines?|mois|"
-    r"tage\w*|wochen|monate\w*|giorni|settimane|mesi|din|hafte|mahine)\b"
+    r"tage\w*|wochen|monate\w*|giorni|settimane|mesi|din|hafte|mahine|min|mins|minutes?|"
+    r"minuten|minutos|minuti|secs?|seconds?)\b"
+)
+_COUNT_NEXT: Final = re.compile(
+    r"\W{0,3}(?:are|is|of them|of the|pieces?|items?|pairs?|units?|sind|son|sont|sono|sao|"
+    r"hain|wala|wale)\b"
 )
 _PAST_AFTER: Final = re.compile(
     r"\b(?:was|were|came|already|got|received|refunded|ago|schon|bereits|bekommen|erhalten|"
@@ -449,7 +456,11 @@ def short_answer(marked: str, numbers: list[Number]) -> Decimal | None:
     lead = P.REPLY_LEAD_RE.match(marked) if len(marked) <= 80 else None
     if lead is None or numbers[0] is not digits[0]:
         return None
-    if _TIME_NEXT.match(marked, lead.end()) or _PAST_AFTER.search(marked, lead.end()):
+    if (
+        _TIME_NEXT.match(marked, lead.end())
+        or _COUNT_NEXT.match(marked, lead.end())
+        or _PAST_AFTER.search(marked, lead.end())
+    ):
         return None  # "no, 20 was already refunded", "yes, 2 days ago": not how much
     if not P.CORRECTION_RE.search(marked, lead.end()):
         return digits[0].value

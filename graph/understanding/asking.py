@@ -90,6 +90,15 @@ BUT_ONLY_RE: Final = re.compile(
     r"\b(?:but|pero|mais|aber|mas|ma|lekin|par|though)\b[^.!?]{0,20}\b(?:only|solo|solamente|"
     r"seulement|nur|so|somente|apenas|sirf|bas|just|juste)\b"
 )
+# A yes-word that opens a refusal, a delay or a question: "ok, I changed my mind",
+# "ja, lieber nicht", "sí, cancélalo", "ok, let me think about it".
+NOT_NOW_RE: Final = re.compile(
+    r"\b(?:changed? my mind|think about it|get back to you|let me think|lieber nicht|"
+    r"besser nicht|mejor no|plutot pas|meglio (?:di )?no|melhor nao|cancel\w*|annul\w*|"
+    r"storn\w*|later|spater|despues|plus tard|dopo|depois|baad mein|not now|no longer|"
+    r"give me (?:a |\w+ )?(?:min\w*|sec\w*|moment)|one sec|a moment|un momento|un moment|"
+    r"einen moment|un attimo|ek minute|ruko|momentinho)\b"
+)
 # A yes and nothing else ("yes", "yes please, thanks", "sí, gracias", "ok go ahead").
 _YES_OR_POLITE: Final = re.compile(
     rf"\b(?:{L.all_words(L.YES_WORDS)}|please|pls|plz|thank you|thanks?|thx|ty|por favor|"
@@ -127,6 +136,7 @@ __all__ = [
     "BUT_ONLY_RE",
     "ENOUGH_RE",
     "MORE_RE",
+    "NOT_NOW_RE",
     "NO_REPLACEMENT_RE",
     "REASONS",
     "another_one",

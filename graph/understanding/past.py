@@ -88,7 +88,7 @@ PAST_REFUND_RE: Final = re.compile(
     r"(?!,? (?:in advance|d'?avance|d avance|im voraus|de antemano|in anticipo|desde ja))"
     r"[\w ,!]{0,20}\b(?:for|por|pour|fur|pelo|pela|per) (?:[a-z]+ ){0,3}"
     r"(?:refund|reembolso|remboursement|r?u?c?k?erstattung|rimborso|devolucao|devolucion)\b|"
-    r"\b(?:got|received) (?:my|the) (?:refund|money)\b|"
+    r"\b(?:got|received) (?:my|the) (?:full |whole )?(?:refund|money)\b|"
     r"\b(?:refund|erstattung|reembolso|remboursement|rimborso)"
     rf"(?: (?:of|de|von|di|du|da|do) (?:{UNIT} ?)?{NUM} ?{UNIT}?)? (?:received|done|erhalten|"
     r"bekommen|recibido|recebido|recu|ricevuto|came|arrived)\b|"

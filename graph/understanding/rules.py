@@ -408,6 +408,8 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         bool(P.YES_RE.search(text))
         and not P.HEDGE_RE.search(text)
         and not A.BUT_ONLY_RE.search(text)
+        and not A.NOT_NOW_RE.search(text)
+        and not question  # "yes?", "ok, und wie lange dauert das?"
     )
     return Understanding(
         intent=intent,

@@ -50,6 +50,12 @@ FULL_OF_A_PART_RE: Final = re.compile(
 )
 """A word for the whole about one named part."""
 
+HUNDRED_PERCENT_REFUND_RE: Final = re.compile(
+    r"\b(?:refund|reembolso|remboursement|erstattung|rimborso|back)\w*(?: \w+){0,2} ?\u00a7 ?%|"
+    r"\u00a7 ?% (?:\w+ ){0,2}(?:refund|reembolso|remboursement|erstattung|rimborso|back)"
+)
+"""100% tied to the refund ("a 100% refund", "refund 100%"), not to certainty or damage."""
+
 PARTIAL_RE: Final = re.compile(
     r"\b(?:partial|parcial|partiel\w*|parziale|teil\w*|part of|some of|a bit of|a little|"
     r"thoda|thode|less than|except|apart from|but for|sauf|ausser|menos|tranne|salvo|"
@@ -81,6 +87,7 @@ __all__ = [
     "EXPLICIT_FULL_RE",
     "FULL_ELSE_RE",
     "FULL_OF_A_PART_RE",
+    "HUNDRED_PERCENT_REFUND_RE",
     "NOT_FULL_RE",
     "PARTIAL_RE",
 ]

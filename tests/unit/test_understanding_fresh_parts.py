@@ -574,3 +574,43 @@ def test_a_number_in_a_report_is_not_an_answer_to_how_much(message: str) -> None
 
 def test_a_short_correction_is_still_an_answer() -> None:
     assert understand_with_rules("no, just 9 for the one glass").mentioned_amount == Decimal("9")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "ok, I changed my mind",
+        "yes?",
+        "ok, und wie lange dauert das?",
+        "ja, lieber nicht",
+        "sí, cancélalo",
+        "ok, let me think about it",
+        "ok, give me 5 min",
+    ],
+)
+def test_a_yes_word_that_opens_a_refusal_a_delay_or_a_question_is_not_a_yes(message: str) -> None:
+    understood = understand_with_rules(message)
+    assert not understood.affirmative and understood.mentioned_amount is None
+
+
+def test_100_percent_sure_is_not_a_100_percent_refund() -> None:
+    reading = understand_with_rules("I'm 100% sure the earbud is broken, refund please").reading
+    assert not reading.final
+    assert understand_with_rules("I want a 100% refund").reading.final
+
+
+def test_a_count_in_a_reply_is_not_how_much() -> None:
+    assert understand_with_rules("no, 2 are broken").mentioned_amount is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "when does the full refund arrive",
+        "got the full refund, thanks",
+        "ist jetzt alles erstattet",
+    ],
+)
+def test_the_full_refund_asked_after_or_thanked_for_is_not_asked_for(message: str) -> None:
+    reading = understand_with_rules(message).reading
+    assert not reading.final
