@@ -120,6 +120,8 @@ def read_amount(
         counts.update(at[m.start(1)] for m in pattern.finditer(marked))
     for match in P.COUNT_OF_RE.finditer(marked):
         counts.update((at[match.start(1)], at[match.start(2)]))
+    # "less than 10", "menos de 10": a bound, not an amount (how much is asked).
+    counts.update(at[m.start(1)] for m in W.BOUND_RE.finditer(marked))
     percents = [at[m.start(1)] for m in P.PERCENT_RE.finditer(marked)]
     usable = [
         i for i in range(len(numbers)) if i not in ignored and i not in counts and i not in percents
@@ -246,6 +248,9 @@ def read_amount(
             return AmountReading(kind="exact", value=chosen.value, final=True)
         return _confirm(chosen.value, "several" if others or not alone else "unstated")
 
+    if percents and W.PERCENT_OF_A_PART_RE.search(marked):
+        # "50% of the left earbud", "works 50% of the time": not a share of the order.
+        return AmountReading(kind="unclear", why_confirm="percentage")
     if percents:
         value = numbers[percents[-1]].value
         if value == HUNDRED and len(set(percents)) == 1 and len(numbers) == 1:

@@ -56,6 +56,24 @@ HUNDRED_PERCENT_REFUND_RE: Final = re.compile(
 )
 """100% tied to the refund ("a 100% refund", "refund 100%"), not to certainty or damage."""
 
+BOUND_RE: Final = re.compile(
+    r"\b(?:less than|under|below|at most|up to|menos de|moins de|weniger als|unter|meno di|"
+    r"kam se kam|se kam|no mas de|pas plus de|nicht mehr als|non piu di) (?:\$ ?)?(\u00a7)"
+)
+"""A bound on the amount: the number is not the amount asked for."""
+
+PERCENT_OF_A_PART_RE: Final = re.compile(
+    r"\u00a7 ?% (?:of|de|du|del|des|von|vom|di|del|della|dello|do|da|dos|das|ka|ki|ke) "
+    r"(?!(?:(?:the|my|el|la|le|l'|il|lo|o|a|mi|mon|ma|mein\w*|den|die|das) ?)?"
+    r"(?:order|price|total|amount|purchase|money|cost|refund|pedido|commande|bestellung|"
+    r"ordine|encomenda|precio|prix|preis|prezzo|preco|valor|importe|montant|betrag|importo|"
+    r"compra|achat|kauf|acquisto|it|that|this|what|lo|eso|ca|cela|das|quello|isso|order ka|"
+    r"que|ce qui|ce que|was|quello che|jo|rest|resto|reste|remaining|remainder|restbetrag|"
+    r"restante|baaki|baki)"
+    r"\b)[a-z]"
+)
+"""A percentage of one named part or of something else ("50% of the left earbud")."""
+
 PARTIAL_RE: Final = re.compile(
     r"\b(?:partial|parcial|partiel\w*|parziale|teil\w*|part of|some of|a bit of|a little|"
     r"thoda|thode|less than|except|apart from|but for|sauf|ausser|menos|tranne|salvo|"
@@ -84,10 +102,12 @@ FULL_ELSE_RE: Final = re.compile(
 
 
 __all__ = [
+    "BOUND_RE",
     "EXPLICIT_FULL_RE",
     "FULL_ELSE_RE",
     "FULL_OF_A_PART_RE",
     "HUNDRED_PERCENT_REFUND_RE",
     "NOT_FULL_RE",
+    "PERCENT_OF_A_PART_RE",
     "PARTIAL_RE",
 ]

@@ -614,3 +614,26 @@ def test_a_count_in_a_reply_is_not_how_much() -> None:
 def test_the_full_refund_asked_after_or_thanked_for_is_not_asked_for(message: str) -> None:
     reading = understand_with_rules(message).reading
     assert not reading.final
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "refund less than 10 please",
+        "menos de 10 por favor, reembolso",
+        "50% of the left earbud please, refund",
+        "it works 50% of the time, refund please",
+    ],
+)
+def test_a_bound_or_a_share_of_something_else_asks_how_much(message: str) -> None:
+    reading = understand_with_rules(message).reading
+    assert reading.kind == "unclear" and not reading.final
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["refund 50% of the price", "I want 50% of the order back", "quiero el 50% del precio"],
+)
+def test_a_share_of_the_order_is_still_a_share(message: str) -> None:
+    reading = understand_with_rules(message).reading
+    assert reading.kind == "fraction" and reading.ratio == Decimal("0.5")
