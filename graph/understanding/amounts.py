@@ -122,6 +122,12 @@ def read_amount(
         counts.update((at[match.start(1)], at[match.start(2)]))
     # "less than 10", "menos de 10": a bound, not an amount (how much is asked).
     counts.update(at[m.start(1)] for m in W.BOUND_RE.finditer(marked))
+    # "ek earbud", "one earbud", "un auricular": one of a thing, said in words.
+    counts.update(
+        at[m.start(1)]
+        for m in W.ONE_THING_RE.finditer(marked)
+        if numbers[at[m.start(1)]].words and numbers[at[m.start(1)]].value == 1
+    )
     percents = [at[m.start(1)] for m in P.PERCENT_RE.finditer(marked)]
     usable = [
         i for i in range(len(numbers)) if i not in ignored and i not in counts and i not in percents

@@ -62,6 +62,13 @@ BOUND_RE: Final = re.compile(
 )
 """A bound on the amount: the number is not the amount asked for."""
 
+ONE_THING_RE: Final = re.compile(
+    r"(\u00a7) (?!(?:usdc|usd|dollars?|dolares|dolar|dollari|dollaro|euros?|bucks|buck|eur|"
+    r"back|zuruck|de vuelta|de volta|indietro|wapas|vapas|en retour|please|pls|bitte|"
+    r"por favor|per favore|s'il|refund\w*|more|mas|mehr|aur)\b)[a-z]"
+)
+"""A number before a word that is no unit: with the number "one" in words, a count."""
+
 PERCENT_OF_A_PART_RE: Final = re.compile(
     r"\u00a7 ?% (?:of|de|du|del|des|von|vom|di|del|della|dello|do|da|dos|das|ka|ki|ke) "
     r"(?!(?:(?:the|my|el|la|le|l'|il|lo|o|a|mi|mon|ma|mein\w*|den|die|das) ?)?"
@@ -97,7 +104,8 @@ FULL_ELSE_RE: Final = re.compile(
     r"(?:else|the others?|the other \w+|andere\w*|lo demas|le reste|il resto|o resto|o mais|"
     r"baaki|baki|autre|altro)\b|"
     r"\b(?:todo|tout|alles|tutto|tudo|sab) (?:bien|bon|gut|bene|bem|theek|ok) (?:con|avec|mit|"
-    r"com|with) (?:lo demas|le reste|dem rest|il resto|o resto|the rest)\b"
+    r"com|with) (?:lo demas|le reste|dem rest|il resto|o resto|the rest)\b|"
+    r"\bsab (?:kuch )?(?:theek|thik|sahi|badhiya|ok|mil gaya)\b"
 )
 
 
@@ -108,6 +116,7 @@ __all__ = [
     "FULL_OF_A_PART_RE",
     "HUNDRED_PERCENT_REFUND_RE",
     "NOT_FULL_RE",
+    "ONE_THING_RE",
     "PERCENT_OF_A_PART_RE",
     "PARTIAL_RE",
 ]

@@ -637,3 +637,12 @@ def test_a_bound_or_a_share_of_something_else_asks_how_much(message: str) -> Non
 def test_a_share_of_the_order_is_still_a_share(message: str) -> None:
     reading = understand_with_rules(message).reading
     assert reading.kind == "fraction" and reading.ratio == Decimal("0.5")
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["sab theek hai bas ek earbud kharab hai, uska refund do", "un auricular roto, reembolso"],
+)
+def test_one_thing_in_words_is_a_count_not_one_dollar(message: str) -> None:
+    reading = understand_with_rules(message).reading
+    assert reading.value != Decimal("1") and reading.kind != "full"
