@@ -200,9 +200,7 @@ def refunded_before(
     conversation, a word asking for more tied to the amount ("another 20", "20 more")
     makes it a request.
     """
-    if amount not in earlier and amount != refunded:
-        return False
-    if refunded <= 0:
+    if refunded <= 0 or (amount not in earlier and amount != refunded):
         return False
     if (
         state.said_yes
@@ -215,16 +213,17 @@ def refunded_before(
     return True
 
 
+def _asked_another(state: State) -> bool:
+    """The last reply asked "... already has X refunded. Shall I refund another X?"."""
+    return state.last_decision is not None and "refunded_before" in state.last_decision
+
+
 def checking_on_the_first(state: State, request: PendingRequest) -> bool:
     """A no to "... already has 15.00 refunded. Another 15.00?": asking after that refund.
 
     Its status is reported rather than "all right, I'll leave it there".
     """
-    return (
-        request.declined
-        and state.last_decision is not None
-        and "refunded_before" in state.last_decision
-    )
+    return request.declined and _asked_another(state)
 
 
 def about_the_first(state: State, understood: Understanding, text: str) -> bool:
@@ -236,11 +235,7 @@ def about_the_first(state: State, understood: Understanding, text: str) -> bool:
     nothing is paid on them, and the first refund's status is reported. A new amount
     ("no, 5") is read as any answer is.
     """
-    if not (
-        state.awaiting in CONFIRM_AWAITING
-        and state.last_decision is not None
-        and "refunded_before" in state.last_decision
-    ):
+    if not (state.awaiting in CONFIRM_AWAITING and _asked_another(state)):
         return False
     folded = prepare(text)
     if not understood.affirmative and (

@@ -35,6 +35,17 @@ async def audit_types(services: Services, thread: str) -> list[str]:
         return [r["event_type"] for r in await tail(conn, thread_id=thread, limit=500)]
 
 
+ALICE = "alice@example.com"
+
+
+async def earbuds_stated_back(chat: Chat, amount: int) -> str:
+    """A new thread where signed-in Alice asked ``amount`` for the earbuds: stated back."""
+    t = chat.new_thread()
+    r = await chat.say(t, f"refund {amount} USDC for the earbuds please", customer_email=ALICE)
+    assert r["outcome"]["for"] == ["confirmation"] and r["outcome"]["order_id"] == "ORD-1001"
+    return t
+
+
 # --- the guide's four scenarios ---------------------------------------------------------
 
 
@@ -548,10 +559,8 @@ async def test_more_than_is_left_given_when_asked_goes_to_a_person(
 async def test_a_signed_in_customer_naming_another_order_switches_to_it(
     chat: Chat, sandbox: SandboxServer
 ) -> None:
-    t = chat.new_thread()
-    alice = "alice@example.com"
-    r = await chat.say(t, "refund 5 USDC for the earbuds please", customer_email=alice)
-    assert r["outcome"]["for"] == ["confirmation"] and r["outcome"]["order_id"] == "ORD-1001"
+    t = await earbuds_stated_back(chat, 5)
+    alice = ALICE
     # "no" naming the other order by what it is: that order, stated back, nothing paid.
     r = await chat.say(t, "no, 4 for the phone case", customer_email=alice)
     assert r["outcome"] == {
@@ -570,10 +579,8 @@ async def test_a_signed_in_customer_naming_another_order_switches_to_it(
 async def test_no_naming_another_order_moves_the_amount_to_it(
     chat: Chat, sandbox: SandboxServer
 ) -> None:
-    t = chat.new_thread()
-    alice = "alice@example.com"
-    r = await chat.say(t, "refund 5 USDC for the earbuds please", customer_email=alice)
-    assert r["outcome"]["for"] == ["confirmation"] and r["outcome"]["order_id"] == "ORD-1001"
+    t = await earbuds_stated_back(chat, 5)
+    alice = ALICE
     # "no" about the order, not the money: the same amount for the order named, stated back.
     r = await chat.say(t, "no, the phone case", customer_email=alice)
     assert r["outcome"] == {
@@ -605,10 +612,8 @@ async def test_a_refund_on_another_order_keeps_the_repeat_check_for_this_one(
 async def test_no_naming_a_smaller_order_asks_how_much_and_keeping_it_declines(
     chat: Chat, sandbox: SandboxServer
 ) -> None:
-    t = chat.new_thread()
-    alice = "alice@example.com"
-    r = await chat.say(t, "refund 20 USDC for the earbuds please", customer_email=alice)
-    assert r["outcome"]["for"] == ["confirmation"] and r["outcome"]["order_id"] == "ORD-1001"
+    t = await earbuds_stated_back(chat, 20)
+    alice = ALICE
     # 20 is more than the phone case has: never asked for it, so how much is asked.
     r = await chat.say(t, "no, the phone case", customer_email=alice)
     assert r["outcome"] == {"kind": "asked", "for": ["amount"]}
