@@ -322,8 +322,9 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
     followup = reading
     if reading.kind in ("none", "unclear"):
         followup = amounts.read_amount(marked, numbers, asks=True, dot_groups=dot_groups)
+    again = A.asks_again(marked, language)
     if looking_back and not (
-        A.asks_again(marked, language)
+        again
         or (A.MORE_RE.search(text) and (not question or P.REFUND_RE.search(text)))
     ):
         # "I see 20 USDC refunded, thanks", "20 USDC back in my wallet": a refund that
@@ -422,7 +423,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         full_refund=reading.kind == "full",
         order_ids=order_ids,
         affirmative=yes,
-        again=A.asks_again(marked, language),
+        again=again,
         negative=bool(P.NO_RE.search(text)),
         reason=reason,
         injection_signals=signals,
