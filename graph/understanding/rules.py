@@ -324,8 +324,7 @@ def understand_with_rules(message: str, *, language_hint: str | None = None) -> 
         followup = amounts.read_amount(marked, numbers, asks=True, dot_groups=dot_groups)
     again = A.asks_again(marked, language)
     if looking_back and not (
-        again
-        or (A.MORE_RE.search(text) and (not question or P.REFUND_RE.search(text)))
+        again or (A.MORE_RE.search(text) and (not question or P.REFUND_RE.search(text)))
     ):
         # "I see 20 USDC refunded, thanks", "20 USDC back in my wallet": a refund that
         # happened, not a request for another ("... now 10 for the other one" asks; "ist
